@@ -1,0 +1,152 @@
+// The one module that knows about Dawn: adapter, device, limits and error capture.
+import { create, globals } from 'webgpu';
+
+export interface DeviceInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  /** True for a CPU implementation of WebGPU (lavapipe, SwiftShader): kernels pick CPU-shaped variants. */
+  software: boolean;
+  /** The limits we asked for above the defaults, with the values the device got. */
+  limits: Record<string, number>;
+}
+
+export interface Gpu {
+  readonly device: GPUDevice;
+  readonly adapter: GPUAdapter;
+  readonly info: DeviceInfo;
+  /** Monotonic id, so tensors of a device that was released are told apart from a new one. */
+  readonly id: number;
+}
+
+// Dawn's instance (the result of create()) must stay referenced while any device lives: if V8
+// collects it, Dawn's event pump touches freed memory (see shared/docs/webgpu-on-cpu.md).
+interface Held extends Gpu {
+  readonly instance: GPU;
+  errors: string[];
+}
+
+// GPUBufferUsage, GPUShaderStage, ... as globals, as in a browser (pool.ts and dispatch.ts use them).
+Object.assign(globalThis, globals);
+
+let current: Held | null = null;
+let pending: Promise<Held> | null = null;
+let nextId = 1;
+
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export const NO_ADAPTER_HELP =
+  'No WebGPU adapter found. On a machine without a GPU, install a software Vulkan driver: ' +
+  "Debian 12 needs Mesa >= 24 from bookworm-backports (apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1); " +
+  "Debian's own Mesa 22 is refused by Dawn. On a GPU machine, install the vendor's Vulkan driver and libvulkan1.";
+
+export interface InitOptions {
+  /** 'high-performance' | 'low-power'; default high-performance. */
+  powerPreference?: GPUPowerPreference;
+  /** Extra Dawn toggles passed to create(), e.g. 'backend=vulkan'. */
+  dawnFlags?: string[];
+}
+
+/** Gets (once) the adapter and device. Every tensor op needs this to have resolved first. */
+export async function initDevice(options: InitOptions = {}): Promise<Gpu> {
+  if (current) return current;
+  if (pending) return pending;
+  pending = (async () => {
+    if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+    const instance = create(options.dawnFlags ?? []);
+    const adapter = await instance.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+    if (!adapter) throw new Error(NO_ADAPTER_HELP);
+    const requiredLimits: Record<string, number> = {};
+    for (const name of RAISED_LIMITS) {
+      const v = (adapter.limits as unknown as Record<string, number>)[name];
+      if (typeof v === 'number') requiredLimits[name] = v;
+    }
+    const features: GPUFeatureName[] = [];
+    if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: features });
+    const ai = adapter.info;
+    const software =
+      ai.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${ai.device} ${ai.description}`) ||
+      (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+    const held: Held = {
+      instance,
+      adapter,
+      device,
+      id: nextId++,
+      errors: [],
+      info: {
+        vendor: ai.vendor,
+        architecture: ai.architecture,
+        device: ai.device,
+        description: ai.description,
+        backend: (ai as unknown as { backendType?: string }).backendType ?? 'vulkan',
+        software,
+        limits: Object.fromEntries(RAISED_LIMITS.map((n) => [n, (device.limits as unknown as Record<string, number>)[n]])),
+      },
+    };
+    // Validation errors are otherwise only printed, never thrown: keep them and throw at the next sync point.
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      held.errors.push(ev.error.message);
+    };
+    device.lost.then((lost) => {
+      if (current === held && lost.reason !== 'destroyed') held.errors.push(`GPU device lost: ${lost.message}`);
+    });
+    current = held;
+    return held;
+  })();
+  try {
+    return await pending;
+  } finally {
+    pending = null;
+  }
+}
+
+/** The device, for synchronous op code. Throws when initDevice() has not resolved. */
+export function gpu(): Gpu {
+  if (!current) throw new Error('WebGPU device not initialised: call `await initDevice()` before creating tensors.');
+  return current;
+}
+
+export function hasDevice(): boolean {
+  return current !== null;
+}
+
+/** Throws the first validation error Dawn reported since the last check (and clears them). */
+export function throwDeviceErrors(): void {
+  if (current && current.errors.length) {
+    const errs = current.errors.splice(0);
+    throw new Error(`WebGPU error: ${errs[0]}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ''}`);
+  }
+}
+
+/** Destroys the device so the process can exit; tensors of it become unusable. */
+export function releaseDevice(): void {
+  if (!current) return;
+  const held = current;
+  current = null;
+  for (const hook of releaseHooks) hook();
+  held.device.destroy();
+}
+
+const releaseHooks: Array<() => void> = [];
+/** Lets the pool and dispatch caches forget their objects when the device goes. */
+export function onRelease(hook: () => void): void {
+  releaseHooks.push(hook);
+}
+
+export function describeDevice(info: DeviceInfo = gpu().info): string {
+  const lim = Object.entries(info.limits)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return `${info.vendor} ${info.device || info.description} (${info.architecture || 'n/a'}, ${info.backend}, ${info.software ? 'software' : 'hardware'}); limits: ${lim}`;
+}

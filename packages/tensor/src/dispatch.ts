@@ -1,0 +1,216 @@
+// The only code that builds pipelines, bind groups and encodes passes. Every op calls dispatch().
+//
+// Dispatches are recorded into one open compute pass and submitted in batches (on readback, on
+// upload, or when the uniform ring is full), so a training step costs a few submits, not hundreds.
+import { readFileSync } from 'node:fs';
+import { gpu, onRelease, throwDeviceErrors } from './device.js';
+import { destroyPooled } from './pool.js';
+
+/** One entry point of one WGSL file under shaders/, specialised by override constants. */
+export interface Kernel {
+  /** File name under shaders/ without .wgsl. */
+  shader: string;
+  entry: string;
+  /** Access of bindings 0..n-1 (storage buffers); the uniform params are binding n. */
+  bindings: ReadonlyArray<'read' | 'rw'>;
+  /** WGSL `override` constants (workgroup size, tile sizes, feature flags). */
+  constants?: Record<string, number>;
+}
+
+const SHADER_DIR = new URL('../../../shaders/', import.meta.url);
+const sourceCache = new Map<string, string>();
+/** The WGSL helpers every shader may use; prepended to each file. */
+let preludeSource: string | null = null;
+
+export function shaderSource(name: string): string {
+  let src = sourceCache.get(name);
+  if (src === undefined) {
+    preludeSource ??= readFileSync(new URL('prelude.wgsl', SHADER_DIR), 'utf8');
+    let file: string;
+    try {
+      file = readFileSync(new URL(`${name}.wgsl`, SHADER_DIR), 'utf8');
+    } catch {
+      throw new Error(`shader '${name}.wgsl' not found in ${SHADER_DIR.pathname}`);
+    }
+    src = `${preludeSource}\n${file}`;
+    sourceCache.set(name, src);
+  }
+  return src;
+}
+
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+const modules = new Map<string, GPUShaderModule>();
+const pipelines = new Map<string, Compiled>();
+
+function compile(k: Kernel): Compiled {
+  const key = `${k.shader}:${k.entry}:${k.bindings.join(',')}:${k.constants ? JSON.stringify(k.constants) : ''}`;
+  let c = pipelines.get(key);
+  if (c) return c;
+  const { device } = gpu();
+  let module = modules.get(k.shader);
+  if (!module) {
+    module = device.createShaderModule({ label: k.shader, code: shaderSource(k.shader) });
+    modules.set(k.shader, module);
+  }
+  const entries: GPUBindGroupLayoutEntry[] = k.bindings.map((access, binding) => ({
+    binding,
+    visibility: GPUShaderStage.COMPUTE,
+    buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+  }));
+  entries.push({ binding: k.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+  const layout = device.createBindGroupLayout({ label: `${k.shader}.${k.entry}`, entries });
+  const pipeline = device.createComputePipeline({
+    label: `${k.shader}.${k.entry}`,
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: k.entry, constants: k.constants },
+  });
+  c = { pipeline, layout };
+  pipelines.set(key, c);
+  return c;
+}
+
+// Uniform params of all dispatches of a batch live in one ring buffer, written once at submit.
+const RING_BYTES = 1 << 16;
+const SLOT = 256; // minUniformBufferOffsetAlignment
+const MAX_PARAMS = SLOT / 4;
+let ring: GPUBuffer | null = null;
+const ringData = new Uint32Array(RING_BYTES / 4);
+let ringUsed = 0;
+let encoder: GPUCommandEncoder | null = null;
+let pass: GPUComputePassEncoder | null = null;
+let dispatchCount = 0;
+let submitCount = 0;
+
+/** Splits a 1-D workgroup count over x and y (each at most 65535); shaders use linear_group(). */
+export function grid(groups: number): [number, number, number] {
+  if (groups <= 65535) return [Math.max(1, groups), 1, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+/** float -> its u32 bit pattern, for f32 fields of a params struct. */
+const f32View = new Float32Array(1);
+const u32View = new Uint32Array(f32View.buffer);
+export function f32bits(x: number): number {
+  f32View[0] = x;
+  return u32View[0]!;
+}
+
+/**
+ * Records one compute dispatch. `params` are the u32 words of the shader's uniform struct (use
+ * f32bits for f32 fields, `x >>> 0` for i32). `groups` is a 1-D count (split by grid()) or x,y,z.
+ */
+export function dispatch(
+  k: Kernel,
+  buffers: ReadonlyArray<GPUBuffer>,
+  params: ReadonlyArray<number>,
+  groups: number | readonly [number, number, number],
+): void {
+  if (buffers.length !== k.bindings.length)
+    throw new Error(`kernel ${k.shader}.${k.entry} takes ${k.bindings.length} buffers, got ${buffers.length}`);
+  if (params.length > MAX_PARAMS) throw new Error(`kernel ${k.shader}.${k.entry}: at most ${MAX_PARAMS} params`);
+  const { device } = gpu();
+  const c = compile(k);
+  if (ringUsed + SLOT > RING_BYTES) flush();
+  ring ??= device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  const offset = ringUsed;
+  const base = offset / 4;
+  for (let i = 0; i < params.length; i++) ringData[base + i] = params[i]!;
+  ringUsed += SLOT;
+  const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+  entries.push({ binding: buffers.length, resource: { buffer: ring, offset, size: Math.max(16, params.length * 4 + 15 & ~15) } });
+  const bindGroup = device.createBindGroup({ layout: c.layout, entries });
+  if (!pass) {
+    encoder ??= device.createCommandEncoder();
+    pass = encoder.beginComputePass();
+  }
+  pass.setPipeline(c.pipeline);
+  pass.setBindGroup(0, bindGroup);
+  const [x, y, z] = typeof groups === 'number' ? grid(groups) : groups;
+  if (x > 65535 || y > 65535 || z > 65535) throw new Error(`kernel ${k.shader}.${k.entry}: workgroup grid ${x}x${y}x${z} over 65535`);
+  pass.dispatchWorkgroups(x, y, z);
+  dispatchCount++;
+}
+
+/** Ends the open pass and submits what was recorded; also throws any pending validation error. */
+export function flush(): void {
+  if (pass) pass.end();
+  if (encoder) {
+    const { device } = gpu();
+    if (ring && ringUsed > 0) device.queue.writeBuffer(ring, 0, ringData, 0, ringUsed / 4);
+    device.queue.submit([encoder.finish()]);
+    submitCount++;
+    // The queue orders the next writeBuffer after this submit, so the ring can be rewritten now.
+  }
+  pass = null;
+  encoder = null;
+  ringUsed = 0;
+  throwDeviceErrors();
+}
+
+/** Copies buffer -> buffer in queue order (ends the open pass; the next dispatch begins a new one). */
+export function copyBuffer(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+  encoder ??= gpu().device.createCommandEncoder();
+  encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+}
+
+/** Writes host data into a buffer, after all recorded work (which might still read its old contents). */
+export function upload(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+  flush();
+  gpu().device.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
+}
+
+const readPool = new Map<number, GPUBuffer[]>();
+/** Reads a buffer back to the host (submits pending work, waits for the GPU). */
+export async function readBuffer(src: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+  const { device } = gpu();
+  const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+  let staging = readPool.get(size)?.pop();
+  staging ??= device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  copyBuffer(src, staging, size);
+  flush();
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = staging.getMappedRange(0, size).slice(0, bytes);
+  staging.unmap();
+  let list = readPool.get(size);
+  if (!list) readPool.set(size, (list = []));
+  list.push(staging);
+  throwDeviceErrors();
+  return out;
+}
+
+/** Waits until the GPU has finished all submitted work (for timing). */
+export async function sync(): Promise<void> {
+  flush();
+  await gpu().device.queue.onSubmittedWorkDone();
+  throwDeviceErrors();
+}
+
+/** Destroys pooled buffers once recorded work is submitted. */
+export function trimPool(): void {
+  flush();
+  destroyPooled();
+  for (const l of readPool.values()) for (const b of l) b.destroy();
+  readPool.clear();
+}
+
+export function dispatchStats(): { dispatches: number; submits: number; pipelines: number } {
+  return { dispatches: dispatchCount, submits: submitCount, pipelines: pipelines.size };
+}
+
+onRelease(() => {
+  modules.clear();
+  pipelines.clear();
+  readPool.clear();
+  ring = null;
+  pass = null;
+  encoder = null;
+  ringUsed = 0;
+});

@@ -1,0 +1,16 @@
+export { initDevice, releaseDevice, gpu, hasDevice, describeDevice, throwDeviceErrors, NO_ADAPTER_HELP } from './device.js';
+export type { DeviceInfo, Gpu, InitOptions } from './device.js';
+export { dispatch, flush, sync, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource } from './dispatch.js';
+export type { Kernel } from './dispatch.js';
+export { memory, sizeClass } from './pool.js';
+export type { MemoryStats } from './pool.js';
+export { Rng } from './rng.js';
+export {
+  Tensor, tensor, empty, zeros, ones, full, randUniform, randNormal, heNormal, glorotUniform,
+  tidy, keep, shapeSize, fmtShape, checkInputs, checkRank, checkSameShape,
+} from './tensor.js';
+export type { DType, Shape, Shape1, Shape2, Shape4, TypedArray, CreateOptions, RandomOptions } from './tensor.js';
+export { noGrad, isGradEnabled, needsGrad, record } from './autograd.js';
+export type { GradNode } from './autograd.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';

@@ -1,0 +1,91 @@
+// Elementwise ops: add, sub, mul, scale, neg, relu, copy (forward + backward). WGSL: unary.wgsl, binary.wgsl.
+import { dispatch, f32bits, type Kernel } from '../dispatch.js';
+import { Tensor, checkInputs, checkSameShape, empty, type Shape } from '../tensor.js';
+import { record } from '../autograd.js';
+
+const UNARY = { copy: 0, affine: 1, relu: 2, neg: 3, fill: 4 } as const;
+const BINARY = { axpby: 0, mul: 1, reluGrad: 2 } as const;
+const WG = 256;
+
+function unaryKernel(op: number): Kernel {
+  return { shader: 'unary', entry: 'main', bindings: ['read', 'rw'], constants: { OP: op } };
+}
+function binaryKernel(op: number): Kernel {
+  return { shader: 'binary', entry: 'main', bindings: ['read', 'read', 'rw'], constants: { OP: op } };
+}
+
+function unary<S extends Shape>(name: string, op: number, x: Tensor<S>, alpha = 0, beta = 0): Tensor<S> {
+  checkInputs(name, [x], 'f32');
+  const out = empty(x.shape);
+  if (x.size) dispatch(unaryKernel(op), [x.buffer, out.buffer], [x.size, f32bits(alpha), f32bits(beta)], Math.ceil(x.size / WG));
+  return out;
+}
+
+function binary<S extends Shape>(name: string, op: number, a: Tensor<S>, b: Tensor, alpha = 0, beta = 0): Tensor<S> {
+  checkInputs(name, [a, b], 'f32');
+  checkSameShape(name, a, b);
+  const out = empty(a.shape);
+  if (a.size) dispatch(binaryKernel(op), [a.buffer, b.buffer, out.buffer], [a.size, f32bits(alpha), f32bits(beta)], Math.ceil(a.size / WG));
+  return out;
+}
+
+/** A new tensor with the same values (not recorded on the tape). */
+export function copy<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  return unary('copy', UNARY.copy, x);
+}
+
+export function add<S extends Shape>(a: Tensor<S>, b: Tensor<S>): Tensor<S> {
+  const out = binary('add', BINARY.axpby, a, b, 1, 1);
+  return record(out, 'add', [a, b], (g) => [g, g]);
+}
+
+export function sub<S extends Shape>(a: Tensor<S>, b: Tensor<S>): Tensor<S> {
+  const out = binary('sub', BINARY.axpby, a, b, 1, -1);
+  return record(out, 'sub', [a, b], (g) => [g, neg(g)]);
+}
+
+export function mul<S extends Shape>(a: Tensor<S>, b: Tensor<S>): Tensor<S> {
+  const out = binary('mul', BINARY.mul, a, b);
+  return record(out, 'mul', [a, b], (g) => [
+    a.requiresGrad ? binary('mul', BINARY.mul, g, b) : null,
+    b.requiresGrad ? binary('mul', BINARY.mul, g, a) : null,
+  ]);
+}
+
+/** alpha * x + beta. */
+export function scale<S extends Shape>(x: Tensor<S>, alpha: number, beta = 0): Tensor<S> {
+  if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw new Error(`scale: factors must be finite, got ${alpha}, ${beta}`);
+  const out = unary('scale', UNARY.affine, x, alpha, beta);
+  return record(out, 'scale', [x], (g) => [unary('scale', UNARY.affine, g, alpha, 0)]);
+}
+
+export function neg<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  const out = unary('neg', UNARY.neg, x);
+  return record(out, 'neg', [x], (g) => [unary('neg', UNARY.neg, g)]);
+}
+
+export function relu<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  const out = unary('relu', UNARY.relu, x);
+  return record(out, 'relu', [x], (g) => [binary('relu', BINARY.reluGrad, g, x)]);
+}
+
+/** Overwrites every element of x with value, in place (no tape). */
+export function fill_(x: Tensor, value: number): void {
+  checkInputs('fill_', [x], 'f32');
+  if (x.size) dispatch(unaryKernel(UNARY.fill), [x.buffer, x.buffer], [x.size, f32bits(value), 0], Math.ceil(x.size / WG));
+}
+
+/** y <- alpha * x + beta * y, in place (no tape): used by optimizers and grad accumulation. */
+export function axpby_(y: Tensor, x: Tensor, alpha: number, beta: number): void {
+  checkInputs('axpby_', [x, y], 'f32');
+  checkSameShape('axpby_', x, y);
+  const tmp = binary('axpby_', BINARY.axpby, x, y, alpha, beta);
+  copyInto(tmp, y);
+  tmp.dispose();
+}
+
+function copyInto(src: Tensor, dst: Tensor): void {
+  dispatch(unaryKernel(UNARY.copy), [src.buffer, dst.buffer], [src.size, 0, 0], Math.ceil(src.size / WG));
+}
+
+export { copyInto };
