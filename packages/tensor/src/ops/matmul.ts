@@ -1,0 +1,2 @@
+// Being written: see the helper working on ops/matmul.ts.
+export {};
