@@ -9,7 +9,7 @@ let live = 0;
 let liveBytes = 0;
 let pooledBytes = 0;
 
-/** Rounds up to the classes 2^k and 1.5*2^k (at least 256 bytes): at most 33% waste, good reuse. */
+/** Rounds up to the classes 2^k and 1.5*2^k (at least 256 bytes): under 50% waste, good reuse. */
 export function sizeClass(bytes: number): number {
   const b = Math.max(256, Math.ceil(bytes / 4) * 4);
   const p = 2 ** Math.floor(Math.log2(b));

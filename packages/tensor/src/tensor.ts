@@ -109,10 +109,10 @@ export class Tensor<S extends Shape = Shape> {
 
   /** A view with another shape over the same buffer (no copy); differentiable. */
   reshape<T extends Shape>(shape: T): Tensor<T> {
-    checkShape(shape, 'reshape');
     let infer = -1;
     const dims = [...shape];
-    for (let i = 0; i < dims.length; i++) if (dims[i] === -1) infer = i;
+    for (let i = 0; i < dims.length; i++) if (dims[i] === -1 && infer < 0) infer = i;
+    checkShape(dims.map((d, i) => (i === infer ? 0 : d)), 'reshape');
     if (infer >= 0) {
       const rest = shapeSize(dims.filter((_, i) => i !== infer));
       dims[infer] = rest === 0 ? 0 : this.size / rest;
@@ -224,6 +224,7 @@ export function tensor<S extends Shape>(
 }
 
 export function full<S extends Shape>(shape: S, value: number, options: CreateOptions = {}): Tensor<S> {
+  checkShape(shape, 'full');
   const n = shapeSize(shape);
   const dtype = options.dtype ?? 'f32';
   const data = dtype === 'f32' ? new Float32Array(n) : dtype === 'i32' ? new Int32Array(n) : new Uint32Array(n);
