@@ -1,2 +1,141 @@
-// Being written: see the helper working on ops/batchnorm.ts.
-export {};
+// Batch normalisation (1d over N, 2d over N, H, W): training with batch statistics and an in-place
+// running-stat update, eval with the running statistics; forward + backward. WGSL: batchnorm.wgsl.
+//
+// Conventions are PyTorch's: momentum m updates running = (1 - m) * running + m * batch (Keras'
+// momentum 0.99 is m = 0.01), eps defaults to 1e-5 (Keras: 1e-3), the batch is normalised with the
+// biased variance and the running variance takes the unbiased one, var * M / (M - 1) with M the
+// count per channel (Keras' BatchNormalization keeps the biased one in its moving variance).
+import { dispatch, f32bits, type Kernel } from '../dispatch.js';
+import { Tensor, checkInputs, empty, fmtShape, shapeSize, type Shape, type Shape1 } from '../tensor.js';
+import { record } from '../autograd.js';
+
+export interface BatchNormOptions {
+  /** true: batch statistics, running stats updated in place; false: running statistics. */
+  training: boolean;
+  /** PyTorch convention: running = (1 - m) * running + m * batch; default 0.1 (Keras momentum 0.99 == m 0.01). */
+  momentum?: number;
+  /** Added to the variance; default 1e-5 (Keras uses 1e-3). */
+  eps?: number;
+}
+
+const WG = 64;
+/** Units (elements or vec4s) per workgroup of the elementwise kernels (4 per invocation). */
+const ELEMS_PER_GROUP = WG * 4;
+/** Target elements per reduction workgroup (a chunk); more chunks per channel only when a channel is long. */
+const CHUNK_TARGET = 2048;
+const MAX_CHUNKS = 128;
+
+const k = (entry: string, bindings: ReadonlyArray<'read' | 'rw'>): Kernel => ({ shader: 'batchnorm', entry, bindings });
+const STATS_PARTIAL = k('stats_partial', ['read', 'rw']);
+const STATS_FINALIZE = k('stats_finalize', ['read', 'read', 'rw', 'rw', 'rw']);
+const EVAL_STATS = k('eval_stats', ['read', 'read', 'rw']);
+const NORMALIZE = k('normalize', ['read', 'read', 'read', 'read', 'rw']);
+const GRAD_PARTIAL = k('grad_partial', ['read', 'read', 'read', 'rw']);
+const GRAD_FINALIZE = k('grad_finalize', ['read', 'rw', 'rw']);
+const GRAD_INPUT_TRAIN = k('grad_input_train', ['read', 'read', 'read', 'read', 'read', 'read', 'rw']);
+const GRAD_INPUT_EVAL = k('grad_input_eval', ['read', 'read', 'read', 'rw']);
+// vec4 variants (same bindings), for S % 4 == 0.
+const STATS_PARTIAL4 = k('stats_partial4', STATS_PARTIAL.bindings);
+const NORMALIZE4 = k('normalize4', NORMALIZE.bindings);
+const GRAD_PARTIAL4 = k('grad_partial4', GRAD_PARTIAL.bindings);
+const GRAD_INPUT_TRAIN4 = k('grad_input_train4', GRAD_INPUT_TRAIN.bindings);
+const GRAD_INPUT_EVAL4 = k('grad_input_eval4', GRAD_INPUT_EVAL.bindings);
+
+/** How a channel's m units (elements or vec4s) are split over workgroups (partials combined per channel). */
+function chunking(m: number, width: number): { chunks: number; chunk: number } {
+  const want = Math.min(MAX_CHUNKS, Math.max(1, Math.ceil((m * width) / CHUNK_TARGET)));
+  const chunk = Math.ceil(m / want);
+  return { chunks: Math.ceil(m / chunk), chunk };
+}
+
+/**
+ * Batch normalisation of x [N, C] (statistics over N) or [N, C, H, W] (over N, H, W; any [N, C, ...]
+ * works the same). gamma, beta, runningMean, runningVar are [C]. In training the running stats are
+ * updated in place on the GPU (not recorded on the tape). Gradients flow to x, gamma and beta.
+ * The backward recomputes the normalised values from x and the saved per-channel mean and
+ * inverse std, so x must stay alive until backward.
+ */
+export function batchNorm<S extends Shape>(
+  x: Tensor<S>,
+  gamma: Tensor<Shape1>,
+  beta: Tensor<Shape1>,
+  runningMean: Tensor<Shape1>,
+  runningVar: Tensor<Shape1>,
+  options: BatchNormOptions,
+): Tensor<S> {
+  const op = 'batchNorm';
+  checkInputs(op, [x, gamma, beta, runningMean, runningVar], 'f32');
+  if (x.rank < 2) throw new Error(`${op}: expected x of shape [N, C] or [N, C, H, W], got shape ${fmtShape(x.shape)}`);
+  const N = x.shape[0]!;
+  const C = x.shape[1]!;
+  const S = shapeSize(x.shape.slice(2));
+  const M = N * S;
+  const params = { gamma, beta, runningMean, runningVar };
+  for (const [name, t] of Object.entries(params))
+    if (t.rank !== 1 || t.shape[0] !== C)
+      throw new Error(`${op}: ${name} must have shape [${C}] (C of x ${fmtShape(x.shape)}), got shape ${fmtShape(t.shape)}`);
+  if (typeof options !== 'object' || options === null || typeof options.training !== 'boolean')
+    throw new Error(`${op}: options.training must be true or false`);
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1) throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`);
+  if (!Number.isFinite(eps) || eps <= 0) throw new Error(`${op}: eps must be a finite number > 0, got ${eps}`);
+  if (x.size === 0) throw new Error(`${op}: empty input of shape ${fmtShape(x.shape)}`);
+  const training = options.training;
+  if (training && M < 2)
+    throw new Error(`${op}: training needs more than 1 value per channel (N * H * W), got input shape ${fmtShape(x.shape)}`);
+  // Both are written by one dispatch: the same buffer twice would be a WebGPU aliasing error.
+  if (training && runningMean.buffer === runningVar.buffer) throw new Error(`${op}: runningMean and runningVar must be different tensors`);
+
+  // Four consecutive elements share a channel when S % 4 == 0: those kernels move vec4s.
+  const width = S % 4 === 0 ? 4 : 1;
+  const { chunks, chunk } = chunking(M / width, width);
+  const P = [N, C, S, chunks, chunk, f32bits(eps), f32bits(momentum)];
+  const channelGroups = Math.ceil(C / WG);
+  const elemGroups = Math.ceil(x.size / width / ELEMS_PER_GROUP);
+  const vec = width === 4;
+
+  // [mean; invstd] per channel: the batch's in training, a snapshot of the running ones in eval.
+  const stats = empty([2, C] as const);
+  if (training) {
+    const part = empty([C * chunks * 2] as const);
+    dispatch(vec ? STATS_PARTIAL4 : STATS_PARTIAL, [x.buffer, part.buffer], P, C * chunks);
+    dispatch(STATS_FINALIZE, [part.buffer, x.buffer, runningMean.buffer, runningVar.buffer, stats.buffer], P, channelGroups);
+    part.dispose();
+  } else {
+    dispatch(EVAL_STATS, [runningMean.buffer, runningVar.buffer, stats.buffer], P, channelGroups);
+  }
+  const y = empty(x.shape);
+  dispatch(vec ? NORMALIZE4 : NORMALIZE, [x.buffer, stats.buffer, gamma.buffer, beta.buffer, y.buffer], P, elemGroups);
+
+  return record(
+    y,
+    op,
+    [x, gamma, beta],
+    (g) => {
+      const needX = x.requiresGrad;
+      const needAffine = gamma.requiresGrad || beta.requiresGrad;
+      let dgamma: Tensor<Shape1> | null = null;
+      let dbeta: Tensor<Shape1> | null = null;
+      // The training dx needs dgamma and dbeta too; eval dx does not.
+      if (needAffine || (training && needX)) {
+        const part = empty([C * chunks * 2] as const);
+        dispatch(vec ? GRAD_PARTIAL4 : GRAD_PARTIAL, [g.buffer, x.buffer, stats.buffer, part.buffer], P, C * chunks);
+        dgamma = empty([C] as const);
+        dbeta = empty([C] as const);
+        dispatch(GRAD_FINALIZE, [part.buffer, dgamma.buffer, dbeta.buffer], P, channelGroups);
+        part.dispose();
+      }
+      let dx: Tensor<S> | null = null;
+      if (needX) {
+        dx = empty(x.shape);
+        if (training)
+          dispatch(vec ? GRAD_INPUT_TRAIN4 : GRAD_INPUT_TRAIN, [g.buffer, x.buffer, stats.buffer, gamma.buffer, dgamma!.buffer, dbeta!.buffer, dx.buffer], P, elemGroups);
+        else dispatch(vec ? GRAD_INPUT_EVAL4 : GRAD_INPUT_EVAL, [g.buffer, stats.buffer, gamma.buffer, dx.buffer], P, elemGroups);
+      }
+      // The engine disposes the grads of inputs that do not require one.
+      return [dx, dgamma, dbeta];
+    },
+    [stats],
+  );
+}

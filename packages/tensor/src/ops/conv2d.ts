@@ -1,2 +1,217 @@
-// Being written: see the helper working on ops/conv2d.ts.
-export {};
+// Conv2d (NCHW, weights [Cout, Cin, KH, KW] as in PyTorch): forward as an implicit GEMM with the
+// bias fused, backward to the input as a transposed-convolution gather, backward to the weights
+// as a reduction over N*OH*OW (split over row chunks when there are few weight blocks), and
+// backward to the bias. WGSL: conv2d.wgsl (entry points pack, sum_mid, forward, backward_input,
+// backward_weight).
+import { gpu } from '../device.js';
+import { dispatch, type Kernel } from '../dispatch.js';
+import { Tensor, checkInputs, empty, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
+import { record } from '../autograd.js';
+
+/**
+ * 'same': TensorFlow/Keras semantics, out = ceil(in / stride), the odd pixel of padding at the
+ * bottom/right; 'valid': no padding; a number or [ph, pw]: that many zeros on each side.
+ */
+export type Padding = 'same' | 'valid' | number | readonly [number, number];
+
+export interface Conv2dOptions {
+  /** Default 1; a number or [sh, sw]. */
+  stride?: number | readonly [number, number];
+  /** Default 'valid'. */
+  padding?: Padding;
+}
+
+// Every entry point has the same layout: three read-only buffers (dummies where unused), one output.
+const LAYOUT = ['read', 'read', 'read', 'rw'] as const;
+const kernel = (entry: string): Kernel => ({ shader: 'conv2d', entry, bindings: LAYOUT });
+const PACK = kernel('pack');
+const SUM_MID = kernel('sum_mid');
+const FORWARD = kernel('forward');
+const BACKWARD_INPUT = kernel('backward_input');
+const BACKWARD_WEIGHT = kernel('backward_weight');
+const WG = 64;
+const PARAM_WORDS = 20;
+
+interface Geometry {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  sh: number;
+  sw: number;
+  /** Zeros before the first row / column; those after follow from the output size. */
+  pt: number;
+  pl: number;
+}
+
+function pairOf(v: unknown): [unknown, unknown] | null {
+  if (typeof v === 'number') return [v, v];
+  if (Array.isArray(v) && v.length === 2) return [v[0], v[1]];
+  return null;
+}
+
+const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+function geometry(xs: Shape, ws: Shape, options: Conv2dOptions | null | undefined): Geometry {
+  const both = `x ${fmtShape(xs)}, w ${fmtShape(ws)}`;
+  if (xs.length !== 4) throw new Error(`conv2d: input must have rank 4 [N, Cin, H, W]: ${both}`);
+  if (ws.length !== 4) throw new Error(`conv2d: weights must have rank 4 [Cout, Cin, KH, KW]: ${both}`);
+  const [n, cin, h, w] = xs as Shape4;
+  const [cout, wcin, kh, kw] = ws as Shape4;
+  if (!(n > 0 && cin > 0 && h > 0 && w > 0)) throw new Error(`conv2d: input has an empty dimension: ${both}`);
+  if (!(cout > 0 && kh > 0 && kw > 0)) throw new Error(`conv2d: weights have an empty dimension: ${both}`);
+  if (wcin !== cin) throw new Error(`conv2d: input has ${cin} channels but weights expect ${wcin}: ${both}`);
+  const opts = options ?? {};
+  const stride = pairOf(opts.stride ?? 1);
+  if (!stride || !isCount(stride[0], 1) || !isCount(stride[1], 1))
+    throw new Error(`conv2d: stride must be an integer >= 1 or a pair of them, got ${JSON.stringify(opts.stride)}`);
+  const [sh, sw] = stride as [number, number];
+  const padding = opts.padding ?? 'valid';
+  let oh: number, ow: number, pt: number, pl: number;
+  if (padding === 'same') {
+    oh = Math.ceil(h / sh);
+    ow = Math.ceil(w / sw);
+    pt = Math.floor(Math.max((oh - 1) * sh + kh - h, 0) / 2);
+    pl = Math.floor(Math.max((ow - 1) * sw + kw - w, 0) / 2);
+  } else {
+    const pad = padding === 'valid' ? [0, 0] : pairOf(padding);
+    if (!pad || !isCount(pad[0], 0) || !isCount(pad[1], 0))
+      throw new Error(`conv2d: padding must be 'same', 'valid', an integer >= 0 or a pair of them, got ${JSON.stringify(padding)}`);
+    [pt, pl] = pad as [number, number];
+    if (h + 2 * pt < kh || w + 2 * pl < kw)
+      throw new Error(
+        `conv2d: kernel ${kh}x${kw} is larger than the padded input ${h + 2 * pt}x${w + 2 * pl} (padding ${JSON.stringify(padding)}): ${both}`,
+      );
+    oh = Math.floor((h + 2 * pt - kh) / sh) + 1;
+    ow = Math.floor((w + 2 * pl - kw) / sw) + 1;
+  }
+  return { n, cin, h, w, cout, kh, kw, oh, ow, sh, sw, pt, pl };
+}
+
+/** The output shape [N, Cout, OH, OW]; throws (with both shapes) on what conv2d would reject. */
+export function conv2dOutputShape(x: Shape4, w: Shape4, options?: Conv2dOptions): [number, number, number, number] {
+  const g = geometry(x, w, options);
+  return [g.n, g.cout, g.oh, g.ow];
+}
+
+/** The uniform words: geometry, then the kernel's own words a..g. */
+function words(g: Geometry | null, extra: number[]): number[] {
+  const p = g ? [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl] : new Array<number>(13).fill(0);
+  p.push(...extra);
+  while (p.length < PARAM_WORDS) p.push(0);
+  return p;
+}
+
+const blocks4 = (v: number): number => Math.ceil(v / 4);
+
+/** Views src as [b, r, c] and returns [b, c, r4] (r4 = r rounded up to 4, zero-filled), flat. */
+function pack(src: Tensor, b: number, r: number, c: number): Tensor<Shape1> {
+  const r4 = blocks4(r) * 4;
+  const out = empty([b * c * r4] as const);
+  const s = src.buffer;
+  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4]), Math.ceil(out.size / WG));
+  return out;
+}
+
+/** out[o, i] = sum_r src[o, r, i] (one invocation per output, serial sum). */
+function sumMid<S extends Shape>(src: Tensor, outer: number, r: number, inner: number, shape: S): Tensor<S> {
+  const out = empty(shape);
+  const s = src.buffer;
+  dispatch(SUM_MID, [s, s, s, out.buffer], words(null, [outer, r, inner]), Math.ceil(out.size / WG));
+  return out;
+}
+
+/**
+ * 2-D convolution (cross-correlation, as in PyTorch and Keras) of x [N, Cin, H, W] with
+ * w [Cout, Cin, KH, KW], plus bias [Cout] when given: out [N, Cout, OH, OW].
+ */
+export function conv2d(
+  x: Tensor<Shape4>,
+  w: Tensor<Shape4>,
+  bias?: Tensor<Shape1> | null,
+  options?: Conv2dOptions,
+): Tensor<Shape4> {
+  checkInputs('conv2d', bias ? [x, w, bias] : [x, w], 'f32');
+  const g = geometry(x.shape, w.shape, options);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.cout))
+    throw new Error(`conv2d: bias must have shape [${g.cout}] (one per output channel): bias ${fmtShape(bias.shape)}, w ${fmtShape(w.shape)}`);
+  const out = empty([g.n, g.cout, g.oh, g.ow] as const);
+  const cob = blocks4(g.cout);
+  const owb = blocks4(g.ow);
+  const pixelBlocks = g.n * g.oh * owb;
+  // Weights as [Cin*KH*KW, Cout4]: the 4 channels of a block are one vec4.
+  const wf = pack(w, 1, g.cout, g.cin * g.kh * g.kw);
+  dispatch(
+    FORWARD,
+    [x.buffer, wf.buffer, bias ? bias.buffer : wf.buffer, out.buffer],
+    words(g, [cob, owb, pixelBlocks, bias ? 1 : 0]),
+    cob * Math.ceil(pixelBlocks / WG),
+  );
+  wf.dispose();
+  return record(out, 'conv2d', [x, w, bias], (gy) => [
+    x.requiresGrad ? inputGrad(gy, w, g) : null,
+    w.requiresGrad ? weightGrad(gy, x, g) : null,
+    bias?.requiresGrad ? biasGrad(gy, g) : null,
+  ]);
+}
+
+function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
+  const dx = empty([g.n, g.cin, g.h, g.w] as const);
+  const cib = blocks4(g.cin);
+  const colBlocks = blocks4(Math.ceil(g.w / g.sw));
+  const rowsPerPhase = Math.ceil(g.h / g.sh);
+  const perPhase = g.n * rowsPerPhase * colBlocks;
+  // Weights as [Cout*KH*KW, Cin4]: the 4 input channels of a block are one vec4.
+  const wb = pack(w, g.cout, g.cin, g.kh * g.kw);
+  dispatch(
+    BACKWARD_INPUT,
+    [gy.buffer, wb.buffer, wb.buffer, dx.buffer],
+    words(g, [cib, colBlocks, rowsPerPhase, perPhase]),
+    cib * g.sh * g.sw * Math.ceil(perPhase / WG),
+  );
+  wb.dispose();
+  return dx;
+}
+
+function weightGrad(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
+  const shape = [g.cout, g.cin, g.kh, g.kw] as const;
+  const m = g.cout * g.cin * g.kh * g.kw;
+  const cob = blocks4(g.cout);
+  const kwBlocks = g.sw * blocks4(Math.ceil(g.kw / g.sw));
+  const kBlocks = g.cin * g.kh * kwBlocks;
+  const kGroups = Math.ceil(kBlocks / WG);
+  // With few weight blocks, split the N*OH rows into chunks (partial sums added by sum_mid) so
+  // that enough workgroups run: a few for the CPU's cores, many more for a real GPU.
+  const rows = g.n * g.oh;
+  const target = gpu().info.software ? 8 : 1024;
+  let chunks = Math.min(rows, Math.max(1, Math.ceil(target / (cob * kGroups))));
+  const rowsPerChunk = Math.ceil(rows / chunks);
+  chunks = Math.ceil(rows / rowsPerChunk);
+  // gy as [N*OH*OW, Cout4]: the 4 output channels of a block are one vec4.
+  const gp = pack(gy, g.n, g.cout, g.oh * g.ow);
+  const partial = chunks > 1 ? empty([chunks * m] as const) : empty(shape);
+  dispatch(
+    BACKWARD_WEIGHT,
+    [x.buffer, gp.buffer, gp.buffer, partial.buffer],
+    words(g, [cob, kwBlocks, kBlocks, kGroups, rowsPerChunk, chunks, m]),
+    cob * kGroups * chunks,
+  );
+  gp.dispose();
+  if (chunks === 1) return partial as Tensor<Shape4>;
+  const dw = sumMid(partial, 1, chunks, m, shape);
+  partial.dispose();
+  return dw;
+}
+
+function biasGrad(gy: Tensor, g: Geometry): Tensor<Shape1> {
+  const perImage = sumMid(gy, g.n * g.cout, g.oh * g.ow, 1, [g.n * g.cout] as const);
+  if (g.n === 1) return perImage;
+  const db = sumMid(perImage, 1, g.n, g.cout, [g.cout] as const);
+  perImage.dispose();
+  return db;
+}

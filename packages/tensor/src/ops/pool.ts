@@ -1,2 +1,70 @@
-// Being written: see the helper working on ops/pool.ts.
-export {};
+// 2-D max pooling over NCHW, forward and backward. WGSL: pool.wgsl, entry points `max_forward`
+// (writes the max and its argmax) and `max_backward` (routes gradients through the saved argmax).
+import { dispatch, type Kernel } from '../dispatch.js';
+import { Tensor, checkInputs, checkRank, empty, fmtShape, type Shape4 } from '../tensor.js';
+import { record, needsGrad } from '../autograd.js';
+
+export interface MaxPool2dOptions {
+  /** Window size, one number for a square window or [kh, kw]. */
+  kernel: number | readonly [number, number];
+  /** Step between windows; defaults to the kernel (non-overlapping windows). */
+  stride?: number | readonly [number, number];
+}
+
+const WG = 64;
+const FORWARD = (writeArgmax: boolean): Kernel => ({
+  shader: 'pool',
+  entry: 'max_forward',
+  bindings: ['read', 'rw', 'rw'],
+  constants: { WRITE_ARGMAX: writeArgmax ? 1 : 0 },
+});
+const BACKWARD: Kernel = { shader: 'pool', entry: 'max_backward', bindings: ['read', 'read', 'rw'] };
+
+function pairOf(v: number | readonly [number, number], what: string): [number, number] {
+  const p: readonly number[] = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= 1))
+    throw new Error(`maxPool2d: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+  return [p[0]!, p[1]!];
+}
+
+/**
+ * Max pooling with 'valid' windows: output [N, C, floor((H - kh) / sh) + 1, floor((W - kw) / sw) + 1]
+ * (PyTorch's default floor mode, Keras' MaxPooling2D 'valid'). The gradient of each output goes to
+ * the position of its maximum; when a window holds the maximum twice, the first in row-major order
+ * gets it. Overlapping windows (stride < kernel) add their gradients.
+ */
+export function maxPool2d(x: Tensor<Shape4>, options: MaxPool2dOptions): Tensor<Shape4> {
+  checkInputs('maxPool2d', [x], 'f32');
+  checkRank('maxPool2d', x, 4, '[N, C, H, W]');
+  if (!options || typeof options !== 'object') throw new Error('maxPool2d: options { kernel, stride? } are required');
+  const [kh, kw] = pairOf(options.kernel, 'kernel');
+  const [sh, sw] = options.stride === undefined ? [kh, kw] : pairOf(options.stride, 'stride');
+  const [n, c, h, w] = x.shape;
+  if (h < kh || w < kw)
+    throw new Error(`maxPool2d: input ${fmtShape(x.shape)} is smaller than the ${kh}x${kw} window (H=${h}, W=${w})`);
+  const oh = Math.floor((h - kh) / sh) + 1;
+  const ow = Math.floor((w - kw) / sw) + 1;
+  const planes = n * c;
+  const params = [planes, h, w, oh, ow, kh, kw, sh, sw];
+  const out = empty([n, c, oh, ow] as const);
+  const grad = needsGrad([x]);
+  // Without a tape the argmax is not kept: a one-element dummy fills its binding.
+  const argmax = empty(grad ? ([n, c, oh, ow] as const) : ([1] as const), 'u32');
+  if (out.size) dispatch(FORWARD(grad), [x.buffer, out.buffer, argmax.buffer], params, Math.ceil(out.size / WG));
+  if (!grad) {
+    argmax.dispose();
+    return out;
+  }
+  const inShape = x.shape;
+  return record(
+    out,
+    'maxPool2d',
+    [x],
+    (g) => {
+      const dx = empty(inShape);
+      if (dx.size) dispatch(BACKWARD, [g.buffer, argmax.buffer, dx.buffer], params, Math.ceil(dx.size / WG));
+      return [dx];
+    },
+    [argmax],
+  );
+}

@@ -1,0 +1,61 @@
+// BatchNorm1d ([N, C]) and BatchNorm2d ([N, C, H, W]): weight/bias trainable, running_mean/var buffers.
+import { batchNorm, ones, zeros, shapeSize, type Shape, type Shape1, type Tensor } from '@fer/tensor';
+import { Module } from '../module.js';
+import { expectShape } from './init.js';
+
+export interface BatchNormLayerOptions {
+  /** PyTorch convention: running = (1 - momentum) * running + momentum * batch. Default 0.1 (Keras' 0.99 is 0.01 here). */
+  momentum?: number;
+  /** Default 1e-5 (PyTorch); Keras uses 1e-3. */
+  eps?: number;
+}
+
+abstract class BatchNorm extends Module {
+  readonly weight: Tensor<Shape1>;
+  readonly bias: Tensor<Shape1>;
+  readonly runningMean: Tensor<Shape1>;
+  readonly runningVar: Tensor<Shape1>;
+  readonly momentum: number;
+  readonly eps: number;
+  protected abstract readonly rank: number;
+  protected abstract readonly layout: string;
+
+  constructor(readonly numFeatures: number, options: BatchNormLayerOptions = {}) {
+    super();
+    if (!Number.isInteger(numFeatures) || numFeatures <= 0) throw new Error(`${this.typeName}: numFeatures must be a positive integer, got ${numFeatures}`);
+    this.momentum = options.momentum ?? 0.1;
+    this.eps = options.eps ?? 1e-5;
+    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new Error(`${this.typeName}: momentum must be in [0, 1], got ${this.momentum}`);
+    if (!(this.eps > 0)) throw new Error(`${this.typeName}: eps must be > 0, got ${this.eps}`);
+    // PyTorch's names, so a state dict loads into torch.nn.BatchNorm*d.
+    this.weight = this.registerParameter('weight', ones([numFeatures] as const));
+    this.bias = this.registerParameter('bias', zeros([numFeatures] as const));
+    this.runningMean = this.registerBuffer('running_mean', zeros([numFeatures] as const));
+    this.runningVar = this.registerBuffer('running_var', ones([numFeatures] as const));
+  }
+
+  forward<S extends Shape>(x: Tensor<S>): Tensor<S> {
+    expectShape(this.typeName, x.shape, this.rank, this.layout, this.numFeatures);
+    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, { training: this.training, momentum: this.momentum, eps: this.eps });
+  }
+
+  override outputShape(inShape: Shape): Shape {
+    expectShape(this.typeName, inShape, this.rank, this.layout, this.numFeatures);
+    return inShape;
+  }
+
+  /** Inference folds the statistics into one scale and shift: 2 FLOPs per element. */
+  override flops(inShape: Shape): number {
+    return 2 * shapeSize(inShape.slice(1));
+  }
+}
+
+export class BatchNorm2d extends BatchNorm {
+  protected readonly rank = 4;
+  protected readonly layout = '[N, C, H, W]';
+}
+
+export class BatchNorm1d extends BatchNorm {
+  protected readonly rank = 2;
+  protected readonly layout = '[N, C]';
+}

@@ -1,0 +1,43 @@
+// Sequential: applies children in order. Children are named '0', '1', ... or, given one record,
+// by its keys (as PyTorch's Sequential(OrderedDict(...))).
+import type { Shape, Tensor } from '@fer/tensor';
+import { Module } from '../module.js';
+
+export class Sequential extends Module {
+  constructor(...layers: Module[] | [Record<string, Module>]) {
+    super();
+    const first = layers[0];
+    if (layers.length === 1 && first && !(first instanceof Module)) {
+      for (const [name, m] of Object.entries(first)) this.registerModule(name, m);
+    } else {
+      (layers as Module[]).forEach((m, i) => this.registerModule(String(i), m));
+    }
+  }
+
+  /** Children in order. */
+  get layers(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const m of this.layers) y = m.forward(y);
+    return y;
+  }
+
+  override outputShape(inShape: Shape): Shape {
+    let s = inShape;
+    for (const m of this.layers) s = m.outputShape(s);
+    return s;
+  }
+
+  override flops(inShape: Shape): number {
+    let s = inShape;
+    let f = 0;
+    for (const m of this.layers) {
+      f += m.flops(s);
+      s = m.outputShape(s);
+    }
+    return f;
+  }
+}

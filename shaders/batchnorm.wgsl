@@ -1,0 +1,363 @@
+// Batch normalisation. x is viewed as [N, C, S] (S = H*W for 2d, 1 for 1d); the statistics of
+// channel c run over the M = N*S elements x[n, c, s].
+//
+// Statistics: shifted sums in one pass. Every chunk of a channel sums d = x - K and d*d with the
+// same shift K = x[0, c, 0] (the channel's first element), so partial sums of chunks add exactly and
+// var = E[d^2] - E[d]^2 only cancels as much as |mean - K| exceeds the std (K is a sample of the
+// channel, so typically by ~1 std), unlike raw sums of squares, which lose everything when
+// |mean| >> std. One read of x instead of the two of a two-pass mean/variance.
+//
+// Reductions are split into `chunks` workgroups per channel (partials in a small buffer, combined
+// by a per-channel finalize kernel), so few channels still fill every core; each invocation sums
+// a strided run serially and a single 64-wide tree per workgroup combines them.
+
+// Binding numbers repeat across entry points with different meanings: each entry point only
+// references its own set (group 0, bindings 0..n-1 storage, n uniform).
+@group(0) @binding(0) var<storage, read> b0: array<f32>;
+@group(0) @binding(1) var<storage, read> b1: array<f32>;
+@group(0) @binding(2) var<storage, read> b2: array<f32>;
+@group(0) @binding(3) var<storage, read> b3: array<f32>;
+@group(0) @binding(4) var<storage, read> b4: array<f32>;
+@group(0) @binding(5) var<storage, read> b5: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> w1: array<f32>;
+@group(0) @binding(2) var<storage, read_write> w2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> w3: array<f32>;
+@group(0) @binding(4) var<storage, read_write> w4: array<f32>;
+@group(0) @binding(6) var<storage, read_write> w6: array<f32>;
+
+// n, c, s: the [N, C, S] view. chunks/chunk: reduction split. eps, momentum: see stats_finalize.
+struct Params { n: u32, c: u32, s: u32, chunks: u32, chunk: u32, eps: f32, momentum: f32 }
+@group(0) @binding(2) var<uniform> P2: Params;
+@group(0) @binding(3) var<uniform> P3: Params;
+@group(0) @binding(4) var<uniform> P4: Params;
+@group(0) @binding(5) var<uniform> P5: Params;
+@group(0) @binding(7) var<uniform> P7: Params;
+
+const WG: u32 = 64u;
+// Elementwise kernels: each invocation handles 4 elements WG apart, so lanes stay contiguous.
+const PER: u32 = 4u;
+
+var<workgroup> red_a: array<f32, 64>;
+var<workgroup> red_b: array<f32, 64>;
+
+// Tree over the workgroup's 64 partial pairs; the result is in red_a[0], red_b[0].
+fn tree(li: u32, a: f32, b: f32) {
+  red_a[li] = a;
+  red_b[li] = b;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w >>= 1u) {
+    if (li < w) {
+      red_a[li] += red_a[li + w];
+      red_b[li] += red_b[li + w];
+    }
+    workgroupBarrier();
+  }
+}
+
+// Walks the flat indices j = start+li, start+li+WG, ... < end of one channel, tracking (n, s)
+// incrementally so the hot loop has no integer division.
+struct Walk { j: u32, n: u32, s: u32, q: u32, r: u32 }
+
+fn walk_start(start: u32, li: u32, S: u32) -> Walk {
+  let j = start + li;
+  let n = j / S;
+  let q = WG / S;
+  return Walk(j, n, j - n * S, q, WG - q * S);
+}
+
+fn walk_next(w: ptr<function, Walk>, S: u32) {
+  (*w).j += WG;
+  (*w).n += (*w).q;
+  (*w).s += (*w).r;
+  if ((*w).s >= S) {
+    (*w).s -= S;
+    (*w).n += 1u;
+  }
+}
+
+// x = b0, partials = w1 [C * chunks, 2]: sums of d and d^2 with d = x - x[0, c, 0].
+@compute @workgroup_size(64)
+fn stats_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let c = g / P2.chunks;
+  let p = g - c * P2.chunks;
+  let S = P2.s;
+  var s1 = 0.0;
+  var s2 = 0.0;
+  if (c < P2.c) {
+    let k = b0[c * S];
+    let start = p * P2.chunk;
+    let end = min(start + P2.chunk, P2.n * S);
+    var w = walk_start(start, li, S);
+    while (w.j < end) {
+      let d = b0[(w.n * P2.c + c) * S + w.s] - k;
+      s1 += d;
+      s2 += d * d;
+      walk_next(&w, S);
+    }
+  }
+  tree(li, s1, s2);
+  if (li == 0u && c < P2.c) {
+    w1[2u * g] = red_a[0];
+    w1[2u * g + 1u] = red_b[0];
+  }
+}
+
+// partials = b0, x = b1; writes running mean w2, running var w3 (in place) and stats w4 = [mean; invstd].
+// Batch variance is the biased one (used to normalise); the running variance gets the unbiased
+// M/(M-1) one, as PyTorch (Keras keeps the biased one).
+@compute @workgroup_size(64)
+fn stats_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let c = linear_group(wid, nwg) * WG + li;
+  let C = P5.c;
+  if (c >= C) { return; }
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var p = 0u; p < P5.chunks; p++) {
+    s1 += b0[2u * (c * P5.chunks + p)];
+    s2 += b0[2u * (c * P5.chunks + p) + 1u];
+  }
+  let m = f32(P5.n * P5.s);
+  let md = s1 / m;
+  let var_b = max(s2 / m - md * md, 0.0);
+  let mean = b1[c * P5.s] + md;
+  w4[c] = mean;
+  w4[C + c] = 1.0 / sqrt(var_b + P5.eps);
+  let mom = P5.momentum;
+  w2[c] = (1.0 - mom) * w2[c] + mom * mean;
+  w3[c] = (1.0 - mom) * w3[c] + mom * var_b * (m / (m - 1.0));
+}
+
+// Eval: stats w2 = [running mean; 1/sqrt(running var + eps)] from b0, b1 (a snapshot, so a later
+// training step that updates the running stats does not change this op's backward).
+@compute @workgroup_size(64)
+fn eval_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let c = linear_group(wid, nwg) * WG + li;
+  let C = P3.c;
+  if (c >= C) { return; }
+  w2[c] = b0[c];
+  w2[C + c] = 1.0 / sqrt(b1[c] + P3.eps);
+}
+
+// y = w4 from x = b0, stats = b1, gamma = b2, beta = b3.
+@compute @workgroup_size(64)
+fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = linear_group(wid, nwg) * WG * PER + li;
+  let C = P5.c;
+  let total = P5.n * C * P5.s;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k * WG;
+    if (i < total) {
+      let c = (i / P5.s) % C;
+      w4[i] = (b0[i] - b1[c]) * b1[C + c] * b2[c] + b3[c];
+    }
+  }
+}
+
+// Backward sums per channel: g = b0, x = b1, stats = b2; partials w3 [C * chunks, 2] of
+// sum(g) (= dbeta) and sum(g * xhat) (= dgamma).
+@compute @workgroup_size(64)
+fn grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let c = g / P4.chunks;
+  let p = g - c * P4.chunks;
+  let S = P4.s;
+  var sg = 0.0;
+  var sgx = 0.0;
+  if (c < P4.c) {
+    let mean = b2[c];
+    let invstd = b2[P4.c + c];
+    let start = p * P4.chunk;
+    let end = min(start + P4.chunk, P4.n * S);
+    var w = walk_start(start, li, S);
+    while (w.j < end) {
+      let i = (w.n * P4.c + c) * S + w.s;
+      let gv = b0[i];
+      sg += gv;
+      sgx += gv * (b1[i] - mean) * invstd;
+      walk_next(&w, S);
+    }
+  }
+  tree(li, sg, sgx);
+  if (li == 0u && c < P4.c) {
+    w3[2u * g] = red_a[0];
+    w3[2u * g + 1u] = red_b[0];
+  }
+}
+
+// partials = b0 -> dgamma = w1, dbeta = w2.
+@compute @workgroup_size(64)
+fn grad_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let c = linear_group(wid, nwg) * WG + li;
+  if (c >= P3.c) { return; }
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var p = 0u; p < P3.chunks; p++) {
+    sg += b0[2u * (c * P3.chunks + p)];
+    sgx += b0[2u * (c * P3.chunks + p) + 1u];
+  }
+  w1[c] = sgx;
+  w2[c] = sg;
+}
+
+// Training dx (batch statistics depend on x):
+//   dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M)
+// g = b0, x = b1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5 -> dx = w6.
+@compute @workgroup_size(64)
+fn grad_input_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = linear_group(wid, nwg) * WG * PER + li;
+  let C = P7.c;
+  let total = P7.n * C * P7.s;
+  let inv_m = 1.0 / f32(P7.n * P7.s);
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k * WG;
+    if (i < total) {
+      let c = (i / P7.s) % C;
+      let invstd = b2[C + c];
+      let xhat = (b1[i] - b2[c]) * invstd;
+      w6[i] = b3[c] * invstd * (b0[i] - b5[c] * inv_m - xhat * b4[c] * inv_m);
+    }
+  }
+}
+
+// Eval dx (fixed statistics, an affine map): dx = g * gamma * invstd. g = b0, stats = b1, gamma = b2 -> w3.
+@compute @workgroup_size(64)
+fn grad_input_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = linear_group(wid, nwg) * WG * PER + li;
+  let C = P4.c;
+  let total = P4.n * C * P4.s;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k * WG;
+    if (i < total) {
+      let c = (i / P4.s) % C;
+      w3[i] = b0[i] * b2[c] * b1[C + c];
+    }
+  }
+}
+
+// ---- vec4 variants, used when S % 4 == 0 (e.g. 48x48, 24x24, 12x12, 6x6 maps): four consecutive
+// elements share a channel, so x, g, y and dx move as vec4 (about 4x the bandwidth on lavapipe).
+// Same bindings and params as the scalar kernels; indices below count vec4s (S4 = S / 4).
+
+@group(0) @binding(0) var<storage, read> v0: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> v1: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> vw3: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> vw4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> vw6: array<vec4<f32>>;
+
+fn hsum(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+// As stats_partial; chunk counts vec4s.
+@compute @workgroup_size(64)
+fn stats_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let c = g / P2.chunks;
+  let p = g - c * P2.chunks;
+  let S4 = P2.s / 4u;
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  if (c < P2.c) {
+    let k = v0[c * S4].x;
+    let start = p * P2.chunk;
+    let end = min(start + P2.chunk, P2.n * S4);
+    var w = walk_start(start, li, S4);
+    while (w.j < end) {
+      let d = v0[(w.n * P2.c + c) * S4 + w.s] - k;
+      s1 += d;
+      s2 += d * d;
+      walk_next(&w, S4);
+    }
+  }
+  tree(li, hsum(s1), hsum(s2));
+  if (li == 0u && c < P2.c) {
+    w1[2u * g] = red_a[0];
+    w1[2u * g + 1u] = red_b[0];
+  }
+}
+
+// As normalize: x = v0, stats = b1, gamma = b2, beta = b3 -> vw4.
+@compute @workgroup_size(64)
+fn normalize4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = linear_group(wid, nwg) * WG * PER + li;
+  let C = P5.c;
+  let S4 = P5.s / 4u;
+  let total = P5.n * C * S4;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k * WG;
+    if (i < total) {
+      let c = (i / S4) % C;
+      let a = b1[C + c] * b2[c];
+      vw4[i] = (v0[i] - b1[c]) * a + b3[c];
+    }
+  }
+}
+
+// As grad_partial: g = v0, x = v1, stats = b2 -> partials w3.
+@compute @workgroup_size(64)
+fn grad_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let c = g / P4.chunks;
+  let p = g - c * P4.chunks;
+  let S4 = P4.s / 4u;
+  var sg = vec4<f32>(0.0);
+  var sgx = vec4<f32>(0.0);
+  if (c < P4.c) {
+    let mean = b2[c];
+    let invstd = b2[P4.c + c];
+    let start = p * P4.chunk;
+    let end = min(start + P4.chunk, P4.n * S4);
+    var w = walk_start(start, li, S4);
+    while (w.j < end) {
+      let i = (w.n * P4.c + c) * S4 + w.s;
+      let gv = v0[i];
+      sg += gv;
+      sgx += gv * (v1[i] - mean);
+      walk_next(&w, S4);
+    }
+    sgx *= invstd;
+  }
+  tree(li, hsum(sg), hsum(sgx));
+  if (li == 0u && c < P4.c) {
+    w3[2u * g] = red_a[0];
+    w3[2u * g + 1u] = red_b[0];
+  }
+}
+
+// As grad_input_train: g = v0, x = v1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5 -> vw6.
+@compute @workgroup_size(64)
+fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = linear_group(wid, nwg) * WG * PER + li;
+  let C = P7.c;
+  let S4 = P7.s / 4u;
+  let total = P7.n * C * S4;
+  let inv_m = 1.0 / f32(P7.n * P7.s);
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k * WG;
+    if (i < total) {
+      let c = (i / S4) % C;
+      let invstd = b2[C + c];
+      let a = b3[c] * invstd;
+      let xhat = (v1[i] - b2[c]) * invstd;
+      vw6[i] = a * (v0[i] - b5[c] * inv_m - xhat * (b4[c] * inv_m));
+    }
+  }
+}
+
+// As grad_input_eval: g = v0, stats = b1, gamma = b2 -> vw3.
+@compute @workgroup_size(64)
+fn grad_input_eval4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = linear_group(wid, nwg) * WG * PER + li;
+  let C = P4.c;
+  let S4 = P4.s / 4u;
+  let total = P4.n * C * S4;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k * WG;
+    if (i < total) {
+      let c = (i / S4) % C;
+      vw3[i] = v0[i] * (b2[c] * b1[C + c]);
+    }
+  }
+}

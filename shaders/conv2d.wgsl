@@ -1,0 +1,310 @@
+// Conv2d on NCHW activations with [Cout, Cin, KH, KW] weights (PyTorch layout).
+//
+// Shaped for CPU Vulkan (lavapipe) first, correct anywhere: no workgroup memory, no barriers. Each
+// invocation owns a register block of 4 channels x 4 pixels (four vec4 accumulators, one per pixel,
+// holding 4 channels). Weights (and, for the weight gradient, the upstream gradient) are first
+// repacked by `pack` so that the 4 channels of a block are one vec4 whose address depends only on
+// the workgroup: lavapipe then loads it once and broadcasts it instead of gathering per lane.
+// Activations are gathered through a 4-wide sliding window, so each value is loaded once per
+// (channel, kernel row, stride phase) instead of once per pixel and kernel column.
+// All loops have workgroup-uniform bounds; out-of-range values come from clamped loads + select.
+
+// Every entry point uses the same layout (unused slots get a dummy buffer), so one module serves all.
+@group(0) @binding(0) var<storage, read> src0: array<f32>;
+@group(0) @binding(1) var<storage, read> src1: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> src2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(4) var<uniform> P: Params;
+
+// The conv geometry, then per-kernel words a..g (see each entry point).
+struct Params {
+  n: u32, cin: u32, h: u32, w: u32,
+  cout: u32, oh: u32, ow: u32, kh: u32,
+  kw: u32, sh: u32, sw: u32, pt: u32,
+  pl: u32, a: u32, b: u32, c: u32,
+  d: u32, e: u32, f: u32, g: u32,
+}
+
+const WG: u32 = 64u;
+
+// src0[base + col] if the row is valid and 0 <= col < width, else 0 (the zero padding).
+fn gather0(base: u32, col: i32, width: i32, row_ok: bool) -> f32 {
+  let v = src0[base + u32(clamp(col, 0, width - 1))];
+  return select(0.0, v, row_ok & (col >= 0) & (col < width));
+}
+
+// [B, R, C] -> [B, C, R4], R4 = R rounded up to 4, zero-filled: puts 4 consecutive r in one vec4.
+// a = B, b = R, c = C, d = R4.
+@compute @workgroup_size(64)
+fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_group(wid, nwg) * WG + li;
+  if (i >= P.a * P.c * P.d) { return; }
+  let r = i % P.d;
+  let t = i / P.d;
+  let c = t % P.c;
+  let b = t / P.c;
+  let v = src0[(b * P.b + min(r, P.b - 1u)) * P.c + c];
+  dst[i] = select(0.0, v, r < P.b);
+}
+
+// out[o, i] = sum_r in[o, r, i] over [a, b, c] = [outer, R, inner], one invocation per output:
+// split-K partials of the weight gradient, and the bias gradient.
+@compute @workgroup_size(64)
+fn sum_mid(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_group(wid, nwg) * WG + li;
+  if (i >= P.a * P.c) { return; }
+  var k = (i / P.c) * P.b * P.c + i % P.c;
+  var s = 0.0;
+  for (var r = 0u; r < P.b; r++) {
+    s += src0[k];
+    k += P.c;
+  }
+  dst[i] = s;
+}
+
+// out[n, co, oh, ow] = bias[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * x[n, ci, oh*sh - pt + kh, ow*sw - pl + kw]
+// src0 = x, src1 = weights packed [Cin*KH*KW, Cout4] (vec4 over co), src2 = bias, dst = out.
+// a = Cout4/4 (channel blocks), b = ceil(OW/4) (pixel blocks per output row), c = N*OH*b, d = has bias.
+// Workgroup: one channel block x 64 pixel blocks (channel block fastest, so neighbouring
+// workgroups reuse the same input rows from cache).
+@compute @workgroup_size(64)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let cob = P.a;
+  let cb = g % cob;
+  let pb0 = (g / cob) * WG + li;
+  if (pb0 >= P.c) { return; }
+  let owb = pb0 % P.b;
+  let row = pb0 / P.b;
+  let oh = row % P.oh;
+  let n = row / P.oh;
+  let ow0 = owb * 4u;
+  let ih0 = i32(oh * P.sh) - i32(P.pt);
+  let iw0 = i32(ow0 * P.sw) - i32(P.pl);
+  let H = i32(P.h);
+  let W = i32(P.w);
+  let s = i32(P.sw);
+
+  var a0 = vec4<f32>(0.0);
+  if (P.d != 0u) {
+    let co = cb * 4u;
+    let m = P.cout - 1u;
+    a0 = vec4<f32>(src2[min(co, m)], src2[min(co + 1u, m)], src2[min(co + 2u, m)], src2[min(co + 3u, m)]);
+  }
+  var a1 = a0;
+  var a2 = a0;
+  var a3 = a0;
+
+  let plane = P.h * P.w;
+  let phases = min(P.sw, P.kw);
+  var xc = n * P.cin * plane;
+  var wk = cb;
+  for (var ci = 0u; ci < P.cin; ci++) {
+    for (var kh = 0u; kh < P.kh; kh++) {
+      let ih = ih0 + i32(kh);
+      let row_ok = (ih >= 0) & (ih < H);
+      let base = xc + u32(clamp(ih, 0, H - 1)) * P.w;
+      // Stride phase r: pixel j at kw = r + t*sw reads column iw0 + r + (j + t)*sw, so stepping
+      // t shifts the window by one pixel and needs one new value.
+      for (var r = 0u; r < phases; r++) {
+        var col = iw0 + i32(r);
+        var x1 = gather0(base, col, W, row_ok);
+        var x2 = gather0(base, col + s, W, row_ok);
+        var x3 = gather0(base, col + 2 * s, W, row_ok);
+        var x0 = 0.0;
+        col += 3 * s;
+        for (var kw = r; kw < P.kw; kw += P.sw) {
+          x0 = x1;
+          x1 = x2;
+          x2 = x3;
+          x3 = gather0(base, col, W, row_ok);
+          col += s;
+          let wv = src1[wk + kw * cob];
+          a0 += wv * x0;
+          a1 += wv * x1;
+          a2 += wv * x2;
+          a3 += wv * x3;
+        }
+      }
+      wk += P.kw * cob;
+    }
+    xc += plane;
+  }
+
+  let hw = P.oh * P.ow;
+  let co0 = cb * 4u;
+  let o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
+  let nc = min(4u, P.cout - co0);
+  let np = min(4u, P.ow - ow0);
+  for (var c = 0u; c < nc; c++) {
+    let oc = o + c * hw;
+    dst[oc] = a0[c];
+    if (np > 1u) { dst[oc + 1u] = a1[c]; }
+    if (np > 2u) { dst[oc + 2u] = a2[c]; }
+    if (np > 3u) { dst[oc + 3u] = a3[c]; }
+  }
+}
+
+// dx[n, ci, ih, iw] = sum over (co, kh, kw) with ih + pt - kh = oh*sh, iw + pl - kw = ow*sw of
+// gy[n, co, oh, ow] * w[co, ci, kh, kw] (a transposed convolution, as a gather).
+// src0 = gy, src1 = weights packed [Cout*KH*KW, Cin4] (vec4 over ci), dst = dx.
+// A block is 4 input channels x 4 pixels iwb + j*sw of one row: all share a stride phase
+// (ih mod sh, iw mod sw), hence the same valid (kh, kw) set, and for each valid kw they read 4
+// consecutive gy columns. The phase is taken from the workgroup id, so loop bounds stay uniform.
+// a = Cin4/4, b = column blocks per row and phase = ceil(ceil(W/sw)/4), c = rows per phase =
+// ceil(H/sh), d = blocks per phase = N*c*b.
+@compute @workgroup_size(64)
+fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let cib = P.a;
+  let cb = g % cib;
+  let rest = g / cib;
+  let nph = P.sh * P.sw;
+  let ph = rest % nph;
+  let pb0 = (rest / nph) * WG + li;
+  if (pb0 >= P.d) { return; }
+  let phh = ph / P.sw;
+  let phw = ph % P.sw;
+  let q = pb0 % P.b;
+  let t = pb0 / P.b;
+  let i = t % P.c;
+  let n = t / P.c;
+  let ih = phh + i * P.sh;
+  let iwb = phw + q * 4u * P.sw;
+  if (ih >= P.h || iwb >= P.w) { return; }
+  let OH = i32(P.oh);
+  let OW = i32(P.ow);
+  let sh = i32(P.sh);
+  let kh0 = (phh + P.pt) % P.sh;
+  let kw0 = (phw + P.pl) % P.sw;
+  // ow of pixel 0 at kw = kw0 (exact: kw0 = iwb + pl mod sw); pixel j at kw0 + t*sw reads ob + j - t.
+  let ob = i32((iwb + P.pl - kw0) / P.sw);
+  let ohs = i32(ih + P.pt);
+
+  var a0 = vec4<f32>(0.0);
+  var a1 = a0;
+  var a2 = a0;
+  var a3 = a0;
+  let ohw = P.oh * P.ow;
+  var gc = n * P.cout * ohw;
+  for (var co = 0u; co < P.cout; co++) {
+    for (var kh = kh0; kh < P.kh; kh += P.sh) {
+      let d = ohs - i32(kh);
+      let oh = d / sh;
+      let row_ok = (d >= 0) & (oh < OH);
+      let base = gc + u32(clamp(oh, 0, OH - 1)) * P.ow;
+      let wk = ((co * P.kh + kh) * P.kw) * cib + cb;
+      var col = ob;
+      var r0 = gather0(base, col + 1, OW, row_ok);
+      var r1 = gather0(base, col + 2, OW, row_ok);
+      var r2 = gather0(base, col + 3, OW, row_ok);
+      var r3 = 0.0;
+      for (var kw = kw0; kw < P.kw; kw += P.sw) {
+        r3 = r2;
+        r2 = r1;
+        r1 = r0;
+        r0 = gather0(base, col, OW, row_ok);
+        col -= 1;
+        let wv = src1[wk + kw * cib];
+        a0 += wv * r0;
+        a1 += wv * r1;
+        a2 += wv * r2;
+        a3 += wv * r3;
+      }
+    }
+    gc += ohw;
+  }
+
+  let plane = P.h * P.w;
+  let ci0 = cb * 4u;
+  let o = (n * P.cin + ci0) * plane + ih * P.w + iwb;
+  let nc = min(4u, P.cin - ci0);
+  let sw = P.sw;
+  for (var c = 0u; c < nc; c++) {
+    let oc = o + c * plane;
+    dst[oc] = a0[c];
+    if (iwb + sw < P.w) { dst[oc + sw] = a1[c]; }
+    if (iwb + 2u * sw < P.w) { dst[oc + 2u * sw] = a2[c]; }
+    if (iwb + 3u * sw < P.w) { dst[oc + 3u * sw] = a3[c]; }
+  }
+}
+
+// dw[co, ci, kh, kw] = sum_{n, oh, ow} gy[n, co, oh, ow] * x[n, ci, oh*sh - pt + kh, ow*sw - pl + kw]
+// src0 = x, src1 = gy packed [N*OH*OW, Cout4] (vec4 over co), dst = dw, or split-K partials
+// [chunks, Cout*Cin*KH*KW] summed afterwards by sum_mid.
+// A block is 4 output channels x 4 kernel columns kwa + j*sw of one (ci, kh): stepping ow shifts
+// the x window by one slot. The workgroup shares the channel block and the row chunk, so the gy
+// loads are uniform; lanes differ in (ci, kh, kw block).
+// a = Cout4/4, b = kw blocks per (ci, kh) = sw*ceil(ceil(KW/sw)/4), c = Cin*KH*b,
+// d = ceil(c/64), e = rows (n, oh) per chunk, f = chunks, g = Cout*Cin*KH*KW.
+@compute @workgroup_size(64)
+fn backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let cob = P.a;
+  let cb = g % cob;
+  let rest = g / cob;
+  let kg = rest % P.d;
+  let chunk = rest / P.d;
+  let kb = kg * WG + li;
+  if (kb >= P.c || chunk >= P.f) { return; }
+  let kwb = kb % P.b;
+  let t = kb / P.b;
+  let kh = t % P.kh;
+  let ci = t / P.kh;
+  let kwa = kwb % P.sw + (kwb / P.sw) * 4u * P.sw;
+  if (kwa >= P.kw) { return; }
+  let s = i32(P.sw);
+  let c0 = i32(kwa) - i32(P.pl);
+  let H = i32(P.h);
+  let W = i32(P.w);
+  let plane = P.h * P.w;
+  let row0 = chunk * P.e;
+  let row1 = min(row0 + P.e, P.n * P.oh);
+
+  var a0 = vec4<f32>(0.0);
+  var a1 = a0;
+  var a2 = a0;
+  var a3 = a0;
+  for (var row = row0; row < row1; row++) {
+    let n = row / P.oh;
+    let oh = row % P.oh;
+    let ih = i32(oh * P.sh + kh) - i32(P.pt);
+    let row_ok = (ih >= 0) & (ih < H);
+    let base = (n * P.cin + ci) * plane + u32(clamp(ih, 0, H - 1)) * P.w;
+    // Slot j at column ow reads x column (ow + j)*sw + c0.
+    var col = c0;
+    var x1 = gather0(base, col, W, row_ok);
+    var x2 = gather0(base, col + s, W, row_ok);
+    var x3 = gather0(base, col + 2 * s, W, row_ok);
+    var x0 = 0.0;
+    col += 3 * s;
+    var gi = row * P.ow * cob + cb;
+    for (var ow = 0u; ow < P.ow; ow++) {
+      x0 = x1;
+      x1 = x2;
+      x2 = x3;
+      x3 = gather0(base, col, W, row_ok);
+      col += s;
+      let gv = src1[gi];
+      gi += cob;
+      a0 += gv * x0;
+      a1 += gv * x1;
+      a2 += gv * x2;
+      a3 += gv * x3;
+    }
+  }
+
+  let kk = P.kh * P.kw;
+  let co0 = cb * 4u;
+  let o = chunk * P.g + ((co0 * P.cin + ci) * P.kh + kh) * P.kw + kwa;
+  let nc = min(4u, P.cout - co0);
+  let sw = P.sw;
+  let cstride = P.cin * kk;
+  for (var c = 0u; c < nc; c++) {
+    let oc = o + c * cstride;
+    dst[oc] = a0[c];
+    if (kwa + sw < P.kw) { dst[oc + sw] = a1[c]; }
+    if (kwa + 2u * sw < P.kw) { dst[oc + 2u * sw] = a2[c]; }
+    if (kwa + 3u * sw < P.kw) { dst[oc + 3u * sw] = a3[c]; }
+  }
+}

@@ -1,0 +1,27 @@
+// Inverted dropout: element i is kept when uniform01(seed, i) >= p and then scaled by 1 / (1 - p).
+// The mask is a pure function of (seed, i) (counter-based hash from the prelude), so backward and
+// any later call regenerate it exactly instead of storing it.
+struct Params { n: u32, seed: u32, p: f32, scale: f32 }
+
+// 0: out = x * mask (forward, and backward on the gradient); 1: out = mask (x is not read).
+override MODE: u32 = 0u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> P: Params;
+
+// 4 elements per invocation, 64 apart, so neighbouring lanes touch neighbouring elements.
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = linear_group(wid, nwg) * 256u + li;
+  for (var j = 0u; j < 4u; j++) {
+    let i = base + j * 64u;
+    if (i >= P.n) { return; }
+    let m = select(0.0, P.scale, uniform01(P.seed, i) >= P.p);
+    if (MODE == 1u) {
+      out[i] = m;
+    } else {
+      out[i] = x[i] * m;
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { Rng, conv2d, conv2dOutputShape, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { expectClose, gradCheck, randomArray } from './harness.js';
+import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
+import { useGpu } from '../setup-gpu.js';
+
+useGpu();
+
+// Tolerances. Each output is an f32 sum of Cin*KH*KW products (at most 5*25 = 125 here, 400 in the
+// large case) of values in [-1, 1]; each input-gradient element sums at most Cout*KH*KW = 175
+// products, each weight-gradient element at most N*OH*OW = 189, each bias-gradient element 189
+// terms. The f32 rounding error of such a sum is below n * 2^-24 * sum|terms| ~ 1e-5 at these
+// sizes, so atol 1e-4 leaves a 10x margin; rtol 1e-3 covers the larger sums (|value| ~ 10).
+// The finite differences are of the float64 reference at the float32-rounded inputs, and the
+// conv is linear in each input, so they are exact up to float64 rounding (~1e-9).
+const FWD = { atol: 1e-4, rtol: 1e-3 };
+const GRAD = { atol: 1e-4, rtol: 1e-3 };
+
+interface Case {
+  name: string;
+  x: Shape4;
+  w: Shape4;
+  bias: boolean;
+  stride?: number | readonly [number, number];
+  padding?: Conv2dOptions['padding'];
+  /** false: x does not require grad (a first layer's input). */
+  gradX?: boolean;
+}
+
+const CASES: Case[] = [
+  { name: '1x1 valid, batch 1', x: [1, 3, 7, 9], w: [5, 3, 1, 1], bias: true },
+  { name: '1x1 stride 2, batch 3, no bias', x: [3, 3, 7, 9], w: [5, 3, 1, 1], bias: false, stride: 2 },
+  { name: '3x3 same, batch 3', x: [3, 3, 7, 9], w: [5, 3, 3, 3], bias: true, padding: 'same' },
+  { name: '3x3 same stride 2, no bias', x: [1, 4, 7, 9], w: [3, 4, 3, 3], bias: false, padding: 'same', stride: 2 },
+  { name: '3x3 padding 1 stride 2, batch 3', x: [3, 3, 7, 9], w: [5, 3, 3, 3], bias: true, padding: 1, stride: 2 },
+  { name: '3x3 valid', x: [1, 2, 7, 9], w: [5, 2, 3, 3], bias: true, padding: 'valid' },
+  { name: '3x3 same stride 3', x: [1, 5, 7, 9], w: [7, 5, 3, 3], bias: true, padding: 'same', stride: 3 },
+  { name: '3x3 same stride [2, 1]', x: [3, 3, 7, 9], w: [5, 3, 3, 3], bias: true, padding: 'same', stride: [2, 1] },
+  { name: '3x3 same, Cin 1, x without grad', x: [3, 1, 7, 9], w: [8, 1, 3, 3], bias: true, padding: 'same', gradX: false },
+  { name: '3x3 same, 9 -> 9 channels', x: [1, 9, 5, 6], w: [9, 9, 3, 3], bias: true, padding: 'same' },
+  { name: '5x5 same, batch 1', x: [1, 2, 7, 9], w: [5, 2, 5, 5], bias: true, padding: 'same' },
+  { name: '5x5 padding 2, batch 3', x: [3, 3, 7, 9], w: [5, 3, 5, 5], bias: false, padding: 2 },
+  { name: '5x5 valid stride 2, batch 3', x: [3, 3, 7, 9], w: [2, 3, 5, 5], bias: true, padding: 'valid', stride: 2 },
+  { name: '2x2 (even) same, batch 1', x: [1, 3, 7, 9], w: [5, 3, 2, 2], bias: true, padding: 'same' },
+  { name: '2x2 valid stride 2, batch 3', x: [3, 2, 8, 8], w: [4, 2, 2, 2], bias: false, stride: 2 },
+  { name: '4x4 (even) same stride 2', x: [1, 3, 7, 9], w: [5, 3, 4, 4], bias: true, padding: 'same', stride: 2 },
+  { name: '3x1 padding (2, 1), batch 3', x: [3, 3, 7, 9], w: [5, 3, 3, 1], bias: true, padding: [2, 1] },
+  { name: '3x1 same stride 2', x: [1, 3, 7, 9], w: [5, 3, 3, 1], bias: false, padding: 'same', stride: 2 },
+  { name: '1x3 valid', x: [3, 3, 7, 9], w: [2, 3, 1, 3], bias: true },
+  { name: 'kernel as large as the input', x: [3, 2, 5, 4], w: [3, 2, 5, 4], bias: true },
+];
+
+const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
+
+describe('conv2d gradcheck', () => {
+  const rng = new Rng(2024);
+  for (const c of CASES) {
+    it(c.name, async () => {
+      const opts: Conv2dOptions = { stride: c.stride, padding: c.padding };
+      const g = refGeometry(c.x, c.w, c.stride, c.padding);
+      expect(conv2dOutputShape(c.x, c.w, opts)).toEqual([g.n, g.cout, g.oh, g.ow]);
+      const inputs: Array<{ data: Float64Array; shape: readonly number[]; diff?: boolean }> = [
+        { data: randomArray(size(c.x), rng), shape: c.x, diff: c.gradX !== false },
+        { data: randomArray(size(c.w), rng), shape: c.w },
+      ];
+      if (c.bias) inputs.push({ data: randomArray(c.w[0], rng), shape: [c.w[0]] });
+      await gradCheck({
+        name: `conv2d ${c.name}`,
+        inputs,
+        gpu: ([x, w, b]) => conv2d(x as Tensor<Shape4>, w as Tensor<Shape4>, (b ?? null) as Tensor<Shape1> | null, opts),
+        ref: ([x, w, b]) => conv2dRef(x!, w!, b ?? null, g),
+        forwardTol: FWD,
+        gradTol: GRAD,
+      });
+    });
+  }
+});
+
+/** Forward and (optionally) the three gradients against the float64 reference, for larger sizes. */
+async function checkLarge(xs: Shape4, ws: Shape4, opts: Conv2dOptions, withGrads: boolean, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const g = refGeometry(xs, ws, opts.stride, opts.padding);
+  const xd = randomArray(size(xs), rng);
+  const wd = randomArray(size(ws), rng);
+  const bd = randomArray(ws[0], rng);
+  const gyd = randomArray(g.n * g.cout * g.oh * g.ow, rng);
+  const x = tensor(Float32Array.from(xd), xs, { requiresGrad: withGrads });
+  const w = tensor(Float32Array.from(wd), ws, { requiresGrad: withGrads });
+  const b = tensor(Float32Array.from(bd), [ws[0]] as const, { requiresGrad: withGrads });
+  const y = tidy(() => {
+    const out = conv2d(x, w, b, opts);
+    if (withGrads) sum(mul(out, tensor(Float32Array.from(gyd), out.shape))).backward();
+    return out;
+  });
+  expect(y.shape).toEqual([g.n, g.cout, g.oh, g.ow]);
+  const x32 = Float64Array.from(Float32Array.from(xd));
+  const w32 = Float64Array.from(Float32Array.from(wd));
+  expectClose(await y.toArray(), conv2dRef(x32, w32, Float64Array.from(Float32Array.from(bd)), g), FWD, 'large forward');
+  if (withGrads) {
+    const ref = conv2dGradRef(x32, w32, Float64Array.from(Float32Array.from(gyd)), g);
+    // Weight/bias gradients here sum N*OH*OW = up to 1152 terms: atol scaled accordingly.
+    const big = { atol: 5e-4, rtol: 1e-3 };
+    expectClose(await x.grad!.toArray(), ref.dx, GRAD, 'large dx');
+    expectClose(await w.grad!.toArray(), ref.dw, big, 'large dw');
+    expectClose(await b.grad!.toArray(), ref.db, big, 'large db');
+  }
+  for (const t of [y, x, w, b, x.grad, w.grad, b.grad]) t?.dispose();
+}
+
+describe('conv2d larger shapes against the reference', () => {
+  it('forward N=2, 16 -> 32 channels, 24x24, 5x5 same', () => checkLarge([2, 16, 24, 24], [32, 16, 5, 5], { padding: 'same' }, false, 11));
+  it('forward and grads N=2, 6 -> 10 channels, 13x11, 3x3 same', () => checkLarge([2, 6, 13, 11], [10, 6, 3, 3], { padding: 'same' }, true, 12));
+  it('forward and grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
+    checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 13));
+  it('forward and grads N=4, 1 -> 6 channels, 24x24, 3x3 same (split weight-gradient reduction)', () =>
+    checkLarge([4, 1, 24, 24], [6, 1, 3, 3], { padding: 'same' }, true, 14));
+});
+
+describe('conv2d output shape', () => {
+  it('follows TensorFlow for same, and floor((in + 2p - k) / s) + 1 otherwise', () => {
+    expect(conv2dOutputShape([2, 3, 7, 9], [4, 3, 3, 3], { padding: 'same', stride: 2 })).toEqual([2, 4, 4, 5]);
+    expect(conv2dOutputShape([2, 3, 8, 8], [4, 3, 2, 2], { padding: 'same' })).toEqual([2, 4, 8, 8]);
+    expect(conv2dOutputShape([2, 3, 7, 9], [4, 3, 3, 3])).toEqual([2, 4, 5, 7]);
+    expect(conv2dOutputShape([2, 3, 7, 9], [4, 3, 3, 3], { padding: [2, 1], stride: [1, 3] })).toEqual([2, 4, 9, 3]);
+    expect(conv2dOutputShape([1, 1, 48, 48], [32, 1, 5, 5], { padding: 'same', stride: 3 })).toEqual([1, 32, 16, 16]);
+  });
+
+  it('puts the odd pixel of same padding at the bottom/right', async () => {
+    // 1 channel, a 2x2 kernel that picks the top-left tap: out[i, j] = x[i - pt, j - pl] with pt = pl = 0.
+    const x = tensor(Float32Array.from([1, 2, 3, 4]), [1, 1, 2, 2] as const);
+    const w = tensor(Float32Array.from([1, 0, 0, 0]), [1, 1, 2, 2] as const);
+    const y = conv2d(x, w, null, { padding: 'same' });
+    expect(Array.from(await y.toArray())).toEqual([1, 2, 3, 4]);
+    for (const t of [x, w, y]) t.dispose();
+  });
+});
+
+describe('conv2d bad inputs', () => {
+  const x = () => tensor(new Float32Array(2 * 3 * 8 * 8), [2, 3, 8, 8] as const);
+  const w = (cin = 3, k = 3) => tensor(new Float32Array(5 * cin * k * k), [5, cin, k, k] as const);
+
+  it('rejects a channel mismatch, printing both shapes', () => {
+    expect(() => conv2d(x(), w(4))).toThrow('conv2d: input has 3 channels but weights expect 4: x [2, 3, 8, 8], w [5, 4, 3, 3]');
+  });
+  it('rejects wrong ranks', () => {
+    const x3 = tensor(new Float32Array(3 * 8 * 8), [3, 8, 8] as const) as unknown as Tensor<Shape4>;
+    expect(() => conv2d(x3, w())).toThrow(/input must have rank 4.*x \[3, 8, 8\], w \[5, 3, 3, 3\]/);
+    const w2 = tensor(new Float32Array(15), [5, 3] as const) as unknown as Tensor<Shape4>;
+    expect(() => conv2d(x(), w2)).toThrow(/weights must have rank 4.*x \[2, 3, 8, 8\], w \[5, 3\]/);
+  });
+  it('rejects a kernel larger than the padded input', () => {
+    expect(() => conv2d(x(), w(3, 9))).toThrow(/kernel 9x9 is larger than the padded input 8x8.*x \[2, 3, 8, 8\], w \[5, 3, 9, 9\]/);
+    expect(() => conv2d(x(), w(3, 11), null, { padding: 1 })).toThrow(/kernel 11x11 is larger than the padded input 10x10/);
+    expect(() => conv2dOutputShape([1, 1, 4, 4], [1, 1, 5, 5], { padding: 'valid' })).toThrow(/larger than the padded input/);
+    // 'same' pads as much as needed, so a large kernel is fine there.
+    expect(conv2dOutputShape([1, 1, 4, 4], [1, 1, 5, 5], { padding: 'same' })).toEqual([1, 1, 4, 4]);
+  });
+  it('rejects a bias of the wrong shape', () => {
+    const b = tensor(new Float32Array(4), [4] as const);
+    expect(() => conv2d(x(), w(), b)).toThrow(/bias must have shape \[5\].*bias \[4\], w \[5, 3, 3, 3\]/);
+  });
+  it('rejects bad strides and paddings', () => {
+    expect(() => conv2d(x(), w(), null, { stride: 0 })).toThrow(/stride must be an integer >= 1/);
+    expect(() => conv2d(x(), w(), null, { stride: 1.5 })).toThrow(/stride must be an integer >= 1/);
+    expect(() => conv2d(x(), w(), null, { stride: [1, 2, 3] as unknown as [number, number] })).toThrow(/stride/);
+    expect(() => conv2d(x(), w(), null, { padding: -1 })).toThrow(/padding must be/);
+    expect(() => conv2d(x(), w(), null, { padding: 'full' as 'same' })).toThrow(/padding must be/);
+    expect(() => conv2d(x(), w(), null, { padding: [1, 0.5] })).toThrow(/padding must be/);
+  });
+  it('rejects empty dimensions', () => {
+    expect(() => conv2dOutputShape([0, 3, 8, 8], [5, 3, 3, 3])).toThrow(/input has an empty dimension: x \[0, 3, 8, 8\]/);
+    expect(() => conv2dOutputShape([1, 3, 8, 8], [0, 3, 3, 3])).toThrow(/weights have an empty dimension/);
+  });
+  it('rejects non-f32 and disposed tensors', () => {
+    const xi = tensor(new Int32Array(2 * 3 * 8 * 8), [2, 3, 8, 8] as const);
+    expect(() => conv2d(xi, w())).toThrow(/conv2d: expected a f32 tensor/);
+    const wd = w();
+    wd.dispose();
+    expect(() => conv2d(x(), wd)).toThrow(/conv2d: tensor .* was disposed/);
+    const b = tensor(new Float32Array(5), [5] as const);
+    b.dispose();
+    expect(() => conv2d(x(), w(), b)).toThrow(/was disposed/);
+  });
+});

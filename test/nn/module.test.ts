@@ -1,0 +1,249 @@
+import { describe, it, expect } from 'vitest';
+import { Rng, tensor, tidy, noGrad, randUniform, sum, type Tensor } from '@fer/tensor';
+import {
+  Module, Sequential, Conv2d, Linear, BatchNorm1d, BatchNorm2d, Dropout, ReLU, Flatten, MaxPool2d,
+  seedCnn, fastCnn, createModel, MODEL_NAMES, getDropoutRngState, setDropoutRngState,
+} from '@fer/nn';
+import { useGpu } from '../setup-gpu.js';
+
+useGpu();
+
+const bits = async (t: Tensor): Promise<Uint32Array> => new Uint32Array((await t.toArray()).buffer);
+
+describe('Module naming', () => {
+  it('seed-cnn parameters and buffers have PyTorch-style dotted paths', () => {
+    const m = seedCnn({ seed: 1 });
+    const params = m.namedParameters().map(([n, t]) => `${n} [${t.shape.join(',')}]`);
+    expect(params).toEqual([
+      'features.0.weight [32,1,3,3]', 'features.0.bias [32]',
+      'features.2.weight [64,32,3,3]', 'features.2.bias [64]', 'features.3.weight [64]', 'features.3.bias [64]',
+      'features.7.weight [128,64,5,5]', 'features.7.bias [128]', 'features.8.weight [128]', 'features.8.bias [128]',
+      'features.12.weight [512,128,3,3]', 'features.12.bias [512]', 'features.13.weight [512]', 'features.13.bias [512]',
+      'features.17.weight [512,512,3,3]', 'features.17.bias [512]', 'features.18.weight [512]', 'features.18.bias [512]',
+      'classifier.0.weight [256,4608]', 'classifier.0.bias [256]', 'classifier.1.weight [256]', 'classifier.1.bias [256]',
+      'classifier.4.weight [512,256]', 'classifier.4.bias [512]', 'classifier.5.weight [512]', 'classifier.5.bias [512]',
+      'classifier.8.weight [7,512]', 'classifier.8.bias [7]',
+    ]);
+    expect(m.namedBuffers().map(([n]) => n)).toEqual(
+      ['features.3', 'features.8', 'features.13', 'features.18', 'classifier.1', 'classifier.5'].flatMap((p) => [`${p}.running_mean`, `${p}.running_var`]),
+    );
+    const count = (ts: Tensor[]) => ts.reduce((s, t) => s + t.size, 0);
+    expect(count(m.parameters())).toBe(4_492_935);
+    expect(count(m.buffers())).toBe(3_968);
+    for (const p of m.parameters()) expect(p.requiresGrad).toBe(true);
+    for (const b of m.buffers()) expect(b.requiresGrad).toBe(false);
+    // State dict order as PyTorch: each module's params, then its buffers.
+    expect(Object.keys(m.stateDict()).slice(4, 8)).toEqual(['features.3.weight', 'features.3.bias', 'features.3.running_mean', 'features.3.running_var']);
+    expect(m.parameters()[0]!.name).toBe('features.0.weight');
+    m.dispose();
+  });
+
+  it('Sequential names children 0, 1, ... and rejects bad names', () => {
+    const s = new Sequential(new Linear(3, 4), new ReLU(), new Linear(4, 2, { bias: false }));
+    expect(s.namedParameters().map(([n]) => n)).toEqual(['0.weight', '0.bias', '2.weight']);
+    expect(s.namedModules().map(([n, m]) => `${n}:${m.typeName}`)).toEqual([':Sequential', '0:Linear', '1:ReLU', '2:Linear']);
+    expect(() => new Sequential({ 'a.b': new ReLU() })).toThrow(/invalid name 'a.b'/);
+    s.dispose();
+  });
+
+  it('seeded init is reproducible; Glorot uniform limits and zero biases by default; he-normal on request', async () => {
+    const a = fastCnn({ seed: 5 });
+    const b = fastCnn({ seed: 5 });
+    const c = fastCnn({ seed: 6 });
+    const w = (m: Module) => m.parameters()[0]!;
+    expect(await bits(w(a))).toEqual(await bits(w(b)));
+    expect(await bits(w(a))).not.toEqual(await bits(w(c)));
+    const conv = a.namedModules().find(([n]) => n === 'features.4')![1] as Conv2d;
+    const limit = Math.sqrt(6 / (32 * 9 + 64 * 9));
+    const wv = await conv.weight.toArray();
+    expect(Math.max(...wv.map(Math.abs))).toBeLessThanOrEqual(limit);
+    expect(Math.max(...wv.map(Math.abs))).toBeGreaterThan(0.9 * limit);
+    expect([...(await conv.bias!.toArray())].every((v) => v === 0)).toBe(true);
+    const he = new Linear(400, 300, { init: 'he-normal', rng: 3 });
+    const hv = (await he.weight.toArray()) as Float32Array;
+    const std = Math.sqrt(hv.reduce((s, v) => s + v * v, 0) / hv.length);
+    expect(std).toBeCloseTo(Math.sqrt(2 / 400), 3);
+    for (const m of [a, b, c, he]) m.dispose();
+  });
+
+  it('createModel knows seed-cnn and fast and lists valid names for an unknown one', () => {
+    expect(MODEL_NAMES).toEqual(['seed-cnn', 'fast']);
+    const m = createModel('fast', { seed: 1 });
+    expect(m.outputShape([2, 1, 48, 48])).toEqual([2, 7]);
+    m.dispose();
+    expect(() => createModel('resnet', { seed: 1 })).toThrow(/unknown model 'resnet'; valid names: seed-cnn, fast/);
+  });
+});
+
+describe('train / eval', () => {
+  it('train() and eval() set the flag recursively', () => {
+    const m = fastCnn({ seed: 0 });
+    expect(m.namedModules().every(([, x]) => x.training)).toBe(true);
+    m.eval();
+    expect(m.namedModules().every(([, x]) => !x.training)).toBe(true);
+    m.train();
+    expect(m.namedModules().every(([, x]) => x.training)).toBe(true);
+    m.dispose();
+  });
+
+  it('Dropout drops about p of the elements in training and is the identity in eval', async () => {
+    const d = new Dropout(0.25, { rng: 9 });
+    const x = randUniform([4000] as const, 1, 2, { seed: 1 });
+    const y = d.forward(x);
+    const v = await y.toArray();
+    const zeros = v.filter((e) => e === 0).length / v.length;
+    expect(zeros).toBeGreaterThan(0.2);
+    expect(zeros).toBeLessThan(0.3);
+    const y2 = d.forward(x);
+    expect(await bits(y2)).not.toEqual(await bits(y)); // a new mask each training step
+    d.eval();
+    const state = d.rng.getState();
+    expect(await bits(d.forward(x))).toEqual(await bits(x));
+    expect(d.rng.getState()).toEqual(state); // eval draws no seed
+    for (const t of [x, y, y2]) t.dispose();
+  });
+
+  it('the dropout stream is reproducible and its state restores the same masks', async () => {
+    const run = (m: Module, x: Tensor) => tidy(() => noGrad(() => m.forward(x)));
+    const x = randUniform([3, 1, 48, 48] as const, -1, 1, { seed: 2 });
+    const a = fastCnn({ seed: 4 });
+    const b = fastCnn({ seed: 4 });
+    const a1 = await run(a, x).toArray();
+    expect(await run(b, x).toArray()).toEqual(a1);
+    const saved = getDropoutRngState(a);
+    expect(saved.length).toBe(1); // one stream shared by the model's Dropout layers
+    const a2 = await run(a, x).toArray();
+    expect(a2).not.toEqual(a1);
+    setDropoutRngState(a, saved);
+    expect(await run(a, x).toArray()).toEqual(a2);
+    expect(() => setDropoutRngState(a, [])).toThrow(/has 1 dropout Rng/);
+    a.dispose();
+    b.dispose();
+    x.dispose();
+  });
+
+  it('BatchNorm updates running stats in training only, and eval uses them', async () => {
+    const bn = new BatchNorm2d(2, { momentum: 0.5, eps: 1e-3 });
+    // Channel 0 holds 1..4, channel 1 holds 10 everywhere.
+    const x = tensor([1, 2, 3, 4, 10, 10, 10, 10], [1, 2, 2, 2] as const);
+    const y = bn.forward(x);
+    const mean = await bn.runningMean.toArray();
+    expect(mean[0]).toBeCloseTo(1.25, 6); // 0.5 * 0 + 0.5 * 2.5
+    expect(mean[1]).toBeCloseTo(5, 6);
+    const varr = await bn.runningVar.toArray();
+    expect(varr[0]).toBeCloseTo(0.5 + 0.5 * (5 / 3), 5); // unbiased batch variance 5/3
+    const yv = await y.toArray();
+    expect(yv[0]).toBeCloseTo(-1.5 / Math.sqrt(1.25 + 1e-3), 4);
+    bn.eval();
+    const before = await bits(bn.runningMean);
+    const z = await bn.forward(x).toArray();
+    expect(await bits(bn.runningMean)).toEqual(before);
+    expect(z[0]).toBeCloseTo((1 - 1.25) / Math.sqrt(varr[0]! + 1e-3), 5);
+    expect(() => bn.forward(tensor([1, 2], [1, 2] as const))).toThrow(/BatchNorm2d: expected an input of rank 4/);
+    expect(() => new BatchNorm1d(3).forward(tensor([1, 2], [1, 2] as const))).toThrow(/expected 3 channels/);
+    bn.dispose();
+  });
+});
+
+describe('layers', () => {
+  it('outputShape agrees with the forward pass for each layer', () => {
+    const cases: Array<[Module, readonly number[]]> = [
+      [new Conv2d(3, 5, 3, { padding: 'same', stride: 2 }), [2, 3, 9, 7]],
+      [new Conv2d(3, 4, [3, 1], { padding: 1 }), [1, 3, 6, 6]],
+      [new Conv2d(2, 4, 5), [1, 2, 8, 9]],
+      [new MaxPool2d(2), [2, 3, 7, 5]],
+      [new MaxPool2d(3, 1), [1, 1, 5, 6]],
+      [new Linear(6, 4), [3, 6]],
+      [new Flatten(), [2, 3, 2, 2]],
+      [new Sequential(new Conv2d(1, 2, 3), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(8, 3)), [2, 1, 6, 6]],
+    ];
+    const rng = new Rng(3);
+    for (const [m, shape] of cases) {
+      const got = tidy(() => {
+        const x = randUniform(shape, -1, 1, { seed: rng });
+        return [...m.forward(x).shape];
+      });
+      expect(got, `${m.typeName} on [${shape.join(', ')}]`).toEqual([...m.outputShape(shape)]);
+      m.dispose();
+    }
+  });
+
+  it('layers reject inputs of the wrong rank or size with both shapes', () => {
+    const lin = new Linear(4, 2);
+    expect(() => lin.forward(tensor([1, 2, 3], [1, 3] as const))).toThrow(/Linear: expected 4 channels at axis 1 of \[N, features\], got shape \[1, 3\]/);
+    expect(() => new Conv2d(3, 2, 3).outputShape([1, 1, 5, 5])).toThrow(/Conv2d: expected 3 channels/);
+    expect(() => new MaxPool2d(4).outputShape([1, 1, 3, 3])).toThrow(/smaller than the 4x4 window/);
+    expect(() => new Dropout(1)).toThrow(/p must be in \[0, 1\)/);
+    expect(() => new Conv2d(0, 2, 3)).toThrow(/inChannels must be a positive integer/);
+    lin.dispose();
+  });
+});
+
+describe('stateDict / loadStateDict', () => {
+  it('round trip gives the same outputs and keeps the tensors in place', async () => {
+    const a = fastCnn({ seed: 1 }).eval();
+    const b = fastCnn({ seed: 2 }).eval();
+    const x = randUniform([2, 1, 48, 48] as const, -1, 1, { seed: 3 });
+    const out = (m: Module) => tidy(() => noGrad(() => m.forward(x)));
+    const ya = await bits(out(a));
+    expect(await bits(out(b))).not.toEqual(ya);
+    const before = b.parameters();
+    const res = b.loadStateDict(a.stateDict());
+    expect(res).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    expect(b.parameters()).toEqual(before); // same tensor objects: optimizers keep working
+    expect(await bits(out(b))).toEqual(ya);
+    for (const [k, t] of Object.entries(a.stateDict())) expect(await bits(b.stateDict()[k]!), k).toEqual(await bits(t));
+    // Host tensors load too.
+    const host = { '0.weight': { dtype: 'F32' as const, shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }, '0.bias': { dtype: 'F32' as const, shape: [2], data: [7, 8] } };
+    const lin = new Sequential(new Linear(3, 2));
+    lin.loadStateDict(host);
+    expect([...(await lin.parameters()[0]!.toArray())]).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const m of [a, b, lin]) m.dispose();
+    x.dispose();
+  });
+
+  it('strict loading names missing and unexpected keys; shape mismatches print both shapes; nothing is written on error', async () => {
+    const a = fastCnn({ seed: 1 });
+    const b = fastCnn({ seed: 2, numClasses: 5 });
+    const dict = { ...a.stateDict() };
+    delete dict['features.0.bias'];
+    dict['extra.weight'] = a.parameters()[0]!;
+    const before = await bits(b.parameters()[0]!);
+    let msg = '';
+    try {
+      b.loadStateDict(dict);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/missing keys \(in the model, not in the checkpoint\): features\.0\.bias/);
+    expect(msg).toMatch(/unexpected keys \(in the checkpoint, not in the model\): extra\.weight/);
+    expect(msg).toMatch(/size mismatch for 'classifier\.4\.weight': the checkpoint has shape \[7, 256\], the model has \[5, 256\]/);
+    expect(msg).toMatch(/size mismatch for 'classifier\.4\.bias': the checkpoint has shape \[7\], the model has \[5\]/);
+    expect(await bits(b.parameters()[0]!)).toEqual(before);
+    // Non-strict: key differences are reported, shape mismatches still fail.
+    const c = fastCnn({ seed: 3 });
+    const res = c.loadStateDict(dict, { strict: false });
+    expect(res).toEqual({ missingKeys: ['features.0.bias'], unexpectedKeys: ['extra.weight'] });
+    expect(await bits(c.parameters()[0]!)).toEqual(await bits(a.parameters()[0]!));
+    expect(() => seedCnn({ seed: 0 }).loadStateDict(a.stateDict())).toThrow(/missing keys.*\(\d+ more\)/s);
+    const dt = { ...a.stateDict(), 'features.0.bias': { dtype: 'I32' as const, shape: [32], data: new Int32Array(32) } };
+    expect(() => c.loadStateDict(dt)).toThrow(/dtype mismatch for 'features\.0\.bias': the checkpoint has I32, the model has F32/);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('zeroGrad drops gradients; dispose frees tensors', () => {
+    const m = new Sequential(new Linear(3, 2));
+    tidy(() => {
+      const x = randUniform([4, 3] as const, -1, 1, { seed: 1 });
+      sum(m.forward(x)).backward();
+    });
+    for (const p of m.parameters()) expect(p.grad?.shape).toEqual(p.shape);
+    const p = m.parameters()[0]!;
+    const g = p.grad!;
+    m.zeroGrad();
+    expect(p.grad).toBeNull();
+    expect(g.isDisposed).toBe(true);
+    m.dispose();
+    expect(p.isDisposed).toBe(true);
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, it, expect } from 'vitest';
+import { seedCnn, fastCnn, summary, summarize, Sequential, Conv2d, ReLU } from '@fer/nn';
+import { useGpu } from '../setup-gpu.js';
+
+useGpu();
+
+describe('summary', () => {
+  it('seed-cnn: the reference Keras totals and per-layer shapes', () => {
+    const m = seedCnn({ seed: 0 });
+    const text = summary(m, [1, 48, 48], { name: 'seed-cnn' });
+    console.log(text);
+    expect(text).toMatch(/^Total params: 4,496,903 \(17\.15 MB\)$/m);
+    expect(text).toMatch(/^Trainable params: 4,492,935 /m);
+    expect(text).toMatch(/^Non-trainable params: 3,968 /m);
+    expect(text).toMatch(/^Model: "seed-cnn"$/m);
+    expect(text).toMatch(/ features\.0 \(Conv2d\)\s+\(None, 32, 48, 48\)\s+320$/m);
+    expect(text).toMatch(/ features\.3 \(BatchNorm2d\)\s+\(None, 64, 48, 48\)\s+256$/m);
+    expect(text).toMatch(/ features\.21 \(Dropout\)\s+\(None, 512, 3, 3\)\s+0$/m);
+    expect(text).toMatch(/ flatten \(Flatten\)\s+\(None, 4608\)\s+0$/m);
+    expect(text).toMatch(/ classifier\.8 \(Linear\)\s+\(None, 7\)\s+3,591$/m);
+    const info = summarize(m, [1, 48, 48]);
+    expect(info.rows.length).toBe(2 + 4 * 5 + 1 + 2 * 4 + 1);
+    expect(info.rows.reduce((s, r) => s + r.params, 0)).toBe(4_496_903);
+    expect(info.outputShape).toEqual([1, 7]);
+    // Convolutions dominate: 2 * Cin*KH*KW + 1 (bias) FLOPs per output element.
+    const conv = (cin: number, k: number, cout: number, hw: number) => cout * hw * hw * (2 * cin * k * k + 1);
+    const convs = conv(1, 3, 32, 48) + conv(32, 3, 64, 48) + conv(64, 5, 128, 24) + conv(128, 3, 512, 12) + conv(512, 3, 512, 6);
+    expect(info.flops).toBeGreaterThan(convs);
+    expect(info.flops).toBeLessThan(convs * 1.02);
+    expect(text).toMatch(/^Forward FLOPs per image: 666\.20 MFLOPs/m);
+    m.dispose();
+  });
+
+  it('fast: hand-counted totals, and 10-20x fewer FLOPs than seed-cnn', () => {
+    const f = fastCnn({ seed: 0 });
+    const s = seedCnn({ seed: 0 });
+    const text = summary(f, [1, 48, 48], { name: 'fast' });
+    console.log(text);
+    const conv = (cin: number, cout: number) => cout * cin * 9 + cout;
+    const bn = (c: number) => 4 * c;
+    const total = conv(1, 32) + bn(32) + conv(32, 64) + bn(64) + conv(64, 128) + bn(128) + (128 * 36 * 256 + 256) + bn(256) + (256 * 7 + 7);
+    const info = summarize(f, [1, 48, 48]);
+    expect(info.total).toBe(total);
+    expect(info.nonTrainable).toBe(2 * (32 + 64 + 128 + 256));
+    expect(info.trainable).toBe(total - info.nonTrainable);
+    expect(text).toContain(`Total params: ${total.toLocaleString('en-US')}`);
+    const ratio = summarize(s, [1, 48, 48]).flops / info.flops;
+    expect(ratio).toBeGreaterThan(10);
+    expect(ratio).toBeLessThan(20);
+    f.dispose();
+    s.dispose();
+  });
+
+  it('a plain module is one row; a bad input shape is a clear error', () => {
+    const m = new Sequential(new Conv2d(3, 8, 3, { padding: 1 }), new ReLU());
+    const info = summarize(m, [3, 10, 10]);
+    expect(info.rows.map((r) => `${r.name} ${r.type} ${r.outputShape.join('x')} ${r.params}`)).toEqual(['0 Conv2d 1x8x10x10 224', '1 ReLU 1x8x10x10 0']);
+    expect(() => summarize(m, [1, 10, 10])).toThrow(/Conv2d: expected 3 channels/);
+    expect(() => summarize(m, [0, 3])).toThrow(/inputShape must list positive sizes/);
+    m.dispose();
+  });
+});
