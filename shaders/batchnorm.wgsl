@@ -9,7 +9,9 @@
 //
 // Reductions are split into `chunks` workgroups per channel (partials in a small buffer, combined
 // by a per-channel finalize kernel), so few channels still fill every core; each invocation sums
-// a strided run serially and a single 64-wide tree per workgroup combines them.
+// a strided run serially and a single 64-wide tree per workgroup combines them. Variants: vec4
+// kernels when S % 4 == 0 (the usual 2d maps), and column kernels for S == 1 (1d), where lanes run
+// over adjacent channels. Hot loops have no integer division (no SIMD form on CPUs).
 
 // Binding numbers repeat across entry points with different meanings: each entry point only
 // references its own set (group 0, bindings 0..n-1 storage, n uniform).
@@ -27,7 +29,9 @@
 @group(0) @binding(6) var<storage, read_write> w6: array<f32>;
 
 // n, c, s: the [N, C, S] view. chunks/chunk: reduction split. eps, momentum: see stats_finalize.
-struct Params { n: u32, c: u32, s: u32, chunks: u32, chunk: u32, eps: f32, momentum: f32 }
+// step_r, step_qc: WG % S' and (WG / S') % C for S' = S (scalar kernels) or S / 4 (vec4 kernels),
+// from the host (see Chan).
+struct Params { n: u32, c: u32, s: u32, chunks: u32, chunk: u32, eps: f32, momentum: f32, step_r: u32, step_qc: u32 }
 @group(0) @binding(2) var<uniform> P2: Params;
 @group(0) @binding(3) var<uniform> P3: Params;
 @group(0) @binding(4) var<uniform> P4: Params;
@@ -35,8 +39,9 @@ struct Params { n: u32, c: u32, s: u32, chunks: u32, chunk: u32, eps: f32, momen
 @group(0) @binding(7) var<uniform> P7: Params;
 
 const WG: u32 = 64u;
-// Elementwise kernels: each invocation handles 4 elements WG apart, so lanes stay contiguous.
-const PER: u32 = 4u;
+// Elementwise kernels: each invocation handles PER elements WG apart, so lanes stay contiguous
+// (and the divisions of chan_start are amortised over PER elements).
+const PER: u32 = 8u;
 
 var<workgroup> red_a: array<f32, 64>;
 var<workgroup> red_b: array<f32, 64>;
@@ -74,6 +79,26 @@ fn walk_next(w: ptr<function, Walk>, S: u32) {
     (*w).s -= S;
     (*w).n += 1u;
   }
+}
+
+// Channel of the elementwise kernels' elements i = base, base+WG, ... (units of S per (n, c) row)
+// tracked incrementally: integer division has no SIMD form on CPUs, and lavapipe spends most of
+// an elementwise kernel on a per-element (i / S) % C.
+struct Chan { s: u32, c: u32, r: u32, qc: u32 }
+
+fn chan_start(i: u32, S: u32, C: u32, step_r: u32, step_qc: u32) -> Chan {
+  let row = i / S;
+  return Chan(i - row * S, row % C, step_r, step_qc);
+}
+
+fn chan_next(h: ptr<function, Chan>, S: u32, C: u32) {
+  (*h).s += (*h).r;
+  (*h).c += (*h).qc;
+  if ((*h).s >= S) {
+    (*h).s -= S;
+    (*h).c += 1u;
+  }
+  if ((*h).c >= C) { (*h).c -= C; }
 }
 
 // x = b0, partials = w1 [C * chunks, 2]: sums of d and d^2 with d = x - x[0, c, 0].
@@ -146,12 +171,14 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let base = linear_group(wid, nwg) * WG * PER + li;
   let C = P5.c;
   let total = P5.n * C * P5.s;
+  var h = chan_start(base, P5.s, C, P5.step_r, P5.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = (i / P5.s) % C;
+      let c = h.c;
       w4[i] = (b0[i] - b1[c]) * b1[C + c] * b2[c] + b3[c];
     }
+    chan_next(&h, P5.s, C);
   }
 }
 
@@ -210,14 +237,16 @@ fn grad_input_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let C = P7.c;
   let total = P7.n * C * P7.s;
   let inv_m = 1.0 / f32(P7.n * P7.s);
+  var h = chan_start(base, P7.s, C, P7.step_r, P7.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = (i / P7.s) % C;
+      let c = h.c;
       let invstd = b2[C + c];
       let xhat = (b1[i] - b2[c]) * invstd;
       w6[i] = b3[c] * invstd * (b0[i] - b5[c] * inv_m - xhat * b4[c] * inv_m);
     }
+    chan_next(&h, P7.s, C);
   }
 }
 
@@ -227,12 +256,14 @@ fn grad_input_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   let base = linear_group(wid, nwg) * WG * PER + li;
   let C = P4.c;
   let total = P4.n * C * P4.s;
+  var h = chan_start(base, P4.s, C, P4.step_r, P4.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = (i / P4.s) % C;
+      let c = h.c;
       w3[i] = b0[i] * b2[c] * b1[C + c];
     }
+    chan_next(&h, P4.s, C);
   }
 }
 
@@ -285,13 +316,15 @@ fn normalize4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let C = P5.c;
   let S4 = P5.s / 4u;
   let total = P5.n * C * S4;
+  var h = chan_start(base, S4, C, P5.step_r, P5.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = (i / S4) % C;
+      let c = h.c;
       let a = b1[C + c] * b2[c];
       vw4[i] = (v0[i] - b1[c]) * a + b3[c];
     }
+    chan_next(&h, S4, C);
   }
 }
 
@@ -334,15 +367,17 @@ fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let S4 = P7.s / 4u;
   let total = P7.n * C * S4;
   let inv_m = 1.0 / f32(P7.n * P7.s);
+  var h = chan_start(base, S4, C, P7.step_r, P7.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = (i / S4) % C;
+      let c = h.c;
       let invstd = b2[C + c];
       let a = b3[c] * invstd;
       let xhat = (v1[i] - b2[c]) * invstd;
       vw6[i] = a * (v0[i] - b5[c] * inv_m - xhat * (b4[c] * inv_m));
     }
+    chan_next(&h, S4, C);
   }
 }
 
@@ -353,11 +388,65 @@ fn grad_input_eval4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let C = P4.c;
   let S4 = P4.s / 4u;
   let total = P4.n * C * S4;
+  var h = chan_start(base, S4, C, P4.step_r, P4.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = (i / S4) % C;
+      let c = h.c;
       vw3[i] = v0[i] * (b2[c] * b1[C + c]);
     }
+    chan_next(&h, S4, C);
   }
+}
+
+// ---- 1d (S == 1) reductions: channel c's elements x[n, c] are C apart, so here the lanes run over
+// 64 adjacent channels and each sums its column over a chunk of rows: loads stay contiguous across
+// lanes and no tree is needed. Workgroup g = channel block * chunks + chunk; same partial layout.
+
+// x = b0 -> partials w1, as stats_partial.
+@compute @workgroup_size(64)
+fn stats_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let cb = g / P2.chunks;
+  let p = g - cb * P2.chunks;
+  let C = P2.c;
+  let c = cb * WG + li;
+  if (c >= C) { return; }
+  let k = b0[c];
+  let start = p * P2.chunk;
+  let end = min(start + P2.chunk, P2.n);
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var n = start; n < end; n++) {
+    let d = b0[n * C + c] - k;
+    s1 += d;
+    s2 += d * d;
+  }
+  let o = c * P2.chunks + p;
+  w1[2u * o] = s1;
+  w1[2u * o + 1u] = s2;
+}
+
+// g = b0, x = b1, stats = b2 -> partials w3, as grad_partial.
+@compute @workgroup_size(64)
+fn grad_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let cb = g / P4.chunks;
+  let p = g - cb * P4.chunks;
+  let C = P4.c;
+  let c = cb * WG + li;
+  if (c >= C) { return; }
+  let mean = b2[c];
+  let start = p * P4.chunk;
+  let end = min(start + P4.chunk, P4.n);
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var n = start; n < end; n++) {
+    let gv = b0[n * C + c];
+    sg += gv;
+    sgx += gv * (b1[n * C + c] - mean);
+  }
+  let o = c * P4.chunks + p;
+  w3[2u * o] = sg;
+  w3[2u * o + 1u] = sgx * b2[C + c];
 }

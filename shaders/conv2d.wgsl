@@ -11,6 +11,8 @@
 
 // Every entry point uses the same layout (unused slots get a dummy buffer), so one module serves all.
 @group(0) @binding(0) var<storage, read> src0: array<f32>;
+// The same binding seen as vec4 (forward_rows reads the zero-padded input four columns at a time).
+@group(0) @binding(0) var<storage, read> src0v: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> src1: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> src2: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
@@ -34,7 +36,8 @@ fn gather0(base: u32, col: i32, width: i32, row_ok: bool) -> f32 {
 }
 
 // [B, R, C] -> [B, C, R4], R4 = R rounded up to 4, zero-filled: puts 4 consecutive r in one vec4.
-// a = B, b = R, c = C, d = R4.
+// With e = 1 the C axis is read reversed (a flipped kernel, for the input gradient).
+// a = B, b = R, c = C, d = R4, e = reverse.
 @compute @workgroup_size(64)
 fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_group(wid, nwg) * WG + li;
@@ -43,8 +46,27 @@ fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t = i / P.d;
   let c = t % P.c;
   let b = t / P.c;
-  let v = src0[(b * P.b + min(r, P.b - 1u)) * P.c + c];
+  let cs = select(c, P.c - 1u - c, P.e != 0u);
+  let v = src0[(b * P.b + min(r, P.b - 1u)) * P.c + cs];
   dst[i] = select(0.0, v, r < P.b);
+}
+
+// Zero-padded copy of NCHW planes: out[p, r, q] = in[p, r - top, q - left] (0 outside), the layout
+// forward_rows reads with aligned vec4 loads and no bounds checks. top/left may be negative (crop).
+// a = planes, b = H, c = W, d = out rows, e = out row width, f = top, g = left (i32 bits).
+@compute @workgroup_size(64)
+fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_group(wid, nwg) * WG + li;
+  if (i >= P.a * P.d * P.e) { return; }
+  let q = i32(i % P.e);
+  let t = i / P.e;
+  let r = i32(t % P.d);
+  let pl = t / P.d;
+  let ih = r - bitcast<i32>(P.f);
+  let iw = q - bitcast<i32>(P.g);
+  let ok = (ih >= 0) & (ih < i32(P.b)) & (iw >= 0) & (iw < i32(P.c));
+  let v = src0[(pl * P.b + u32(clamp(ih, 0, i32(P.b) - 1))) * P.c + u32(clamp(iw, 0, i32(P.c) - 1))];
+  dst[i] = select(0.0, v, ok);
 }
 
 // out[o, i] = sum_r in[o, r, i] over [a, b, c] = [outer, R, inner], one invocation per output:
@@ -60,6 +82,96 @@ fn sum_mid(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     k += P.c;
   }
   dst[i] = s;
+}
+
+// Forward for column stride 1 on a zero-padded input xp [N, Cin, Hp, Wp] (from pad), the fast path
+// (the generic `forward` below handles column strides > 1): a block is 4 output
+// channels x 12 consecutive pixels of one row. On lavapipe every storage load costs about one gather
+// per component, so the block is sized to maximise multiply-adds per loaded value: per (ci, kh) the
+// 11 + KW input values are NV aligned vec4 loads, and each weight vec4 serves 12 pixels.
+// KW is an override so the kw loop unrolls and the window stays in registers.
+// src0v = xp, src1 = weights packed [Cin*KH*KW, Cout4], src2 = bias, dst = out.
+// a = Cout4/4, b = ceil(OW/12), c = N*OH*b, d = has bias, e = Hp, f = Wp/4.
+override KW: u32 = 3u;
+override NV: u32 = (14u + KW) / 4u;
+const ROW_PIX: u32 = 12u;
+
+@compute @workgroup_size(64)
+fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let cob = P.a;
+  let cb = g % cob;
+  let pb0 = (g / cob) * WG + li;
+  if (pb0 >= P.c) { return; }
+  let owb = pb0 % P.b;
+  let row = pb0 / P.b;
+  let oh = row % P.oh;
+  let n = row / P.oh;
+  let ow0 = owb * ROW_PIX;
+  let w4 = P.f;
+
+  var b = vec4<f32>(0.0);
+  if (P.d != 0u) {
+    let co = cb * 4u;
+    let m = P.cout - 1u;
+    b = vec4<f32>(src2[min(co, m)], src2[min(co + 1u, m)], src2[min(co + 2u, m)], src2[min(co + 3u, m)]);
+  }
+  var a0 = b; var a1 = b; var a2 = b; var a3 = b; var a4 = b; var a5 = b;
+  var a6 = b; var a7 = b; var a8 = b; var a9 = b; var a10 = b; var a11 = b;
+
+  var xr = (n * P.cin * P.e + oh * P.sh) * w4 + ow0 / 4u;
+  var wk = cb;
+  var xs: array<f32, 32>;
+  for (var ci = 0u; ci < P.cin; ci++) {
+    for (var kh = 0u; kh < P.kh; kh++) {
+      for (var v = 0u; v < NV; v++) {
+        let q = src0v[xr + v];
+        xs[4u * v] = q.x;
+        xs[4u * v + 1u] = q.y;
+        xs[4u * v + 2u] = q.z;
+        xs[4u * v + 3u] = q.w;
+      }
+      for (var kw = 0u; kw < KW; kw++) {
+        let wv = src1[wk + kw * cob];
+        a0 += wv * xs[kw];
+        a1 += wv * xs[kw + 1u];
+        a2 += wv * xs[kw + 2u];
+        a3 += wv * xs[kw + 3u];
+        a4 += wv * xs[kw + 4u];
+        a5 += wv * xs[kw + 5u];
+        a6 += wv * xs[kw + 6u];
+        a7 += wv * xs[kw + 7u];
+        a8 += wv * xs[kw + 8u];
+        a9 += wv * xs[kw + 9u];
+        a10 += wv * xs[kw + 10u];
+        a11 += wv * xs[kw + 11u];
+      }
+      wk += KW * cob;
+      xr += w4;
+    }
+    xr += (P.e - P.kh) * w4;
+  }
+
+  let hw = P.oh * P.ow;
+  let co0 = cb * 4u;
+  let o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
+  let nc = min(4u, P.cout - co0);
+  let np = min(ROW_PIX, P.ow - ow0);
+  for (var c = 0u; c < nc; c++) {
+    let oc = o + c * hw;
+    dst[oc] = a0[c];
+    if (np > 1u) { dst[oc + 1u] = a1[c]; }
+    if (np > 2u) { dst[oc + 2u] = a2[c]; }
+    if (np > 3u) { dst[oc + 3u] = a3[c]; }
+    if (np > 4u) { dst[oc + 4u] = a4[c]; }
+    if (np > 5u) { dst[oc + 5u] = a5[c]; }
+    if (np > 6u) { dst[oc + 6u] = a6[c]; }
+    if (np > 7u) { dst[oc + 7u] = a7[c]; }
+    if (np > 8u) { dst[oc + 8u] = a8[c]; }
+    if (np > 9u) { dst[oc + 9u] = a9[c]; }
+    if (np > 10u) { dst[oc + 10u] = a10[c]; }
+    if (np > 11u) { dst[oc + 11u] = a11[c]; }
+  }
 }
 
 // out[n, co, oh, ow] = bias[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * x[n, ci, oh*sh - pt + kh, ow*sw - pl + kw]

@@ -29,6 +29,8 @@ describe('batchNorm gradcheck', () => {
     [7, 5], // 1d
     [2, 1], // 1d, C = 1, N = 2 (the smallest batch training accepts)
     [33, 3], // 1d
+    [300, 7], // 1d, rows split over 2 chunks
+    [40, 70], // 1d, channels over 2 blocks of 64 lanes
   ];
   for (const shape of shapes) {
     const n = shapeSize(shape);

@@ -5,10 +5,10 @@ import {
   seedCnn, fastCnn, createModel, MODEL_NAMES, getDropoutRngState, setDropoutRngState,
 } from '@fer/nn';
 import { useGpu } from '../setup-gpu.js';
+import { digest } from './util.js';
 
 useGpu();
 
-const bits = async (t: Tensor): Promise<Uint32Array> => new Uint32Array((await t.toArray()).buffer);
 
 describe('Module naming', () => {
   it('seed-cnn parameters and buffers have PyTorch-style dotted paths', () => {
@@ -51,8 +51,8 @@ describe('Module naming', () => {
     const b = fastCnn({ seed: 5 });
     const c = fastCnn({ seed: 6 });
     const w = (m: Module) => m.parameters()[0]!;
-    expect(await bits(w(a))).toEqual(await bits(w(b)));
-    expect(await bits(w(a))).not.toEqual(await bits(w(c)));
+    expect(await digest(w(a))).toEqual(await digest(w(b)));
+    expect(await digest(w(a))).not.toEqual(await digest(w(c)));
     const conv = a.namedModules().find(([n]) => n === 'features.4')![1] as Conv2d;
     const limit = Math.sqrt(6 / (32 * 9 + 64 * 9));
     const wv = await conv.weight.toArray();
@@ -95,10 +95,10 @@ describe('train / eval', () => {
     expect(zeros).toBeGreaterThan(0.2);
     expect(zeros).toBeLessThan(0.3);
     const y2 = d.forward(x);
-    expect(await bits(y2)).not.toEqual(await bits(y)); // a new mask each training step
+    expect(await digest(y2)).not.toEqual(await digest(y)); // a new mask each training step
     d.eval();
     const state = d.rng.getState();
-    expect(await bits(d.forward(x))).toEqual(await bits(x));
+    expect(await digest(d.forward(x))).toEqual(await digest(x));
     expect(d.rng.getState()).toEqual(state); // eval draws no seed
     for (const t of [x, y, y2]) t.dispose();
   });
@@ -135,9 +135,9 @@ describe('train / eval', () => {
     const yv = await y.toArray();
     expect(yv[0]).toBeCloseTo(-1.5 / Math.sqrt(1.25 + 1e-3), 4);
     bn.eval();
-    const before = await bits(bn.runningMean);
+    const before = await digest(bn.runningMean);
     const z = await bn.forward(x).toArray();
-    expect(await bits(bn.runningMean)).toEqual(before);
+    expect(await digest(bn.runningMean)).toEqual(before);
     expect(z[0]).toBeCloseTo((1 - 1.25) / Math.sqrt(varr[0]! + 1e-3), 5);
     expect(() => bn.forward(tensor([1, 2], [1, 2] as const))).toThrow(/BatchNorm2d: expected an input of rank 4/);
     expect(() => new BatchNorm1d(3).forward(tensor([1, 2], [1, 2] as const))).toThrow(/expected 3 channels/);
@@ -185,14 +185,14 @@ describe('stateDict / loadStateDict', () => {
     const b = fastCnn({ seed: 2 }).eval();
     const x = randUniform([2, 1, 48, 48] as const, -1, 1, { seed: 3 });
     const out = (m: Module) => tidy(() => noGrad(() => m.forward(x)));
-    const ya = await bits(out(a));
-    expect(await bits(out(b))).not.toEqual(ya);
+    const ya = await digest(out(a));
+    expect(await digest(out(b))).not.toEqual(ya);
     const before = b.parameters();
     const res = b.loadStateDict(a.stateDict());
     expect(res).toEqual({ missingKeys: [], unexpectedKeys: [] });
     expect(b.parameters()).toEqual(before); // same tensor objects: optimizers keep working
-    expect(await bits(out(b))).toEqual(ya);
-    for (const [k, t] of Object.entries(a.stateDict())) expect(await bits(b.stateDict()[k]!), k).toEqual(await bits(t));
+    expect(await digest(out(b))).toEqual(ya);
+    for (const [k, t] of Object.entries(a.stateDict())) expect(await digest(b.stateDict()[k]!), k).toEqual(await digest(t));
     // Host tensors load too.
     const host = { '0.weight': { dtype: 'F32' as const, shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }, '0.bias': { dtype: 'F32' as const, shape: [2], data: [7, 8] } };
     const lin = new Sequential(new Linear(3, 2));
@@ -208,7 +208,7 @@ describe('stateDict / loadStateDict', () => {
     const dict = { ...a.stateDict() };
     delete dict['features.0.bias'];
     dict['extra.weight'] = a.parameters()[0]!;
-    const before = await bits(b.parameters()[0]!);
+    const before = await digest(b.parameters()[0]!);
     let msg = '';
     try {
       b.loadStateDict(dict);
@@ -219,12 +219,12 @@ describe('stateDict / loadStateDict', () => {
     expect(msg).toMatch(/unexpected keys \(in the checkpoint, not in the model\): extra\.weight/);
     expect(msg).toMatch(/size mismatch for 'classifier\.4\.weight': the checkpoint has shape \[7, 256\], the model has \[5, 256\]/);
     expect(msg).toMatch(/size mismatch for 'classifier\.4\.bias': the checkpoint has shape \[7\], the model has \[5\]/);
-    expect(await bits(b.parameters()[0]!)).toEqual(before);
+    expect(await digest(b.parameters()[0]!)).toEqual(before);
     // Non-strict: key differences are reported, shape mismatches still fail.
     const c = fastCnn({ seed: 3 });
     const res = c.loadStateDict(dict, { strict: false });
     expect(res).toEqual({ missingKeys: ['features.0.bias'], unexpectedKeys: ['extra.weight'] });
-    expect(await bits(c.parameters()[0]!)).toEqual(await bits(a.parameters()[0]!));
+    expect(await digest(c.parameters()[0]!)).toEqual(await digest(a.parameters()[0]!));
     expect(() => seedCnn({ seed: 0 }).loadStateDict(a.stateDict())).toThrow(/missing keys.*\(\d+ more\)/s);
     const dt = { ...a.stateDict(), 'features.0.bias': { dtype: 'I32' as const, shape: [32], data: new Int32Array(32) } };
     expect(() => c.loadStateDict(dt)).toThrow(/dtype mismatch for 'features\.0\.bias': the checkpoint has I32, the model has F32/);

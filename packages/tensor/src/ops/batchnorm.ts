@@ -19,8 +19,8 @@ export interface BatchNormOptions {
 }
 
 const WG = 64;
-/** Units (elements or vec4s) per workgroup of the elementwise kernels (4 per invocation). */
-const ELEMS_PER_GROUP = WG * 4;
+/** Units (elements or vec4s) per workgroup of the elementwise kernels (PER = 8 per invocation). */
+const ELEMS_PER_GROUP = WG * 8;
 /** Target elements per reduction workgroup (a chunk); more chunks per channel only when a channel is long. */
 const CHUNK_TARGET = 2048;
 const MAX_CHUNKS = 128;
@@ -40,8 +40,14 @@ const NORMALIZE4 = k('normalize4', NORMALIZE.bindings);
 const GRAD_PARTIAL4 = k('grad_partial4', GRAD_PARTIAL.bindings);
 const GRAD_INPUT_TRAIN4 = k('grad_input_train4', GRAD_INPUT_TRAIN.bindings);
 const GRAD_INPUT_EVAL4 = k('grad_input_eval4', GRAD_INPUT_EVAL.bindings);
+// 1d (S == 1) reductions, lanes over channels.
+const STATS_COLS = k('stats_cols', STATS_PARTIAL.bindings);
+const GRAD_COLS = k('grad_cols', GRAD_PARTIAL.bindings);
 
-/** How a channel's m units (elements or vec4s) are split over workgroups (partials combined per channel). */
+/**
+ * How a channel's m units are split over workgroups (partials combined per channel); `width` is
+ * the elements a unit stands for per workgroup (4 for vec4s, the channels of a 1d column block).
+ */
 function chunking(m: number, width: number): { chunks: number; chunk: number } {
   const want = Math.min(MAX_CHUNKS, Math.max(1, Math.ceil((m * width) / CHUNK_TARGET)));
   const chunk = Math.ceil(m / want);
@@ -89,17 +95,23 @@ export function batchNorm<S extends Shape>(
 
   // Four consecutive elements share a channel when S % 4 == 0: those kernels move vec4s.
   const width = S % 4 === 0 ? 4 : 1;
-  const { chunks, chunk } = chunking(M / width, width);
-  const P = [N, C, S, chunks, chunk, f32bits(eps), f32bits(momentum)];
+  // 1d: lanes run over channels, each summing its column over a chunk of rows.
+  const cols = S === 1;
+  const { chunks, chunk } = cols ? chunking(N, Math.min(C, WG)) : chunking(M / width, width);
+  // Per-step increments of the elementwise kernels' channel walk (see Chan in the WGSL).
+  const unitS = S / width;
+  const P = [N, C, S, chunks, chunk, f32bits(eps), f32bits(momentum), WG % unitS, Math.floor(WG / unitS) % C];
   const channelGroups = Math.ceil(C / WG);
   const elemGroups = Math.ceil(x.size / width / ELEMS_PER_GROUP);
   const vec = width === 4;
+  const [statsKernel, gradKernel] = cols ? [STATS_COLS, GRAD_COLS] : vec ? [STATS_PARTIAL4, GRAD_PARTIAL4] : [STATS_PARTIAL, GRAD_PARTIAL];
+  const reduceGroups = cols ? Math.ceil(C / WG) * chunks : C * chunks;
 
   // [mean; invstd] per channel: the batch's in training, a snapshot of the running ones in eval.
   const stats = empty([2, C] as const);
   if (training) {
     const part = empty([C * chunks * 2] as const);
-    dispatch(vec ? STATS_PARTIAL4 : STATS_PARTIAL, [x.buffer, part.buffer], P, C * chunks);
+    dispatch(statsKernel, [x.buffer, part.buffer], P, reduceGroups);
     dispatch(STATS_FINALIZE, [part.buffer, x.buffer, runningMean.buffer, runningVar.buffer, stats.buffer], P, channelGroups);
     part.dispose();
   } else {
@@ -120,7 +132,7 @@ export function batchNorm<S extends Shape>(
       // The training dx needs dgamma and dbeta too; eval dx does not.
       if (needAffine || (training && needX)) {
         const part = empty([C * chunks * 2] as const);
-        dispatch(vec ? GRAD_PARTIAL4 : GRAD_PARTIAL, [g.buffer, x.buffer, stats.buffer, part.buffer], P, C * chunks);
+        dispatch(gradKernel, [g.buffer, x.buffer, stats.buffer, part.buffer], P, reduceGroups);
         dgamma = empty([C] as const);
         dbeta = empty([C] as const);
         dispatch(GRAD_FINALIZE, [part.buffer, dgamma.buffer, dbeta.buffer], P, channelGroups);

@@ -26,11 +26,20 @@ const LAYOUT = ['read', 'read', 'read', 'rw'] as const;
 const kernel = (entry: string): Kernel => ({ shader: 'conv2d', entry, bindings: LAYOUT });
 const PACK = kernel('pack');
 const SUM_MID = kernel('sum_mid');
+const PAD = kernel('pad');
 const FORWARD = kernel('forward');
 const BACKWARD_INPUT = kernel('backward_input');
 const BACKWARD_WEIGHT = kernel('backward_weight');
 const WG = 64;
 const PARAM_WORDS = 20;
+/** Pixels per block of forward_rows (ROW_PIX in the shader). */
+const ROW_PIX = 12;
+/** forward_rows keeps 11 + KW input values in a 32-value window. */
+const ROWS_MAX_KW = 16;
+
+function forwardRowsKernel(kw: number): Kernel {
+  return { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw } };
+}
 
 interface Geometry {
   n: number;
@@ -109,12 +118,12 @@ function words(g: Geometry | null, extra: number[]): number[] {
 
 const blocks4 = (v: number): number => Math.ceil(v / 4);
 
-/** Views src as [b, r, c] and returns [b, c, r4] (r4 = r rounded up to 4, zero-filled), flat. */
-function pack(src: Tensor, b: number, r: number, c: number): Tensor<Shape1> {
+/** Views src as [b, r, c] and returns [b, c, r4] (r4 = r rounded up to 4, zero-filled; c reversed if asked), flat. */
+function pack(src: Tensor, b: number, r: number, c: number, reverseC = false): Tensor<Shape1> {
   const r4 = blocks4(r) * 4;
   const out = empty([b * c * r4] as const);
   const s = src.buffer;
-  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4]), Math.ceil(out.size / WG));
+  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, reverseC ? 1 : 0]), Math.ceil(out.size / WG));
   return out;
 }
 
@@ -140,18 +149,9 @@ export function conv2d(
   const g = geometry(x.shape, w.shape, options);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== g.cout))
     throw new Error(`conv2d: bias must have shape [${g.cout}] (one per output channel): bias ${fmtShape(bias.shape)}, w ${fmtShape(w.shape)}`);
-  const out = empty([g.n, g.cout, g.oh, g.ow] as const);
-  const cob = blocks4(g.cout);
-  const owb = blocks4(g.ow);
-  const pixelBlocks = g.n * g.oh * owb;
   // Weights as [Cin*KH*KW, Cout4]: the 4 channels of a block are one vec4.
   const wf = pack(w, 1, g.cout, g.cin * g.kh * g.kw);
-  dispatch(
-    FORWARD,
-    [x.buffer, wf.buffer, bias ? bias.buffer : wf.buffer, out.buffer],
-    words(g, [cob, owb, pixelBlocks, bias ? 1 : 0]),
-    cob * Math.ceil(pixelBlocks / WG),
-  );
+  const out = forwardPacked(x, wf, bias ?? null, g);
   wf.dispose();
   return record(out, 'conv2d', [x, w, bias], (gy) => [
     x.requiresGrad ? inputGrad(gy, w, g) : null,
@@ -160,7 +160,42 @@ export function conv2d(
   ]);
 }
 
+/** out = conv(x, w) + bias with w already packed as [Cin*KH*KW, Cout4]. */
+function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry): Tensor<Shape4> {
+  const out = empty([g.n, g.cout, g.oh, g.ow] as const);
+  const cob = blocks4(g.cout);
+  const hasBias = bias ? 1 : 0;
+  const bb = bias ? bias.buffer : wf.buffer;
+  if (g.sw === 1 && g.kw <= ROWS_MAX_KW) {
+    // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
+    const owb = Math.ceil(g.ow / ROW_PIX);
+    const nv = Math.ceil((ROW_PIX - 1 + g.kw) / 4);
+    const hp = (g.oh - 1) * g.sh + g.kh;
+    const wp = ROW_PIX * (owb - 1) + 4 * nv;
+    const xp = empty([g.n * g.cin * hp * wp] as const);
+    dispatch(PAD, [x.buffer, x.buffer, x.buffer, xp.buffer], words(null, [g.n * g.cin, g.h, g.w, hp, wp, g.pt >>> 0, g.pl >>> 0]), Math.ceil(xp.size / WG));
+    const blocks = g.n * g.oh * owb;
+    dispatch(forwardRowsKernel(g.kw), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4]), cob * Math.ceil(blocks / WG));
+    xp.dispose();
+  } else {
+    const owb = blocks4(g.ow);
+    const blocks = g.n * g.oh * owb;
+    dispatch(FORWARD, [x.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias]), cob * Math.ceil(blocks / WG));
+  }
+  return out;
+}
+
 function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
+  if (g.sh === 1 && g.sw === 1) {
+    // Stride 1: the input gradient is a convolution of gy with the flipped kernel (channels
+    // swapped), padded by (K - 1 - p) before; packing [Cout*KH*KW, Cin4] with the kernel
+    // positions reversed gives exactly the forward's weight layout.
+    const wt = pack(w, g.cout, g.cin, g.kh * g.kw, true);
+    const t: Geometry = { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, oh: g.h, ow: g.w, sh: 1, sw: 1, pt: g.kh - 1 - g.pt, pl: g.kw - 1 - g.pl };
+    const dx = forwardPacked(gy, wt, null, t);
+    wt.dispose();
+    return dx;
+  }
   const dx = empty([g.n, g.cin, g.h, g.w] as const);
   const cib = blocks4(g.cin);
   const colBlocks = blocks4(Math.ceil(g.w / g.sw));

@@ -14,7 +14,7 @@ import { Tensor, checkInputs, checkRank, empty, fmtShape, tensor, type Shape1, t
 import { record } from '../autograd.js';
 
 export interface CrossEntropyOptions {
-  /** Per-class weights [C] (PyTorch's `weight`). */
+  /** Per-class weights [C] (PyTorch's `weight`). A number array is uploaded on every call; pass a Tensor in a loop. */
   classWeights?: Tensor<Shape1> | readonly number[];
   /** In [0, 1]; target = (1 - s) * label + s / C. Default 0. */
   labelSmoothing?: number;
@@ -130,7 +130,7 @@ export function softmax(logits: Tensor<Shape2>): Tensor<Shape2> {
   });
 }
 
-/** i32 [N]: the index of each row's maximum (the first one on ties). Not differentiable. */
+/** i32 [N]: the index of each row's maximum (the first one on ties; rows holding NaN: unspecified). Not differentiable. */
 export function argmax(x: Tensor<Shape2>): Tensor<Shape1> {
   const [N, C] = checkRows('argmax', x);
   const out = empty([N] as const, 'i32');

@@ -1,0 +1,75 @@
+// `pnpm fer:eval`: the reference report's table (per-class precision/recall/F1/support, accuracy,
+// macro and weighted averages) and the confusion matrix for a checkpoint on a split, as text,
+// JSON and PNGs (heatmap, training curves, captioned faces).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { initDevice, releaseDevice } from '@fer/tensor';
+import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
+import { loadModel, defaultCheckpoint } from '../checkpoint.js';
+import { evaluate } from '../train.js';
+import { loadSplit, resolveDataDir, type Split } from '../data/reader.js';
+import { CLASSES } from '../data/classes.js';
+import { classificationReport, formatReport, formatConfusion, reportToJSON, compareWithReference } from '../metrics.js';
+import { confusionHeatmap, trainingCurves, faceGrid } from '../plots/plots.js';
+import { IMAGE_PIXELS } from '../data/classes.js';
+
+const FLAGS: Record<string, FlagSpec> = {
+  checkpoint: { type: 'string', help: 'weights to evaluate (default: models/fer-best.safetensors, else runs/latest/best.safetensors)' },
+  split: { type: 'string', help: 'split: test = PublicTest + PrivateTest (the report), private, public, train', default: 'test', choices: ['test', 'private', 'public', 'train'] },
+  data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
+  out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside the checkpoint)' },
+  batch: { type: 'int', help: 'evaluation batch size', default: 256, min: 1 },
+  faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
+  cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
+};
+
+await runCli(async () => {
+  const { flags, positional, help } = parseArgs(process.argv.slice(2), FLAGS);
+  if (help) return console.log(usage('pnpm fer:eval', 'Evaluate a checkpoint on a FER2013 split.', FLAGS));
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}' (use --checkpoint FILE)`);
+  const file = (flags.checkpoint as string | undefined) ?? defaultCheckpoint();
+  const split = flags.split as Split;
+  const out = (flags.out as string | undefined) ?? dirname(file);
+  const dataDir = resolveDataDir(flags.data as string | undefined);
+  const data = loadSplit(dataDir, split, { cacheDir: flags.cache === 'none' ? null : (flags.cache as string) });
+  await initDevice();
+  const { model, name, ckpt } = await loadModel(file);
+  const t0 = performance.now();
+  const res = await evaluate(model, data, flags.batch as number);
+  const secs = (performance.now() - t0) / 1000;
+  const report = classificationReport(Array.from(data.labels), Array.from(res.preds), CLASSES);
+  console.log(`checkpoint: ${file} (${name}, epoch ${ckpt.epoch})`);
+  console.log(`split: ${split} (${data.count} images from ${dataDir}), ${(data.count / secs).toFixed(0)} images/s\n`);
+  console.log(formatReport(report));
+  console.log(`\nconfusion matrix (rows: true, columns: predicted)\n${formatConfusion(report.confusion, CLASSES)}`);
+  console.log(`\nbeside the reference report (its figures are on the whole test folder)\n${compareWithReference(report)}`);
+  mkdirSync(out, { recursive: true });
+  const stem = basename(file).replace(/\.safetensors$/, '');
+  const jsonFile = join(out, `${stem}-${split}-report.json`);
+  writeFileSync(jsonFile, JSON.stringify({ checkpoint: file, model: name, epoch: ckpt.epoch, split, loss: res.loss, ...reportToJSON(report) }, null, 2));
+  const heat = join(out, `${stem}-${split}-confusion.png`);
+  confusionHeatmap(report.confusion, CLASSES, heat, { title: `Confusion matrix: ${name}, ${split} (${(report.accuracy * 100).toFixed(1)}%)` });
+  const written = [jsonFile, heat];
+  const nFaces = Math.min(flags.faces as number, data.count);
+  if (nFaces > 0) {
+    // An even spread over the split, so the grid shows several classes.
+    const pick = Array.from({ length: nFaces }, (_, i) => Math.floor((i * data.count) / nFaces));
+    const images = new Uint8Array(nFaces * IMAGE_PIXELS);
+    pick.forEach((src, i) => images.set(data.images.subarray(src * IMAGE_PIXELS, (src + 1) * IMAGE_PIXELS), i * IMAGE_PIXELS));
+    const facesFile = join(out, `${stem}-${split}-faces.png`);
+    faceGrid(images, pick.map((i) => res.preds[i]!), pick.map((i) => data.labels[i]!), CLASSES, facesFile);
+    written.push(facesFile);
+  }
+  const log = join(dirname(file), 'epochs.jsonl');
+  if (existsSync(log)) {
+    const entries = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { epoch: number; trainLoss: number; trainAcc: number; valLoss?: number; valAcc?: number });
+    if (entries.length) {
+      const curves = join(out, `${stem}-curves.png`);
+      trainingCurves(entries, curves, { title: `Training curves: ${name}` });
+      written.push(curves);
+    }
+  }
+  console.log(`\nwrote ${written.join(', ')}`);
+  model.dispose();
+  releaseDevice();
+});

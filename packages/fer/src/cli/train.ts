@@ -1,0 +1,93 @@
+// `pnpm fer:train`: trains a model on FER2013 (defaults = the reference report's setup).
+import { initDevice, describeDevice, releaseDevice } from '@fer/tensor';
+import { MODEL_NAMES } from '@fer/nn';
+import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
+import { train, DEFAULT_CONFIG, type TrainConfig, type OptimizerName, type ScheduleName } from '../train.js';
+import { applyPreset, PRESET_NAMES } from '../presets.js';
+import type { AugmentPreset } from '../data/augment.js';
+
+const D = DEFAULT_CONFIG;
+export const TRAIN_FLAGS: Record<string, FlagSpec> = {
+  preset: { type: 'string', help: 'a named recipe (flags given explicitly override it)', choices: PRESET_NAMES },
+  model: { type: 'string', help: 'model architecture', default: D.model, choices: MODEL_NAMES },
+  epochs: { type: 'int', help: 'epochs to train (with --resume: the total)', default: D.epochs, min: 1 },
+  batch: { type: 'int', help: 'batch size', default: D.batch, min: 1, max: 4096 },
+  lr: { type: 'number', help: 'learning rate', default: D.lr, min: 0 },
+  optimizer: { type: 'string', help: 'optimizer', default: D.optimizer, choices: ['adam', 'adamw', 'sgd'] },
+  momentum: { type: 'number', help: 'SGD momentum', default: D.momentum, min: 0, max: 0.9999 },
+  nesterov: { type: 'boolean', help: 'SGD with Nesterov momentum (--no-nesterov to turn off)', default: D.nesterov },
+  'weight-decay': { type: 'number', help: 'weight decay (L2 for adam/sgd, decoupled for adamw)', default: D.weightDecay, min: 0 },
+  schedule: { type: 'string', help: 'learning-rate schedule', default: D.schedule, choices: ['none', 'step', 'cosine', 'plateau'] },
+  warmup: { type: 'int', help: 'linear warm-up epochs (cosine)', default: D.warmup, min: 0 },
+  'step-size': { type: 'int', help: 'step schedule: epochs between decays', default: D.stepSize, min: 1 },
+  gamma: { type: 'number', help: 'step/plateau schedule: lr factor', default: D.gamma, min: 0, max: 1 },
+  patience: { type: 'int', help: 'plateau schedule: epochs without PublicTest improvement', default: D.patience, min: 1 },
+  augment: { type: 'string', help: 'augmentation preset', default: D.augment, choices: ['none', 'light', 'standard'] },
+  'label-smoothing': { type: 'number', help: 'label smoothing', default: D.labelSmoothing, min: 0, max: 0.999 },
+  'class-weights': { type: 'boolean', help: 'balanced class weights in the loss', default: D.classWeights },
+  seed: { type: 'int', help: 'random seed (init, shuffles, augmentation, dropout)', default: D.seed, min: 0 },
+  data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
+  out: { type: 'string', help: 'run folder: checkpoints, epochs.jsonl', default: D.out },
+  limit: { type: 'int', help: 'train on this many images only (0 = all)', default: D.limit, min: 0 },
+  resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint', default: false },
+  'in-flight': { type: 'int', help: 'steps queued on the GPU ahead of the loss readback', default: D.inFlight, min: 0, max: 64 },
+  cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
+};
+
+export function configFromFlags(argv: readonly string[]): TrainConfig | null {
+  const { flags, positional, help } = parseArgs(argv, TRAIN_FLAGS);
+  if (help) {
+    console.log(usage('pnpm fer:train', 'Train a facial-emotion CNN on FER2013 with WebGPU.', TRAIN_FLAGS));
+    return null;
+  }
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}' (flags start with --; see --help)`);
+  const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!.replace(/^no-/, '')));
+  let cfg: TrainConfig = {
+    ...DEFAULT_CONFIG,
+    model: flags.model as string,
+    epochs: flags.epochs as number,
+    batch: flags.batch as number,
+    lr: flags.lr as number,
+    optimizer: flags.optimizer as OptimizerName,
+    momentum: flags.momentum as number,
+    nesterov: flags.nesterov as boolean,
+    weightDecay: flags['weight-decay'] as number,
+    schedule: flags.schedule as ScheduleName,
+    warmup: flags.warmup as number,
+    stepSize: flags['step-size'] as number,
+    gamma: flags.gamma as number,
+    patience: flags.patience as number,
+    augment: flags.augment as AugmentPreset,
+    labelSmoothing: flags['label-smoothing'] as number,
+    classWeights: flags['class-weights'] as boolean,
+    seed: flags.seed as number,
+    data: flags.data as string | undefined,
+    out: flags.out as string,
+    limit: flags.limit as number,
+    resume: flags.resume as boolean,
+    inFlight: flags['in-flight'] as number,
+    cacheDir: flags.cache === 'none' ? null : (flags.cache as string),
+  };
+  if (flags.preset) cfg = applyPreset(cfg, flags.preset as string, given);
+  if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
+    throw new UsageError(`--warmup (${cfg.warmup}) must be smaller than --epochs (${cfg.epochs})`);
+  return cfg;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runCli(async () => {
+    const cfg = configFromFlags(process.argv.slice(2));
+    if (!cfg) return;
+    await initDevice();
+    console.log(`adapter: ${describeDevice()}`);
+    const result = await train(cfg);
+    const last = result.epochs[result.epochs.length - 1];
+    console.log(
+      `done: best PublicTest accuracy ${(result.bestValAcc * 100).toFixed(2)}% at epoch ${result.bestEpoch}` +
+        (last ? `; last epoch ${(last.valAcc * 100).toFixed(2)}%` : '') +
+        `\ncheckpoints: ${result.bestCheckpoint} (best), ${result.lastCheckpoint} (last)` +
+        `\nevaluate: pnpm fer:eval --checkpoint ${result.bestCheckpoint} --split private`,
+    );
+    releaseDevice();
+  });
+}

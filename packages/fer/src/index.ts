@@ -1,0 +1,11 @@
+// @fer/fer: the FER2013 application layer (data, training loop, metrics, plots).
+export * from './data/classes.js';
+export * from './data/reader.js';
+export * from './data/augment.js';
+export * from './data/batches.js';
+export * from './metrics.js';
+export * from './plots/plots.js';
+export * from './checkpoint.js';
+export * from './presets.js';
+export { train, evaluate, DEFAULT_CONFIG, TrainingError } from './train.js';
+export type { TrainConfig, TrainResult, EpochRecord, EvalOutput, TrainHooks, OptimizerName, ScheduleName } from './train.js';

@@ -1,0 +1,32 @@
+// Named training recipes: code, not notes. Each documents what it is for; explicit flags win.
+import type { TrainConfig } from './train.js';
+
+interface Preset {
+  description: string;
+  config: Partial<TrainConfig>;
+}
+
+export const PRESETS: Record<string, Preset> = {
+  seed: {
+    description: "the reference report's setup: seed-cnn, Adam lr 1e-4, 65 epochs, batch 64, no augmentation",
+    config: { model: 'seed-cnn', optimizer: 'adam', lr: 1e-4, epochs: 65, batch: 64, augment: 'none', schedule: 'none', weightDecay: 0, labelSmoothing: 0 },
+  },
+  cpu: {
+    description: 'the small fast model for CPU-only machines: Adam 1e-3, cosine schedule, light augmentation',
+    config: { model: 'fast', optimizer: 'adam', lr: 1e-3, epochs: 15, batch: 64, augment: 'light', schedule: 'cosine', warmup: 1, weightDecay: 0 },
+  },
+};
+
+export const PRESET_NAMES = Object.keys(PRESETS);
+
+/** The preset's values, except for the flags the user gave explicitly. */
+export function applyPreset(cfg: TrainConfig, name: string, given: ReadonlySet<string>): TrainConfig {
+  const preset = PRESETS[name];
+  if (!preset) throw new Error(`unknown preset '${name}'; valid presets: ${PRESET_NAMES.join(', ')}`);
+  const out: TrainConfig = { ...cfg };
+  const keyToFlag = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  for (const [k, v] of Object.entries(preset.config)) {
+    if (!given.has(keyToFlag(k))) (out as unknown as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,371 @@
+// The training loop: data → batches → forward/backward/step on the GPU, validation on PublicTest
+// after every epoch, checkpoints (last + best) written atomically every epoch, exact resume.
+import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Rng, tensor, tidy, noGrad, softmaxCrossEntropy, argmax, memory, type Tensor, type Shape2, type Shape4,
+} from '@fer/tensor';
+import {
+  createModel, summary, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau,
+  getDropoutRngState, setDropoutRngState, type Module, type Optimizer, type ReduceLrOnPlateauState,
+} from '@fer/nn';
+import { CLASSES, IMAGE_SIZE, NUM_CLASSES } from './data/classes.js';
+import { loadSplits, resolveDataDir, type SplitData } from './data/reader.js';
+import { Batcher, classWeights as balancedWeights, imagesToFloat } from './data/batches.js';
+import { augmentConfig, type AugmentPreset } from './data/augment.js';
+import { saveCheckpoint, readCheckpoint, applyWeights, CheckpointError } from './checkpoint.js';
+import { ProgressBar, formatDuration } from './cli/progress.js';
+
+export type OptimizerName = 'adam' | 'adamw' | 'sgd';
+export type ScheduleName = 'none' | 'step' | 'cosine' | 'plateau';
+
+export interface TrainConfig {
+  model: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: OptimizerName;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  schedule: ScheduleName;
+  /** Linear warm-up epochs (cosine). */
+  warmup: number;
+  /** Step schedule: decay every stepSize epochs by gamma; plateau: factor gamma. */
+  stepSize: number;
+  gamma: number;
+  /** Plateau schedule patience (epochs). */
+  patience: number;
+  augment: AugmentPreset;
+  labelSmoothing: number;
+  classWeights: boolean;
+  seed: number;
+  data?: string;
+  out: string;
+  /** Use only this many training images (and as many validation images at most); 0 = all. */
+  limit: number;
+  resume: boolean;
+  /** Training steps queued on the GPU ahead of the one whose loss/accuracy is being read back. */
+  inFlight: number;
+  cacheDir?: string | null;
+  /** Print the progress bar (off in tests). */
+  progress: boolean;
+}
+
+export const DEFAULT_CONFIG: TrainConfig = {
+  model: 'seed-cnn',
+  epochs: 65,
+  batch: 64,
+  lr: 1e-4,
+  optimizer: 'adam',
+  momentum: 0.9,
+  nesterov: true,
+  weightDecay: 0,
+  schedule: 'none',
+  warmup: 0,
+  stepSize: 20,
+  gamma: 0.1,
+  patience: 5,
+  augment: 'none',
+  labelSmoothing: 0,
+  classWeights: false,
+  seed: 42,
+  out: 'runs/latest',
+  limit: 0,
+  resume: false,
+  inFlight: 3,
+  progress: true,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainAcc: number;
+  valLoss: number;
+  valAcc: number;
+  images: number;
+  seconds: number;
+  imagesPerSec: number;
+  best: boolean;
+}
+
+export interface TrainResult {
+  epochs: EpochRecord[];
+  bestValAcc: number;
+  bestEpoch: number;
+  lastCheckpoint: string;
+  bestCheckpoint: string;
+}
+
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+}
+
+/** What is saved in a checkpoint's metadata besides weights and optimizer tensors. */
+interface ResumeState {
+  config: TrainConfig;
+  dataRng: number[];
+  dropoutRng: number[][];
+  plateau: ReduceLrOnPlateauState | null;
+  bestValAcc: number;
+  bestEpoch: number;
+  history: EpochRecord[];
+}
+
+function makeOptimizer(cfg: TrainConfig, model: Module): Optimizer {
+  const params = model.parameters();
+  switch (cfg.optimizer) {
+    case 'adam':
+      return new Adam(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    case 'adamw':
+      return new AdamW(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    case 'sgd':
+      return new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.weightDecay });
+  }
+}
+
+function lrFor(cfg: TrainConfig, epoch: number, plateau: ReduceLrOnPlateau | null): number {
+  switch (cfg.schedule) {
+    case 'none':
+      return cfg.lr;
+    case 'step':
+      return stepDecay(epoch, { lr: cfg.lr, stepSize: cfg.stepSize, gamma: cfg.gamma });
+    case 'cosine':
+      return cosineLr(epoch, { lr: cfg.lr, epochs: cfg.epochs, warmupEpochs: cfg.warmup });
+    case 'plateau':
+      return plateau!.lr;
+  }
+}
+
+/** A deterministic subset of `limit` images (seeded), for quick runs. */
+function subset(data: SplitData, limit: number, seed: number): SplitData {
+  if (!limit || limit >= data.count) return data;
+  const order = Array.from({ length: data.count }, (_, i) => i);
+  new Rng(seed).shuffle(order);
+  const pick = order.slice(0, limit).sort((a, b) => a - b);
+  const px = IMAGE_SIZE * IMAGE_SIZE;
+  const images = new Uint8Array(limit * px);
+  const labels = new Uint8Array(limit);
+  pick.forEach((src, i) => {
+    images.set(data.images.subarray(src * px, (src + 1) * px), i * px);
+    labels[i] = data.labels[src]!;
+  });
+  return { ...data, count: limit, images, labels, files: pick.map((i) => data.files[i]!) };
+}
+
+export interface EvalOutput {
+  loss: number;
+  acc: number;
+  preds: Int32Array;
+  /** Softmax probabilities, [count, 7], when asked for. */
+  probs?: Float32Array;
+}
+
+/** Runs the model in eval mode over a split: mean loss, accuracy and every prediction. */
+export async function evaluate(model: Module, data: { images: Uint8Array; labels: Uint8Array; count: number }, batch = 256): Promise<EvalOutput> {
+  const wasTraining = model.training;
+  model.eval();
+  const preds = new Int32Array(data.count);
+  let lossSum = 0;
+  const idx = new Int32Array(batch);
+  const pending: Array<{ start: number; n: number; loss: Tensor; pred: Tensor }> = [];
+  const drain = async () => {
+    for (const p of pending) {
+      lossSum += (await p.loss.item()) * p.n;
+      preds.set(await p.pred.toArray(), p.start);
+      p.loss.dispose();
+      p.pred.dispose();
+    }
+    pending.length = 0;
+  };
+  for (let start = 0; start < data.count; start += batch) {
+    const n = Math.min(batch, data.count - start);
+    for (let i = 0; i < n; i++) idx[i] = start + i;
+    const x = imagesToFloat(data.images, idx.subarray(0, n));
+    const y = Int32Array.from(data.labels.subarray(start, start + n));
+    const out = noGrad(() =>
+      tidy(() => {
+        const xt = tensor(x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
+        const logits = model.forward(xt) as Tensor<Shape2>;
+        return { loss: softmaxCrossEntropy(logits, tensor(y, [n] as const, { dtype: 'i32' })), pred: argmax(logits) };
+      }),
+    );
+    pending.push({ start, n, ...out });
+    if (pending.length >= 4) await drain();
+  }
+  await drain();
+  let correct = 0;
+  for (let i = 0; i < data.count; i++) if (preds[i] === data.labels[i]) correct++;
+  model.train(wasTraining);
+  return { loss: data.count ? lossSum / data.count : 0, acc: data.count ? correct / data.count : 0, preds };
+}
+
+export interface TrainHooks {
+  log?: (line: string) => void;
+  /** Called after each epoch's checkpoint is written (tests use it to simulate a kill). */
+  afterEpoch?: (record: EpochRecord) => void | Promise<void>;
+}
+
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const log = hooks.log ?? ((s: string) => console.log(s));
+  let cfg = { ...config };
+  mkdirSync(cfg.out, { recursive: true });
+  const lastFile = join(cfg.out, 'last.safetensors');
+  const bestFile = join(cfg.out, 'best.safetensors');
+  const logFile = join(cfg.out, 'epochs.jsonl');
+
+  let resumeState: ResumeState | null = null;
+  let ckpt = null;
+  if (cfg.resume) {
+    if (!existsSync(lastFile)) throw new CheckpointError(`--resume: no checkpoint at ${lastFile} (train without --resume first)`);
+    ckpt = await readCheckpoint(lastFile);
+    resumeState = ckpt.state as unknown as ResumeState;
+    if (!resumeState.config || !resumeState.dataRng) throw new CheckpointError(`--resume: ${lastFile} lacks the training state (a weights-only file?)`);
+    if (resumeState.config.model !== cfg.model)
+      throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
+    // The run continues with its own hyper-parameters; only the epoch budget may be extended.
+    cfg = { ...resumeState.config, epochs: cfg.epochs, out: cfg.out, data: cfg.data, resume: true, progress: cfg.progress, cacheDir: cfg.cacheDir };
+  }
+
+  const dataDir = resolveDataDir(cfg.data);
+  log(`data: ${dataDir}`);
+  const t0 = performance.now();
+  const splits = loadSplits(dataDir, ['train', 'public'], { cacheDir: cfg.cacheDir });
+  const trainSet = subset(splits.train, cfg.limit, cfg.seed);
+  const valSet = subset(splits.public, cfg.limit ? Math.min(cfg.limit, splits.public.count) : 0, cfg.seed + 1);
+  log(`loaded ${trainSet.count} training and ${valSet.count} PublicTest images in ${((performance.now() - t0) / 1000).toFixed(1)} s (cache: ${splits.train.cache})`);
+
+  const model = createModel(cfg.model, { seed: cfg.seed });
+  log(summary(model, [1, IMAGE_SIZE, IMAGE_SIZE], { name: cfg.model }));
+  const optimizer = makeOptimizer(cfg, model);
+  const dataRng = new Rng(cfg.seed ^ 0x5eed);
+  const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, augment: augmentConfig(cfg.augment), rng: dataRng });
+  const plateau = cfg.schedule === 'plateau' ? new ReduceLrOnPlateau({ lr: cfg.lr, mode: 'max', factor: cfg.gamma, patience: cfg.patience }) : null;
+  const weights = cfg.classWeights ? Array.from(balancedWeights(trainSet.labels, NUM_CLASSES)) : undefined;
+  if (weights) log(`class weights: ${weights.map((w, i) => `${CLASSES[i]} ${w.toFixed(2)}`).join(', ')}`);
+
+  let startEpoch = 0;
+  let bestValAcc = -1;
+  let bestEpoch = -1;
+  const history: EpochRecord[] = [];
+  if (ckpt && resumeState) {
+    applyWeights(model, cfg.model, ckpt);
+    if (ckpt.optimizer) optimizer.loadStateDict(ckpt.optimizer);
+    dataRng.setState(resumeState.dataRng);
+    setDropoutRngState(model, resumeState.dropoutRng);
+    if (plateau && resumeState.plateau) plateau.loadStateDict(resumeState.plateau);
+    bestValAcc = resumeState.bestValAcc;
+    bestEpoch = resumeState.bestEpoch;
+    history.push(...resumeState.history);
+    startEpoch = ckpt.epoch;
+    log(`resumed from ${lastFile} after epoch ${startEpoch} (best PublicTest ${(bestValAcc * 100).toFixed(2)}% at epoch ${bestEpoch})`);
+  } else {
+    writeFileSync(logFile, '');
+  }
+
+  let step = 0;
+  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+    const lr = lrFor(cfg, epoch, plateau);
+    optimizer.lr = lr;
+    model.train();
+    const bar = cfg.progress ? new ProgressBar(`epoch ${epoch + 1}/${cfg.epochs}`, batcher.samplesPerEpoch) : null;
+    const tEpoch = performance.now();
+    let seen = 0;
+    let lossSum = 0;
+    let correct = 0;
+    let counted = 0;
+    const pending: Array<{ loss: Tensor; pred: Tensor; labels: Int32Array; n: number; step: number }> = [];
+    // Keep a few steps in flight: reading step s back while s+1.. are queued keeps the GPU busy,
+    // and the bar shows completed steps only (recorded ones would overstate the speed).
+    const drain = async (keep: number) => {
+      while (pending.length > keep) {
+        const p = pending.shift()!;
+        const l = await p.loss.item();
+        if (!Number.isFinite(l))
+          throw new TrainingError(
+            `loss is ${l} at epoch ${epoch + 1}, step ${p.step}: training diverged (try a lower --lr); ` +
+              (existsSync(lastFile) ? `the last good checkpoint ${lastFile} is kept` : 'no checkpoint was written yet'),
+          );
+        const pred = await p.pred.toArray();
+        for (let i = 0; i < p.n; i++) if (pred[i] === p.labels[i]) correct++;
+        lossSum += l * p.n;
+        counted += p.n;
+        p.loss.dispose();
+        p.pred.dispose();
+        bar?.update(counted, counted, { loss: lossSum / counted, acc: correct / counted });
+      }
+    };
+    for (const b of batcher.epoch()) {
+      const n = b.count;
+      const labels = Int32Array.from(b.y);
+      const out = tidy(() => {
+        const x = tensor(b.x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
+        const y = tensor(labels, [n] as const, { dtype: 'i32' });
+        const logits = model.forward(x) as Tensor<Shape2>;
+        const loss = softmaxCrossEntropy(logits, y, { labelSmoothing: cfg.labelSmoothing, classWeights: weights });
+        loss.backward();
+        return { loss, pred: noGrad(() => argmax(logits)) };
+      });
+      optimizer.step();
+      optimizer.zeroGrad();
+      step++;
+      seen += n;
+      pending.push({ ...out, labels, n, step });
+      await drain(cfg.inFlight);
+    }
+    await drain(0);
+    const trainSecs = (performance.now() - tEpoch) / 1000;
+    bar?.finish(seen, seen, { loss: lossSum / Math.max(1, counted), acc: correct / Math.max(1, counted) });
+
+    const val = await evaluate(model, valSet);
+    const isBest = val.acc > bestValAcc;
+    if (isBest) {
+      bestValAcc = val.acc;
+      bestEpoch = epoch + 1;
+    }
+    if (plateau) plateau.step(val.acc);
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      lr,
+      trainLoss: lossSum / Math.max(1, counted),
+      trainAcc: correct / Math.max(1, counted),
+      valLoss: val.loss,
+      valAcc: val.acc,
+      images: seen,
+      seconds: trainSecs,
+      imagesPerSec: seen / trainSecs,
+      best: isBest,
+    };
+    history.push(record);
+    const state: ResumeState = {
+      config: cfg,
+      dataRng: dataRng.getState(),
+      dropoutRng: getDropoutRngState(model),
+      plateau: plateau ? plateau.stateDict() : null,
+      bestValAcc,
+      bestEpoch,
+      history,
+    };
+    const meta = { model: cfg.model, epoch: epoch + 1, state: state as unknown as Record<string, unknown> };
+    await saveCheckpoint(lastFile, model, meta, optimizer);
+    if (isBest) await saveCheckpoint(bestFile, model, meta);
+    appendFileSync(logFile, `${JSON.stringify(record)}\n`);
+    log(
+      `epoch ${epoch + 1}/${cfg.epochs}  lr ${lr.toExponential(2)}  train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAcc * 100).toFixed(2)}%  ` +
+        `PublicTest loss ${val.loss.toFixed(4)} acc ${(val.acc * 100).toFixed(2)}%${isBest ? ' (best)' : ''}  ` +
+        `${record.imagesPerSec.toFixed(0)} img/s  ${formatDuration(trainSecs)}  gpu buffers ${memory().liveBuffers}`,
+    );
+    await hooks.afterEpoch?.(record);
+  }
+  model.dispose();
+  optimizer.dispose();
+  return { epochs: history, bestValAcc, bestEpoch, lastCheckpoint: lastFile, bestCheckpoint: bestFile };
+}
+
+/** Copies a file atomically (temp + rename), e.g. to publish a checkpoint under models/. */
+export function atomicWrite(file: string, data: Uint8Array | string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
