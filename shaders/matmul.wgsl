@@ -19,7 +19,7 @@ struct Params { M: u32, N: u32, K: u32, tilesM: u32, tilesN: u32, groupsN: u32 }
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
 override HAS_BIAS: bool = false; // add bias[n] in the epilogue (linear); otherwise binding 2 is unused
-// Tiles of 4 columns per workgroup along N (the rest, 64 / WG_N, along M).
+// 4x4 tiles per workgroup along N (the other 64 / WG_N along M); the host passes the same value.
 override WG_N: u32 = 4u;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;

@@ -45,6 +45,8 @@ export interface TrainConfig {
   /** Use only this many training images (and as many validation images at most); 0 = all. */
   limit: number;
   resume: boolean;
+  /** Start afresh even when --out holds a run (its checkpoints are replaced epoch by epoch). */
+  force: boolean;
   /** Training steps queued on the GPU ahead of the one whose loss/accuracy is being read back. */
   inFlight: number;
   cacheDir?: string | null;
@@ -73,6 +75,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   out: 'runs/latest',
   limit: 0,
   resume: false,
+  force: false,
   inFlight: 3,
   progress: true,
 };
@@ -121,7 +124,8 @@ function makeOptimizer(cfg: TrainConfig, model: Module): Optimizer {
     case 'adamw':
       return new AdamW(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
     case 'sgd':
-      return new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.weightDecay });
+      // Nesterov needs momentum; plain SGD (momentum 0) ignores the flag.
+      return new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov && cfg.momentum > 0, weightDecay: cfg.weightDecay });
   }
 }
 
@@ -215,6 +219,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const bestFile = join(cfg.out, 'best.safetensors');
   const logFile = join(cfg.out, 'epochs.jsonl');
 
+  if (!cfg.resume && !cfg.force && existsSync(lastFile))
+    throw new TrainingError(`${cfg.out} already holds a run (${lastFile}): continue it with --resume, or start afresh with --force or another --out`);
   let resumeState: ResumeState | null = null;
   let ckpt = null;
   if (cfg.resume) {
@@ -225,7 +231,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (resumeState.config.model !== cfg.model)
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
     // The run continues with its own hyper-parameters; only the epoch budget may be extended.
-    cfg = { ...resumeState.config, epochs: cfg.epochs, out: cfg.out, data: cfg.data, resume: true, progress: cfg.progress, cacheDir: cfg.cacheDir };
+    cfg = { ...resumeState.config, epochs: cfg.epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight };
   }
 
   const dataDir = resolveDataDir(cfg.data);
@@ -263,6 +269,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   } else {
     writeFileSync(logFile, '');
   }
+
 
   let step = 0;
   for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {

@@ -30,6 +30,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   out: { type: 'string', help: 'run folder: checkpoints, epochs.jsonl', default: D.out },
   limit: { type: 'int', help: 'train on this many images only (0 = all)', default: D.limit, min: 0 },
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint', default: false },
+  force: { type: 'boolean', help: 'start afresh even if --out holds a run', default: false },
   'in-flight': { type: 'int', help: 'steps queued on the GPU ahead of the loss readback', default: D.inFlight, min: 0, max: 64 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
 };
@@ -65,6 +66,7 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
     out: flags.out as string,
     limit: flags.limit as number,
     resume: flags.resume as boolean,
+    force: flags.force as boolean,
     inFlight: flags['in-flight'] as number,
     cacheDir: flags.cache === 'none' ? null : (flags.cache as string),
   };

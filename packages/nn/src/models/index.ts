@@ -7,16 +7,24 @@ import type { ModelOptions } from './common.js';
 export { seedCnn, fastCnn };
 export type { ModelOptions };
 
-const MODELS = {
+const MODELS: Record<string, (options: ModelOptions) => Sequential> = {
   'seed-cnn': seedCnn,
   fast: fastCnn,
-} as const;
+};
 
-export type ModelName = keyof typeof MODELS;
-export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
+export type ModelName = 'seed-cnn' | 'fast';
+/** The names createModel accepts (grows with registerModel). */
+export const MODEL_NAMES: string[] = Object.keys(MODELS);
+
+/** Adds a model factory under a name, so the training loop, checkpoints and CLIs can build it. */
+export function registerModel(name: string, factory: (options: ModelOptions) => Sequential): void {
+  if (Object.prototype.hasOwnProperty.call(MODELS, name)) throw new Error(`model '${name}' is already registered`);
+  MODELS[name] = factory;
+  MODEL_NAMES.push(name);
+}
 
 export function createModel(name: ModelName | string, options: ModelOptions = {}): Sequential {
   if (!Object.prototype.hasOwnProperty.call(MODELS, name))
     throw new Error(`unknown model '${name}'; valid names: ${MODEL_NAMES.join(', ')}`);
-  return MODELS[name as ModelName](options);
+  return MODELS[name]!(options);
 }

@@ -1,0 +1,158 @@
+// The training loop: exact resume after a "kill", NaN detection, the loss falling on real data,
+// checkpoint errors. Uses a synthetic data folder (and the real FER2013 when ../shared has it).
+import { describe, it, expect, beforeAll } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
+import { train, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, type TrainConfig } from '@fer/fer';
+import { Rng } from '@fer/tensor';
+import { useGpu } from '../setup-gpu.js';
+import { tempDir, grayPng } from './fixtures.js';
+
+useGpu();
+
+beforeAll(() => {
+  registerModel('test-tiny', ({ seed = 0 } = {}) => {
+    const rng = new Rng(seed);
+    return new Sequential(
+      new Conv2d(1, 4, 3, { padding: 'same', rng }),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new MaxPool2d(4),
+      new Dropout(0.25, { rng: new Rng(seed + 1) }),
+      new Flatten(),
+      new Linear(4 * 12 * 12, 7, { rng }),
+    );
+  });
+});
+
+/** A learnable synthetic FER folder: class k has a bright square at a class-specific place. */
+function syntheticData(perClassTrain: number, perClassTest: number): string {
+  const root = tempDir('fer-synth');
+  const rng = new Rng(5);
+  const face = (k: number) =>
+    grayPng(48, 48, (x, y) => {
+      const cx = 6 + 6 * k;
+      const inSquare = Math.abs(x - cx) < 4 && Math.abs(y - 24) < 8;
+      return Math.max(0, Math.min(255, (inSquare ? 200 : 40) + Math.round(rng.normal(0, 20))));
+    });
+  CLASSES.forEach((name, k) => {
+    for (const dir of ['train', 'test']) mkdirSync(join(root, dir, name), { recursive: true });
+    for (let i = 0; i < perClassTrain; i++) writeFileSync(join(root, 'train', name, `Training_${k}${i}.png`), face(k));
+    for (let i = 0; i < perClassTest; i++) {
+      writeFileSync(join(root, 'test', name, `PublicTest_${k}${i}.png`), face(k));
+      writeFileSync(join(root, 'test', name, `PrivateTest_${k}${i}.png`), face(k));
+    }
+  });
+  return root;
+}
+
+function config(over: Partial<TrainConfig>): TrainConfig {
+  return { ...DEFAULT_CONFIG, model: 'test-tiny', batch: 16, lr: 3e-3, epochs: 2, progress: false, cacheDir: null, ...over };
+}
+
+describe('training loop', () => {
+  let data: string;
+  beforeAll(() => {
+    data = syntheticData(10, 3);
+  });
+
+  it('resumes after a kill to exactly the result of an uninterrupted run', async () => {
+    const quiet = () => {};
+    const full = tempDir('run-full');
+    const a = await train(config({ data, out: full, epochs: 3, augment: 'light' }), { log: quiet });
+    const split = tempDir('run-split');
+    // "Kill" after the first epoch: the hook throws once its checkpoint is on disk.
+    await expect(
+      train(config({ data, out: split, epochs: 3, augment: 'light' }), {
+        log: quiet,
+        afterEpoch: (r) => {
+          if (r.epoch === 1) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    const b = await train(config({ data, out: split, epochs: 3, augment: 'light', resume: true }), { log: quiet });
+    expect(b.epochs.map((e) => e.trainLoss)).toEqual(a.epochs.map((e) => e.trainLoss));
+    expect(b.epochs.map((e) => e.valAcc)).toEqual(a.epochs.map((e) => e.valAcc));
+    const wa = await loadSafetensors(join(full, 'last.safetensors'));
+    const wb = await loadSafetensors(join(split, 'last.safetensors'));
+    expect(Object.keys(wb.tensors).sort()).toEqual(Object.keys(wa.tensors).sort());
+    for (const k of Object.keys(wa.tensors)) expect(Buffer.from(wb.tensors[k]!.data.buffer).equals(Buffer.from(wa.tensors[k]!.data.buffer)), k).toBe(true);
+    // The epoch log has one line per epoch, the resumed run appended to it.
+    expect(readFileSync(join(split, 'epochs.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
+    expect(a.epochs[2]!.trainLoss).toBeLessThan(a.epochs[0]!.trainLoss);
+  });
+
+  it('stops on a NaN loss, naming the epoch and step, and keeps the last good checkpoint', async () => {
+    const out = tempDir('run-nan');
+    let good: Buffer | undefined;
+    // Epoch 1 at a sane lr, then a step schedule multiplies it by 1e40 each epoch: a later epoch diverges.
+    const err = await train(config({ data, out, epochs: 3, schedule: 'step', stepSize: 1, gamma: 1e40, optimizer: 'sgd', momentum: 0 }), {
+      log: () => {},
+      afterEpoch: () => {
+        good = readFileSync(join(out, 'last.safetensors'));
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingError);
+    expect((err as Error).message).toMatch(/loss is (NaN|Infinity) at epoch [23], step \d+: .*last good checkpoint .*last\.safetensors is kept/);
+    expect(good).toBeDefined();
+    expect(readFileSync(join(out, 'last.safetensors')).equals(good!)).toBe(true);
+  });
+
+  it('a diverging first epoch says no checkpoint was written', async () => {
+    const out = tempDir('run-nan0');
+    await expect(train(config({ data, out, epochs: 1, lr: 1e38, optimizer: 'sgd', momentum: 0 }), { log: () => {} })).rejects.toThrow(
+      /at epoch 1, step \d+: .*no checkpoint was written yet/,
+    );
+    expect(existsSync(join(out, 'last.safetensors'))).toBe(false);
+  });
+
+  it('a fresh run refuses a folder that holds a run', async () => {
+    const out = tempDir('run-twice');
+    await train(config({ data, out, epochs: 1 }), { log: () => {} });
+    const before = readFileSync(join(out, 'last.safetensors'));
+    await expect(train(config({ data, out, epochs: 1 }), { log: () => {} })).rejects.toThrow(/already holds a run .*--resume.*--force/);
+    expect(readFileSync(join(out, 'last.safetensors')).equals(before)).toBe(true);
+  });
+
+  it('refuses to resume a run of another model, or with no checkpoint', async () => {
+    const out = tempDir('run-other');
+    await expect(train(config({ data, out, resume: true }), { log: () => {} })).rejects.toThrow(/no checkpoint at .*last\.safetensors/);
+    await train(config({ data, out, epochs: 1 }), { log: () => {} });
+    await expect(train(config({ data, out, model: 'fast', resume: true }), { log: () => {} })).rejects.toThrow(CheckpointError);
+  });
+
+  it('a truncated checkpoint is a clear error naming the file', async () => {
+    const out = tempDir('run-trunc');
+    await train(config({ data, out, epochs: 1 }), { log: () => {} });
+    const file = join(out, 'last.safetensors');
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 100));
+    await expect(readCheckpoint(file)).rejects.toThrow(new RegExp(`${file}`));
+    await expect(train(config({ data, out, resume: true }), { log: () => {} })).rejects.toThrow(/cannot be read/);
+  });
+
+  it('a checkpoint of another model does not load', async () => {
+    const out = tempDir('run-wrong');
+    await train(config({ data, out, epochs: 1 }), { log: () => {} });
+    const ckpt = await readCheckpoint(join(out, 'best.safetensors'));
+    const fast = createModel('fast');
+    expect(() => applyWeights(fast, 'fast', ckpt)).toThrow(/holds a 'test-tiny' model, but 'fast' was asked for/);
+    fast.dispose();
+  });
+});
+
+// CI has ../shared beside its clone; without it this fails rather than skips.
+const REAL = new URL('../../../shared/fer2013/', import.meta.url).pathname;
+describe('on the real FER2013', () => {
+  it('the loss falls on a 256-image subset in a few epochs', async () => {
+    expect(existsSync(REAL), `FER2013 expected at ${REAL}`).toBe(true);
+    const out = tempDir('run-real');
+    const r = await train(
+      { ...DEFAULT_CONFIG, model: 'fast', data: REAL, out, limit: 256, epochs: 4, lr: 1e-3, batch: 32, progress: false, cacheDir: tempDir('cache') },
+      { log: () => {} },
+    );
+    const losses = r.epochs.map((e) => e.trainLoss);
+    expect(losses[3]!).toBeLessThan(losses[0]! * 0.9);
+  });
+});
