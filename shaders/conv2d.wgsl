@@ -1,13 +1,15 @@
 // Conv2d on NCHW activations with [Cout, Cin, KH, KW] weights (PyTorch layout).
 //
 // Shaped for CPU Vulkan (lavapipe) first, correct anywhere: no workgroup memory, no barriers. Each
-// invocation owns a register block of 4 channels x 4 pixels (four vec4 accumulators, one per pixel,
-// holding 4 channels). Weights (and, for the weight gradient, the upstream gradient) are first
-// repacked by `pack` so that the 4 channels of a block are one vec4 whose address depends only on
-// the workgroup: lavapipe then loads it once and broadcasts it instead of gathering per lane.
-// Activations are gathered through a 4-wide sliding window, so each value is loaded once per
-// (channel, kernel row, stride phase) instead of once per pixel and kernel column.
-// All loops have workgroup-uniform bounds; out-of-range values come from clamped loads + select.
+// invocation owns a register block of 4 channels x several pixels (vec4 accumulators, one per
+// pixel, holding 4 channels). Weights (and, for the weight gradient, the upstream gradient) are
+// first repacked by `pack` so that the 4 channels of a block are one vec4.
+// Measured on lavapipe (Mesa 25.0): every storage load costs about one gather per vec component
+// (workgroup-uniform addresses included), and per-element integer division is expensive. So the
+// kernels maximise multiply-adds per loaded value: the fast paths (forward_rows, weight_rows) read
+// a zero-padded input with aligned vec4 loads and no bounds checks; the generic kernels (any
+// stride) gather activations through a 4-wide sliding window, so each value is loaded once per
+// (channel, kernel row, stride phase), with clamped loads + select for the zero padding.
 
 // Every entry point uses the same layout (unused slots get a dummy buffer), so one module serves all.
 @group(0) @binding(0) var<storage, read> src0: array<f32>;
@@ -35,38 +37,60 @@ fn gather0(base: u32, col: i32, width: i32, row_ok: bool) -> f32 {
   return select(0.0, v, row_ok & (col >= 0) & (col < width));
 }
 
-// [B, R, C] -> [B, C, R4], R4 = R rounded up to 4, zero-filled: puts 4 consecutive r in one vec4.
-// With e = 1 the C axis is read reversed (a flipped kernel, for the input gradient).
-// a = B, b = R, c = C, d = R4, e = reverse.
+// [B, R, C] -> [B, C', R4], R4 = R rounded up to 4, zero-filled: puts 4 consecutive r in one vec4.
+// With e = 1 the C axis is read reversed (a flipped kernel, for the input gradient). With f > 0
+// the C axis is rows of f values, each padded with zeros to g (C' = C / f * g).
+// One invocation per (b, c') writes its R4 outputs: integer division is slow on lavapipe (scalar,
+// per lane), so it is done per invocation, not per element.
+// a = B, b = R, c = C, d = R4, e = reverse, f = row length (0: none), g = padded row length.
 @compute @workgroup_size(64)
 fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_group(wid, nwg) * WG + li;
-  if (i >= P.a * P.c * P.d) { return; }
-  let r = i % P.d;
-  let t = i / P.d;
-  let c = t % P.c;
-  let b = t / P.c;
+  let rowed = P.f != 0u;
+  let cp = select(P.c, P.c / max(P.f, 1u) * P.g, rowed);
+  if (i >= P.a * cp) { return; }
+  let c1 = i % cp;
+  let b = i / cp;
+  var ok = true;
+  var c = c1;
+  if (rowed) {
+    let q = c1 % P.g;
+    ok = q < P.f;
+    c = c1 / P.g * P.f + min(q, P.f - 1u);
+  }
   let cs = select(c, P.c - 1u - c, P.e != 0u);
-  let v = src0[(b * P.b + min(r, P.b - 1u)) * P.c + cs];
-  dst[i] = select(0.0, v, r < P.b);
+  let last = (b * P.b + P.b - 1u) * P.c + cs;
+  var s = b * P.b * P.c + cs;
+  var o = i * P.d;
+  for (var r = 0u; r < P.d; r++) {
+    let v = src0[min(s, last)];
+    dst[o] = select(0.0, v, ok & (r < P.b));
+    s += P.c;
+    o += 1u;
+  }
 }
 
 // Zero-padded copy of NCHW planes: out[p, r, q] = in[p, r - top, q - left] (0 outside), the layout
-// forward_rows reads with aligned vec4 loads and no bounds checks. top/left may be negative (crop).
+// forward_rows and weight_rows read with aligned vec4 loads and no bounds checks. top/left may be
+// negative (a crop). One invocation per output row.
 // a = planes, b = H, c = W, d = out rows, e = out row width, f = top, g = left (i32 bits).
 @compute @workgroup_size(64)
 fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_group(wid, nwg) * WG + li;
-  if (i >= P.a * P.d * P.e) { return; }
-  let q = i32(i % P.e);
-  let t = i / P.e;
-  let r = i32(t % P.d);
-  let pl = t / P.d;
+  if (i >= P.a * P.d) { return; }
+  let r = i32(i % P.d);
+  let plane = i / P.d;
   let ih = r - bitcast<i32>(P.f);
-  let iw = q - bitcast<i32>(P.g);
-  let ok = (ih >= 0) & (ih < i32(P.b)) & (iw >= 0) & (iw < i32(P.c));
-  let v = src0[(pl * P.b + u32(clamp(ih, 0, i32(P.b) - 1))) * P.c + u32(clamp(iw, 0, i32(P.c) - 1))];
-  dst[i] = select(0.0, v, ok);
+  let row_ok = (ih >= 0) & (ih < i32(P.b));
+  let base = (plane * P.b + u32(clamp(ih, 0, i32(P.b) - 1))) * P.c;
+  let W = i32(P.c);
+  var iw = -bitcast<i32>(P.g);
+  var o = i * P.e;
+  for (var q = 0u; q < P.e; q++) {
+    dst[o] = gather0(base, iw, W, row_ok);
+    iw += 1;
+    o += 1u;
+  }
 }
 
 // out[o, i] = sum_r in[o, r, i] over [a, b, c] = [outer, R, inner], one invocation per output:
@@ -85,16 +109,18 @@ fn sum_mid(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // Forward for column stride 1 on a zero-padded input xp [N, Cin, Hp, Wp] (from pad), the fast path
-// (the generic `forward` below handles column strides > 1): a block is 4 output
-// channels x 12 consecutive pixels of one row. On lavapipe every storage load costs about one gather
-// per component, so the block is sized to maximise multiply-adds per loaded value: per (ci, kh) the
-// 11 + KW input values are NV aligned vec4 loads, and each weight vec4 serves 12 pixels.
+// (the generic `forward` below handles column strides > 1): a block is 4 output channels x
+// ROW_PIX (12) consecutive pixels of one row. On lavapipe every storage load costs about one
+// gather per component, so the block is sized to maximise multiply-adds per loaded value: per
+// (ci, kh) the ROW_PIX - 1 + KW input values are NV aligned vec4 loads, and each weight vec4
+// serves ROW_PIX pixels (12 measured best; 48 accumulators spill, but spills are cheaper than loads).
 // KW is an override so the kw loop unrolls and the window stays in registers.
 // src0v = xp, src1 = weights packed [Cin*KH*KW, Cout4], src2 = bias, dst = out.
 // a = Cout4/4, b = ceil(OW/12), c = N*OH*b, d = has bias, e = Hp, f = Wp/4.
 override KW: u32 = 3u;
-override NV: u32 = (14u + KW) / 4u;
-const ROW_PIX: u32 = 12u;
+// 4, 8 or 12 pixels per block (the host picks what wastes least on the row width).
+override ROW_PIX: u32 = 12u;
+override NV: u32 = (ROW_PIX + KW + 2u) / 4u;
 
 @compute @workgroup_size(64)
 fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -137,14 +163,19 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         a1 += wv * xs[kw + 1u];
         a2 += wv * xs[kw + 2u];
         a3 += wv * xs[kw + 3u];
-        a4 += wv * xs[kw + 4u];
-        a5 += wv * xs[kw + 5u];
-        a6 += wv * xs[kw + 6u];
-        a7 += wv * xs[kw + 7u];
-        a8 += wv * xs[kw + 8u];
-        a9 += wv * xs[kw + 9u];
-        a10 += wv * xs[kw + 10u];
-        a11 += wv * xs[kw + 11u];
+        // ROW_PIX is a pipeline constant: these branches fold away.
+        if (ROW_PIX > 4u) {
+          a4 += wv * xs[kw + 4u];
+          a5 += wv * xs[kw + 5u];
+          a6 += wv * xs[kw + 6u];
+          a7 += wv * xs[kw + 7u];
+        }
+        if (ROW_PIX > 8u) {
+          a8 += wv * xs[kw + 8u];
+          a9 += wv * xs[kw + 9u];
+          a10 += wv * xs[kw + 10u];
+          a11 += wv * xs[kw + 11u];
+        }
       }
       wk += KW * cob;
       xr += w4;
@@ -338,6 +369,74 @@ fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     if (iwb + sw < P.w) { dst[oc + sw] = a1[c]; }
     if (iwb + 2u * sw < P.w) { dst[oc + 2u * sw] = a2[c]; }
     if (iwb + 3u * sw < P.w) { dst[oc + 3u * sw] = a3[c]; }
+  }
+}
+
+// Weight gradient for column stride 1, the fast path (backward_weight below handles the rest):
+// a block is 4 output channels x the KW taps of one kernel row (ci, kh), accumulated over the
+// pixels of a chunk of rows 4 at a time: per 4 pixels, NVW aligned vec4 loads of the zero-padded
+// input row and 4 vec4 loads of gy (4 channels each) feed 4 * KW vec4 multiply-adds. (4 pixels
+// measured faster than 8 or 12 on lavapipe, and wastes less on rows of 12 or 6.)
+// src0v = xp [N, Cin, Hp, Wp] (from pad), src1 = gy packed [N*OH, OWp, Cout4] (OWp = 4 * groups,
+// zero-filled past OW), dst = dw, or split-K partials [chunks, Cout*Cin*KH*KW].
+// a = Cout4/4, b = Cin*KH, c = Hp, d = Wp/4, e = groups of 4 pixels per row, f = rows per chunk.
+// The workgroup shares the channel block; its lanes take (chunk, kernel row) pairs, kernel row
+// fastest, so a layer with few kernel rows (Cin = 1) still fills the lanes with row chunks.
+const GRAD_PIX: u32 = 4u;
+override NVW: u32 = (GRAD_PIX + KW + 2u) / 4u;
+
+@compute @workgroup_size(64)
+fn weight_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let cob = P.a;
+  let cb = g % cob;
+  let u = (g / cob) * WG + li;
+  let t = u % P.b;
+  let chunk = u / P.b;
+  let rows = P.n * P.oh;
+  let row0 = chunk * P.f;
+  if (row0 >= rows) { return; }
+  let kh = t % P.kh;
+  let ci = t / P.kh;
+  let row1 = min(row0 + P.f, rows);
+  let w4 = P.d;
+  let owp = P.e * GRAD_PIX;
+
+  var acc: array<vec4<f32>, 16>;
+  var xs: array<f32, 32>;
+  for (var row = row0; row < row1; row++) {
+    let n = row / P.oh;
+    let oh = row % P.oh;
+    var xr = ((n * P.cin + ci) * P.c + oh * P.sh + kh) * w4;
+    var gr = row * owp * cob + cb;
+    for (var ob = 0u; ob < P.e; ob++) {
+      for (var v = 0u; v < NVW; v++) {
+        let q = src0v[xr + v];
+        xs[4u * v] = q.x;
+        xs[4u * v + 1u] = q.y;
+        xs[4u * v + 2u] = q.z;
+        xs[4u * v + 3u] = q.w;
+      }
+      for (var j = 0u; j < GRAD_PIX; j++) {
+        let gv = src1[gr + j * cob];
+        for (var kw = 0u; kw < KW; kw++) {
+          acc[kw] += gv * xs[j + kw];
+        }
+      }
+      xr += GRAD_PIX / 4u;
+      gr += GRAD_PIX * cob;
+    }
+  }
+
+  let kk = P.kh * P.kw;
+  let co0 = cb * 4u;
+  let o = chunk * P.cout * P.cin * kk + (co0 * P.cin + ci) * kk + kh * P.kw;
+  let nc = min(4u, P.cout - co0);
+  for (var c = 0u; c < nc; c++) {
+    let oc = o + c * P.cin * kk;
+    for (var kw = 0u; kw < KW; kw++) {
+      dst[oc + kw] = acc[kw][c];
+    }
   }
 }
 

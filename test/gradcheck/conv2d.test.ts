@@ -48,6 +48,12 @@ const CASES: Case[] = [
   { name: '3x1 same stride 2', x: [1, 3, 7, 9], w: [5, 3, 3, 1], bias: false, padding: 'same', stride: 2 },
   { name: '1x3 valid', x: [3, 3, 7, 9], w: [2, 3, 1, 3], bias: true },
   { name: 'kernel as large as the input', x: [3, 2, 5, 4], w: [3, 2, 5, 4], bias: true },
+  { name: '3x3 same stride [1, 2]', x: [3, 3, 7, 9], w: [5, 3, 3, 3], bias: true, padding: 'same', stride: [1, 2] },
+  { name: '1x1 padding 1 (border outputs see only padding)', x: [3, 3, 5, 6], w: [5, 3, 1, 1], bias: true, padding: 1 },
+  { name: '3x3 same, wide rows (several pixel blocks per row)', x: [1, 2, 4, 29], w: [3, 2, 3, 3], bias: true, padding: 'same' },
+  // The stride-1 fast paths take kernels up to 16 wide; 17 goes through the generic kernels.
+  { name: '2x16 valid (widest fast-path kernel)', x: [1, 2, 4, 21], w: [3, 2, 2, 16], bias: true },
+  { name: '2x17 valid (generic path)', x: [1, 2, 4, 21], w: [3, 2, 2, 17], bias: true },
 ];
 
 const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
@@ -98,7 +104,7 @@ async function checkLarge(xs: Shape4, ws: Shape4, opts: Conv2dOptions, withGrads
   expectClose(await y.toArray(), conv2dRef(x32, w32, Float64Array.from(Float32Array.from(bd)), g), FWD, 'large forward');
   if (withGrads) {
     const ref = conv2dGradRef(x32, w32, Float64Array.from(Float32Array.from(gyd)), g);
-    // Weight/bias gradients here sum N*OH*OW = up to 1152 terms: atol scaled accordingly.
+    // Weight/bias gradients here sum N*OH*OW = up to 2304 terms: atol scaled accordingly.
     const big = { atol: 5e-4, rtol: 1e-3 };
     expectClose(await x.grad!.toArray(), ref.dx, GRAD, 'large dx');
     expectClose(await w.grad!.toArray(), ref.dw, big, 'large dw');
@@ -114,6 +120,8 @@ describe('conv2d larger shapes against the reference', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 13));
   it('forward and grads N=4, 1 -> 6 channels, 24x24, 3x3 same (split weight-gradient reduction)', () =>
     checkLarge([4, 1, 24, 24], [6, 1, 3, 3], { padding: 'same' }, true, 14));
+  it('forward and grads N=2, 16 -> 32 channels, 12x12, 3x3 same (unsplit weight-gradient reduction)', () =>
+    checkLarge([2, 16, 12, 12], [32, 16, 3, 3], { padding: 'same' }, true, 15));
 });
 
 describe('conv2d output shape', () => {

@@ -1,8 +1,12 @@
-// Conv2d (NCHW, weights [Cout, Cin, KH, KW] as in PyTorch): forward as an implicit GEMM with the
-// bias fused, backward to the input as a transposed-convolution gather, backward to the weights
-// as a reduction over N*OH*OW (split over row chunks when there are few weight blocks), and
-// backward to the bias. WGSL: conv2d.wgsl (entry points pack, sum_mid, forward, backward_input,
-// backward_weight).
+// Conv2d (NCHW, weights [Cout, Cin, KH, KW] as in PyTorch): forward as an implicit GEMM (no
+// im2col) with the bias fused, backward to the input as a transposed convolution, backward to the
+// weights as a reduction over N*OH*OW (split over row chunks when there are few weight blocks),
+// and backward to the bias.
+// Column stride 1 and KW <= 16 (the common case) take fast paths that read a zero-padded copy of
+// the input with aligned vec4 loads: forward_rows (forward; and the stride-1 input gradient, a
+// convolution with the flipped kernel) and weight_rows. Other strides use the direct kernels
+// forward, backward_input (a gather, stride phases handled) and backward_weight.
+// WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
 import { gpu } from '../device.js';
 import { dispatch, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
@@ -32,13 +36,23 @@ const BACKWARD_INPUT = kernel('backward_input');
 const BACKWARD_WEIGHT = kernel('backward_weight');
 const WG = 64;
 const PARAM_WORDS = 20;
-/** Pixels per block of forward_rows (ROW_PIX in the shader). */
-const ROW_PIX = 12;
+/** Pixels per block of forward_rows (ROW_PIX in the shader): 12, or fewer when that wastes less of a row. */
+function rowPixels(ow: number): number {
+  let best = 12;
+  for (const p of [8, 4]) if (Math.ceil(ow / p) * p < Math.ceil(ow / best) * best) best = p;
+  return best;
+}
 /** forward_rows keeps 11 + KW input values in a 32-value window. */
 const ROWS_MAX_KW = 16;
 
-function forwardRowsKernel(kw: number): Kernel {
-  return { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw } };
+/** Pixels per step of weight_rows (GRAD_PIX in the shader). */
+const GRAD_PIX = 4;
+
+function forwardRowsKernel(kw: number, rowPix: number): Kernel {
+  return { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw, ROW_PIX: rowPix } };
+}
+function weightRowsKernel(kw: number): Kernel {
+  return { shader: 'conv2d', entry: 'weight_rows', bindings: LAYOUT, constants: { KW: kw } };
 }
 
 interface Geometry {
@@ -53,7 +67,7 @@ interface Geometry {
   ow: number;
   sh: number;
   sw: number;
-  /** Zeros before the first row / column; those after follow from the output size. */
+  /** Zeros before the first row / column (those after follow from the output size); negative = crop. */
   pt: number;
   pl: number;
 }
@@ -123,8 +137,24 @@ function pack(src: Tensor, b: number, r: number, c: number, reverseC = false): T
   const r4 = blocks4(r) * 4;
   const out = empty([b * c * r4] as const);
   const s = src.buffer;
-  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, reverseC ? 1 : 0]), Math.ceil(out.size / WG));
+  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, reverseC ? 1 : 0, 0, 0]), Math.ceil((b * c) / WG));
   return out;
+}
+
+/** Like pack, with the c axis made of rows of `row` values, each zero-padded to `paddedRow`. */
+function packRows(src: Tensor, b: number, r: number, c: number, row: number, paddedRow: number): Tensor<Shape1> {
+  const r4 = blocks4(r) * 4;
+  const out = empty([b * (c / row) * paddedRow * r4] as const);
+  const s = src.buffer;
+  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, 0, row, paddedRow]), Math.ceil((b * (c / row) * paddedRow) / WG));
+  return out;
+}
+
+/** Zero-padded copy of x's planes [planes, hp, wp]: x's row r lands at row r + top, column q + left. */
+function padPlanes(x: Tensor, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): Tensor<Shape1> {
+  const xp = empty([planes * hp * wp] as const);
+  dispatch(PAD, [x.buffer, x.buffer, x.buffer, xp.buffer], words(null, [planes, h, w, hp, wp, top >>> 0, left >>> 0]), Math.ceil((planes * hp) / WG));
+  return xp;
 }
 
 /** out[o, i] = sum_r src[o, r, i] (one invocation per output, serial sum). */
@@ -168,14 +198,14 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry):
   const bb = bias ? bias.buffer : wf.buffer;
   if (g.sw === 1 && g.kw <= ROWS_MAX_KW) {
     // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
-    const owb = Math.ceil(g.ow / ROW_PIX);
-    const nv = Math.ceil((ROW_PIX - 1 + g.kw) / 4);
+    const rowPix = rowPixels(g.ow);
+    const owb = Math.ceil(g.ow / rowPix);
+    const nv = Math.ceil((rowPix - 1 + g.kw) / 4);
     const hp = (g.oh - 1) * g.sh + g.kh;
-    const wp = ROW_PIX * (owb - 1) + 4 * nv;
-    const xp = empty([g.n * g.cin * hp * wp] as const);
-    dispatch(PAD, [x.buffer, x.buffer, x.buffer, xp.buffer], words(null, [g.n * g.cin, g.h, g.w, hp, wp, g.pt >>> 0, g.pl >>> 0]), Math.ceil(xp.size / WG));
+    const wp = rowPix * (owb - 1) + 4 * nv;
+    const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * g.oh * owb;
-    dispatch(forwardRowsKernel(g.kw), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4]), cob * Math.ceil(blocks / WG));
+    dispatch(forwardRowsKernel(g.kw, rowPix), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4]), cob * Math.ceil(blocks / WG));
     xp.dispose();
   } else {
     const owb = blocks4(g.ow);
@@ -220,23 +250,49 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
   const kwBlocks = g.sw * blocks4(Math.ceil(g.kw / g.sw));
   const kBlocks = g.cin * g.kh * kwBlocks;
   const kGroups = Math.ceil(kBlocks / WG);
-  // With few weight blocks, split the N*OH rows into chunks (partial sums added by sum_mid) so
-  // that enough workgroups run: a few for the CPU's cores, many more for a real GPU.
   const rows = g.n * g.oh;
-  const target = gpu().info.software ? 8 : 1024;
-  let chunks = Math.min(rows, Math.max(1, Math.ceil(target / (cob * kGroups))));
+  const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
+  // With few weight blocks, split the N*OH rows into chunks (partial sums added by sum_mid) so
+  // that enough invocations run: a few hundred for the CPU's SIMD lanes and cores, tens of
+  // thousands for a real GPU.
+  const software = gpu().info.software;
+  let chunks: number;
+  if (fast) {
+    chunks = Math.ceil((software ? 256 : 65536) / (cob * g.cin * g.kh));
+  } else {
+    chunks = Math.ceil((software ? 8 : 1024) / (cob * kGroups));
+  }
+  chunks = Math.min(rows, Math.max(1, chunks));
   const rowsPerChunk = Math.ceil(rows / chunks);
   chunks = Math.ceil(rows / rowsPerChunk);
-  // gy as [N*OH*OW, Cout4]: the 4 output channels of a block are one vec4.
-  const gp = pack(gy, g.n, g.cout, g.oh * g.ow);
   const partial = chunks > 1 ? empty([chunks * m] as const) : empty(shape);
-  dispatch(
-    BACKWARD_WEIGHT,
-    [x.buffer, gp.buffer, gp.buffer, partial.buffer],
-    words(g, [cob, kwBlocks, kBlocks, kGroups, rowsPerChunk, chunks, m]),
-    cob * kGroups * chunks,
-  );
-  gp.dispose();
+  if (fast) {
+    const groups = Math.ceil(g.ow / GRAD_PIX);
+    const nv = Math.ceil((GRAD_PIX - 1 + g.kw) / 4);
+    const hp = (g.oh - 1) * g.sh + g.kh;
+    const wp = GRAD_PIX * (groups - 1) + 4 * nv;
+    const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
+    // gy as [N*OH, OWp, Cout4]: 4 output channels per vec4, rows zero-padded to whole pixel groups.
+    const gp = packRows(gy, g.n, g.cout, g.oh * g.ow, g.ow, groups * GRAD_PIX);
+    dispatch(
+      weightRowsKernel(g.kw),
+      [xp.buffer, gp.buffer, gp.buffer, partial.buffer],
+      words(g, [cob, g.cin * g.kh, hp, wp / 4, groups, rowsPerChunk]),
+      cob * Math.ceil((g.cin * g.kh * chunks) / WG),
+    );
+    xp.dispose();
+    gp.dispose();
+  } else {
+    // gy as [N*OH*OW, Cout4]: the 4 output channels of a block are one vec4.
+    const gp = pack(gy, g.n, g.cout, g.oh * g.ow);
+    dispatch(
+      BACKWARD_WEIGHT,
+      [x.buffer, gp.buffer, gp.buffer, partial.buffer],
+      words(g, [cob, kwBlocks, kBlocks, kGroups, rowsPerChunk, chunks, m]),
+      cob * kGroups * chunks,
+    );
+    gp.dispose();
+  }
   if (chunks === 1) return partial as Tensor<Shape4>;
   const dw = sumMid(partial, 1, chunks, m, shape);
   partial.dispose();
