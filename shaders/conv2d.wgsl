@@ -444,8 +444,8 @@ fn weight_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 // src0 = x, src1 = gy packed [N*OH*OW, Cout4] (vec4 over co), dst = dw, or split-K partials
 // [chunks, Cout*Cin*KH*KW] summed afterwards by sum_mid.
 // A block is 4 output channels x 4 kernel columns kwa + j*sw of one (ci, kh): stepping ow shifts
-// the x window by one slot. The workgroup shares the channel block and the row chunk, so the gy
-// loads are uniform; lanes differ in (ci, kh, kw block).
+// the x window by one slot. The workgroup shares the channel block and the row chunk; lanes
+// differ in (ci, kh, kw block).
 // a = Cout4/4, b = kw blocks per (ci, kh) = sw*ceil(ceil(KW/sw)/4), c = Cin*KH*b,
 // d = ceil(c/64), e = rows (n, oh) per chunk, f = chunks, g = Cout*Cin*KH*KW.
 @compute @workgroup_size(64)

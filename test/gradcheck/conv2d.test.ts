@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, conv2d, conv2dOutputShape, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu } from '../setup-gpu.js';
@@ -54,6 +54,7 @@ const CASES: Case[] = [
   // The stride-1 fast paths take kernels up to 16 wide; 17 goes through the generic kernels.
   { name: '2x16 valid (widest fast-path kernel)', x: [1, 2, 4, 21], w: [3, 2, 2, 16], bias: true },
   { name: '2x17 valid (generic path)', x: [1, 2, 4, 21], w: [3, 2, 2, 17], bias: true },
+  { name: '5x5 same on a 3x4 input (kernel larger than the input)', x: [2, 2, 3, 4], w: [3, 2, 5, 5], bias: true, padding: 'same' },
 ];
 
 const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
@@ -124,6 +125,25 @@ describe('conv2d larger shapes against the reference', () => {
     checkLarge([2, 16, 12, 12], [32, 16, 3, 3], { padding: 'same' }, true, 15));
 });
 
+describe('conv2d temporaries', () => {
+  it('frees its packed, padded and partial buffers (fast and generic paths)', async () => {
+    const rng = new Rng(16);
+    for (const opts of [{ padding: 'same' }, { padding: 1, stride: 2 }] as const) {
+      const x = tensor(Float32Array.from(randomArray(2 * 3 * 9 * 9, rng)), [2, 3, 9, 9] as const, { requiresGrad: true });
+      const w = tensor(Float32Array.from(randomArray(5 * 3 * 3 * 3, rng)), [5, 3, 3, 3] as const, { requiresGrad: true });
+      const b = tensor(Float32Array.from(randomArray(5, rng)), [5] as const, { requiresGrad: true });
+      const before = memory().liveBuffers;
+      tidy(() => sum(conv2d(x, w, b, opts)).backward());
+      // Only the three gradients outlive the step.
+      expect(memory().liveBuffers).toBe(before + 3);
+      for (const t of [x, w, b]) {
+        t.grad?.dispose();
+        t.dispose();
+      }
+    }
+  });
+});
+
 describe('conv2d output shape', () => {
   it('follows TensorFlow for same, and floor((in + 2p - k) / s) + 1 otherwise', () => {
     expect(conv2dOutputShape([2, 3, 7, 9], [4, 3, 3, 3], { padding: 'same', stride: 2 })).toEqual([2, 4, 4, 5]);
@@ -143,43 +163,44 @@ describe('conv2d output shape', () => {
   });
 });
 
+// Each test runs in tidy() so the tensors it makes are freed.
 describe('conv2d bad inputs', () => {
   const x = () => tensor(new Float32Array(2 * 3 * 8 * 8), [2, 3, 8, 8] as const);
   const w = (cin = 3, k = 3) => tensor(new Float32Array(5 * cin * k * k), [5, cin, k, k] as const);
 
-  it('rejects a channel mismatch, printing both shapes', () => {
+  it('rejects a channel mismatch, printing both shapes', () => tidy(() => {
     expect(() => conv2d(x(), w(4))).toThrow('conv2d: input has 3 channels but weights expect 4: x [2, 3, 8, 8], w [5, 4, 3, 3]');
-  });
-  it('rejects wrong ranks', () => {
+  }));
+  it('rejects wrong ranks', () => tidy(() => {
     const x3 = tensor(new Float32Array(3 * 8 * 8), [3, 8, 8] as const) as unknown as Tensor<Shape4>;
     expect(() => conv2d(x3, w())).toThrow(/input must have rank 4.*x \[3, 8, 8\], w \[5, 3, 3, 3\]/);
     const w2 = tensor(new Float32Array(15), [5, 3] as const) as unknown as Tensor<Shape4>;
     expect(() => conv2d(x(), w2)).toThrow(/weights must have rank 4.*x \[2, 3, 8, 8\], w \[5, 3\]/);
-  });
-  it('rejects a kernel larger than the padded input', () => {
+  }));
+  it('rejects a kernel larger than the padded input', () => tidy(() => {
     expect(() => conv2d(x(), w(3, 9))).toThrow(/kernel 9x9 is larger than the padded input 8x8.*x \[2, 3, 8, 8\], w \[5, 3, 9, 9\]/);
     expect(() => conv2d(x(), w(3, 11), null, { padding: 1 })).toThrow(/kernel 11x11 is larger than the padded input 10x10/);
     expect(() => conv2dOutputShape([1, 1, 4, 4], [1, 1, 5, 5], { padding: 'valid' })).toThrow(/larger than the padded input/);
     // 'same' pads as much as needed, so a large kernel is fine there.
     expect(conv2dOutputShape([1, 1, 4, 4], [1, 1, 5, 5], { padding: 'same' })).toEqual([1, 1, 4, 4]);
-  });
-  it('rejects a bias of the wrong shape', () => {
+  }));
+  it('rejects a bias of the wrong shape', () => tidy(() => {
     const b = tensor(new Float32Array(4), [4] as const);
     expect(() => conv2d(x(), w(), b)).toThrow(/bias must have shape \[5\].*bias \[4\], w \[5, 3, 3, 3\]/);
-  });
-  it('rejects bad strides and paddings', () => {
+  }));
+  it('rejects bad strides and paddings', () => tidy(() => {
     expect(() => conv2d(x(), w(), null, { stride: 0 })).toThrow(/stride must be an integer >= 1/);
     expect(() => conv2d(x(), w(), null, { stride: 1.5 })).toThrow(/stride must be an integer >= 1/);
     expect(() => conv2d(x(), w(), null, { stride: [1, 2, 3] as unknown as [number, number] })).toThrow(/stride/);
     expect(() => conv2d(x(), w(), null, { padding: -1 })).toThrow(/padding must be/);
     expect(() => conv2d(x(), w(), null, { padding: 'full' as 'same' })).toThrow(/padding must be/);
     expect(() => conv2d(x(), w(), null, { padding: [1, 0.5] })).toThrow(/padding must be/);
-  });
-  it('rejects empty dimensions', () => {
+  }));
+  it('rejects empty dimensions', () => tidy(() => {
     expect(() => conv2dOutputShape([0, 3, 8, 8], [5, 3, 3, 3])).toThrow(/input has an empty dimension: x \[0, 3, 8, 8\]/);
     expect(() => conv2dOutputShape([1, 3, 8, 8], [0, 3, 3, 3])).toThrow(/weights have an empty dimension/);
-  });
-  it('rejects non-f32 and disposed tensors', () => {
+  }));
+  it('rejects non-f32 and disposed tensors', () => tidy(() => {
     const xi = tensor(new Int32Array(2 * 3 * 8 * 8), [2, 3, 8, 8] as const);
     expect(() => conv2d(xi, w())).toThrow(/conv2d: expected a f32 tensor/);
     const wd = w();
@@ -188,5 +209,5 @@ describe('conv2d bad inputs', () => {
     const b = tensor(new Float32Array(5), [5] as const);
     b.dispose();
     expect(() => conv2d(x(), w(), b)).toThrow(/was disposed/);
-  });
+  }));
 });
