@@ -348,3 +348,25 @@ describe.runIf(fs.existsSync(path.join(REAL, 'train')))('real FER2013', () => {
     expect(Math.max(...face) - Math.min(...face)).toBeGreaterThan(50);
   });
 });
+
+describe('packed data file', () => {
+  it('a cache file given as the data path loads without the PNG folders', async () => {
+    const { makeFixture, tempDir } = await import('./fixtures.js');
+    const { loadSplits, resolveDataDir, DataError } = await import('@fer/fer');
+    const { readdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const root = makeFixture();
+    const cacheDir = tempDir('packed');
+    const fromDir = loadSplits(root, ['train', 'public'], { cacheDir });
+    const packed = join(cacheDir, readdirSync(cacheDir)[0]!);
+    expect(resolveDataDir(packed)).toBe(packed);
+    const fromFile = loadSplits(packed, ['train', 'public']);
+    expect(fromFile.train.count).toBe(fromDir.train.count);
+    expect(Buffer.from(fromFile.train.images).equals(Buffer.from(fromDir.train.images))).toBe(true);
+    expect(Array.from(fromFile.public.labels)).toEqual(Array.from(fromDir.public.labels));
+    const junk = join(cacheDir, 'junk.bin');
+    writeFileSync(junk, 'not a cache');
+    expect(() => loadSplits(junk, ['train'])).toThrow(DataError);
+    expect(() => loadSplits(junk, ['train'])).toThrow(/neither a data folder nor a packed FER2013 file/);
+  });
+});

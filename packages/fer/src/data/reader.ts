@@ -65,7 +65,7 @@ export function resolveDataDir(flag?: string, env: string | undefined = process.
   for (const [what, value] of explicit) {
     if (value === undefined || value === '') continue;
     const dir = path.resolve(cwd, value);
-    if (looksLikeData(dir)) return dir;
+    if (looksLikeData(dir) || (fs.existsSync(dir) && fs.statSync(dir).isFile())) return dir;
     const why = isDir(dir) ? 'holds neither train/ nor test/' : 'does not exist';
     throw new DataError(`${what} ${value}: ${dir} ${why}. ${LAYOUT_HELP}`);
   }
@@ -404,6 +404,14 @@ function selectSplit(ds: DecodedDataset, split: Split, dir: string, cache: Split
  */
 export function loadSplits<S extends Split>(dir: string, splits: readonly S[], options: LoadOptions = {}): Record<S, SplitData> {
   const abs = path.resolve(dir);
+  // A packed data set (a cache file, e.g. carried to a machine without the PNG folders) loads as is.
+  if (fs.existsSync(abs) && fs.statSync(abs).isFile()) {
+    const got = readCache(abs);
+    if (!got.ok) throw new DataError(`${abs} is neither a data folder nor a packed FER2013 file (${got.reason})`);
+    const out = {} as Record<S, SplitData>;
+    for (const s of splits) out[s] = selectSplit(got.data, s, abs, 'hit');
+    return out;
+  }
   if (!isDir(abs)) throw new DataError(`data folder ${abs} does not exist. ${LAYOUT_HELP}`);
   const skipBad = options.skipBad ?? false;
   const resize = options.resize ?? false;
