@@ -1,0 +1,85 @@
+// The CLIs as a user runs them (the built dist/, as `pnpm fer:*` does): bad input gives one clear
+// error line and exit code 1; --help lists every flag.
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './fixtures.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const cli = (name: string) => join(ROOT, 'packages/fer/dist/cli', `${name}.js`);
+
+function run(name: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [cli(name), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr.split('\n').filter((l) => !/^Warning: maxDynamic/.test(l)).join('\n') };
+}
+
+describe('CLIs', () => {
+  it('are built (pnpm test builds them first)', () => {
+    for (const c of ['train', 'eval', 'predict']) expect(existsSync(cli(c)), cli(c)).toBe(true);
+  });
+
+  it('train --help lists every hyper-parameter flag', () => {
+    const r = run('train', ['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume'])
+      expect(r.out).toContain(flag);
+  });
+
+  it('an unknown model is refused with the valid names', () => {
+    const r = run('train', ['--model', 'resnet']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--model must be one of seed-cnn, fast; got 'resnet'/);
+  });
+
+  it('a non-numeric flag is refused', () => {
+    const r = run('train', ['--lr', 'fast']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--lr expects a number, got 'fast'/);
+    expect(run('train', ['--epochs', '2.5']).err).toMatch(/--epochs expects an integer, got '2.5'/);
+    expect(run('train', ['--batch', '0']).err).toMatch(/--batch must be >= 1, got 0/);
+  });
+
+  it('an unknown flag is refused', () => {
+    const r = run('train', ['--learning-rate', '1']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/unknown flag --learning-rate/);
+  });
+
+  it('a missing or empty data folder says where to put FER2013', () => {
+    const missing = run('train', ['--data', '/nonexistent/fer']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/--data \/nonexistent\/fer: .* does not exist/);
+    expect(missing.err).toMatch(/train\/<class>/);
+    const empty = tempDir('empty-data');
+    mkdirSync(join(empty, 'train'));
+    mkdirSync(join(empty, 'test'));
+    const r = run('train', ['--data', empty, '--out', join(empty, 'run')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error: .*(empty|no images|holds no)/i);
+  });
+
+  it('FER_DATA pointing nowhere is named in the error', () => {
+    const r = run('train', [], { FER_DATA: '/nonexistent/env-data' });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/FER_DATA \/nonexistent\/env-data/);
+  });
+
+  it('eval of a truncated checkpoint names the file', () => {
+    const dir = tempDir('bad-ckpt');
+    const file = join(dir, 'broken.safetensors');
+    writeFileSync(file, Buffer.from([1, 2, 3]));
+    const r = run('eval', ['--checkpoint', file, '--split', 'public']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(file);
+  });
+
+  it('predict without images explains itself', () => {
+    const r = run('predict', []);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/give one or more PNG files or folders/);
+    const r2 = run('predict', ['/nonexistent.png']);
+    expect(r2.code).toBe(1);
+    expect(r2.err).toMatch(/\/nonexistent\.png: no such file or folder/);
+  });
+});
