@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './fixtures.js';
+import { tempDir, makeFixture, addFile, grayPng } from './fixtures.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const cli = (name: string) => join(ROOT, 'packages/fer/dist/cli', `${name}.js`);
@@ -81,5 +81,30 @@ describe('CLIs', () => {
     const r2 = run('predict', ['/nonexistent.png']);
     expect(r2.code).toBe(1);
     expect(r2.err).toMatch(/\/nonexistent\.png: no such file or folder/);
+  });
+
+  it('a corrupt image stops training naming the file; --skip-bad skips and counts it; --resize resizes', () => {
+    const data = makeFixture();
+    addFile(data, 'train/happy/Training_9.png', Buffer.from('definitely not a png'));
+    const out = join(tempDir('cli-run'), 'run');
+    const args = ['--data', data, '--out', out, '--model', 'fast', '--epochs', '1', '--batch', '4', '--cache', 'none'];
+    const bad = run('train', args);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/train\/happy\/Training_9\.png/);
+    expect(existsSync(join(out, 'last.safetensors'))).toBe(false);
+    const skipped = run('train', [...args, '--skip-bad']);
+    expect(skipped.code, skipped.err).toBe(0);
+    expect(skipped.out).toMatch(/skipped 1 unreadable file\(s\) \(--skip-bad\), e\.g\. train\/happy\/Training_9\.png/);
+    expect(existsSync(join(out, 'last.safetensors'))).toBe(true);
+    const data2 = makeFixture();
+    addFile(data2, 'train/sad/Training_8.png', grayPng(64, 40, (x, y) => (x + y) % 256));
+    const out2 = join(tempDir('cli-run2'), 'run');
+    const args2 = ['--data', data2, '--out', out2, '--model', 'fast', '--epochs', '1', '--batch', '4', '--cache', 'none'];
+    const wrongSize = run('train', args2);
+    expect(wrongSize.code).toBe(1);
+    expect(wrongSize.err).toMatch(/Training_8\.png.*64x40, expected 48x48/);
+    const resized = run('train', [...args2, '--resize']);
+    expect(resized.code, resized.err).toBe(0);
+    expect(resized.out).toMatch(/resized 1 image\(s\) to 48x48/);
   });
 });

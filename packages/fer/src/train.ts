@@ -50,6 +50,10 @@ export interface TrainConfig {
   /** Training steps queued on the GPU ahead of the one whose loss/accuracy is being read back. */
   inFlight: number;
   cacheDir?: string | null;
+  /** Resize images that are not 48x48 instead of refusing them. */
+  resize?: boolean;
+  /** Skip (and count) unreadable images instead of stopping at the first. */
+  skipBad?: boolean;
   /** Print the progress bar (off in tests). */
   progress: boolean;
 }
@@ -231,13 +235,17 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (resumeState.config.model !== cfg.model)
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
     // The run continues with its own hyper-parameters; only the epoch budget may be extended.
-    cfg = { ...resumeState.config, epochs: cfg.epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight };
+    cfg = { ...resumeState.config, epochs: cfg.epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, resize: cfg.resize, skipBad: cfg.skipBad };
   }
 
   const dataDir = resolveDataDir(cfg.data);
   log(`data: ${dataDir}`);
   const t0 = performance.now();
-  const splits = loadSplits(dataDir, ['train', 'public'], { cacheDir: cfg.cacheDir });
+  const splits = loadSplits(dataDir, ['train', 'public'], { cacheDir: cfg.cacheDir, resize: cfg.resize, skipBad: cfg.skipBad });
+  const skipped = splits.train.skipped.length + splits.public.skipped.length;
+  if (skipped) log(`skipped ${skipped} unreadable file(s) (--skip-bad), e.g. ${[...splits.train.skipped, ...splits.public.skipped][0]!.file}`);
+  const resized = splits.train.resized.length + splits.public.resized.length;
+  if (resized) log(`resized ${resized} image(s) to 48x48 (--resize)`);
   const trainSet = subset(splits.train, cfg.limit, cfg.seed);
   const valSet = subset(splits.public, cfg.limit ? Math.min(cfg.limit, splits.public.count) : 0, cfg.seed + 1);
   log(`loaded ${trainSet.count} training and ${valSet.count} PublicTest images in ${((performance.now() - t0) / 1000).toFixed(1)} s (cache: ${splits.train.cache})`);
@@ -246,7 +254,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   log(summary(model, [1, IMAGE_SIZE, IMAGE_SIZE], { name: cfg.model }));
   const optimizer = makeOptimizer(cfg, model);
   const dataRng = new Rng(cfg.seed ^ 0x5eed);
-  const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, augment: augmentConfig(cfg.augment), rng: dataRng });
+  // BatchNorm needs two samples per batch in training: a last batch of one image is dropped.
+  const dropLast = trainSet.count % cfg.batch === 1;
+  const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment), rng: dataRng });
   const plateau = cfg.schedule === 'plateau' ? new ReduceLrOnPlateau({ lr: cfg.lr, mode: 'max', factor: cfg.gamma, patience: cfg.patience }) : null;
   const weights = cfg.classWeights ? Array.from(balancedWeights(trainSet.labels, NUM_CLASSES)) : undefined;
   if (weights) log(`class weights: ${weights.map((w, i) => `${CLASSES[i]} ${w.toFixed(2)}`).join(', ')}`);

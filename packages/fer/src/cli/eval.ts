@@ -21,6 +21,8 @@ const FLAGS: Record<string, FlagSpec> = {
   batch: { type: 'int', help: 'evaluation batch size', default: 256, min: 1 },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
+  resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },
+  'skip-bad': { type: 'boolean', help: 'skip and count unreadable/corrupt images instead of stopping', default: false },
 };
 
 await runCli(async () => {
@@ -31,7 +33,12 @@ await runCli(async () => {
   const split = flags.split as Split;
   const out = (flags.out as string | undefined) ?? dirname(file);
   const dataDir = resolveDataDir(flags.data as string | undefined);
-  const data = loadSplit(dataDir, split, { cacheDir: flags.cache === 'none' ? null : (flags.cache as string) });
+  const data = loadSplit(dataDir, split, {
+    cacheDir: flags.cache === 'none' ? null : (flags.cache as string),
+    resize: flags.resize as boolean,
+    skipBad: flags['skip-bad'] as boolean,
+  });
+  if (data.skipped.length) console.log(`skipped ${data.skipped.length} unreadable file(s) (--skip-bad), e.g. ${data.skipped[0]!.file}: ${data.skipped[0]!.reason}`);
   await initDevice();
   const { model, name, ckpt } = await loadModel(file);
   const t0 = performance.now();

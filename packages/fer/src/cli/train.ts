@@ -33,6 +33,8 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   force: { type: 'boolean', help: 'start afresh even if --out holds a run', default: false },
   'in-flight': { type: 'int', help: 'steps queued on the GPU ahead of the loss readback', default: D.inFlight, min: 0, max: 64 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
+  resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },
+  'skip-bad': { type: 'boolean', help: 'skip and count unreadable/corrupt images instead of stopping', default: false },
 };
 
 export function configFromFlags(argv: readonly string[]): TrainConfig | null {
@@ -69,6 +71,8 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
     force: flags.force as boolean,
     inFlight: flags['in-flight'] as number,
     cacheDir: flags.cache === 'none' ? null : (flags.cache as string),
+    resize: flags.resize as boolean,
+    skipBad: flags['skip-bad'] as boolean,
   };
   if (flags.preset) cfg = applyPreset(cfg, flags.preset as string, given);
   if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
