@@ -122,6 +122,21 @@ describe('training loop', () => {
     await expect(train(config({ data, out, model: 'fast', resume: true }), { log: () => {} })).rejects.toThrow(CheckpointError);
   });
 
+  it('runs every optimizer/schedule/loss option', async () => {
+    const runs: Array<Partial<TrainConfig>> = [
+      { optimizer: 'sgd', momentum: 0.9, nesterov: true, schedule: 'cosine', warmup: 1, classWeights: true, labelSmoothing: 0.1 },
+      { optimizer: 'adamw', weightDecay: 0.01, schedule: 'plateau', patience: 1, gamma: 0.5, augment: 'standard' },
+      { optimizer: 'adam', schedule: 'step', stepSize: 1, gamma: 0.5 },
+    ];
+    for (const over of runs) {
+      const r = await train(config({ data, out: tempDir('run-opts'), epochs: 3, ...over }), { log: () => {} });
+      expect(r.epochs).toHaveLength(3);
+      for (const e of r.epochs) expect(Number.isFinite(e.trainLoss)).toBe(true);
+      if (over.schedule === 'step') expect(r.epochs.map((e) => e.lr)).toEqual([3e-3, 1.5e-3, 7.5e-4]);
+      if (over.schedule === 'cosine') expect(r.epochs[0]!.lr).toBeLessThan(r.epochs[1]!.lr);
+    }
+  });
+
   it('a truncated checkpoint is a clear error naming the file', async () => {
     const out = tempDir('run-trunc');
     await train(config({ data, out, epochs: 1 }), { log: () => {} });

@@ -260,6 +260,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const plateau = cfg.schedule === 'plateau' ? new ReduceLrOnPlateau({ lr: cfg.lr, mode: 'max', factor: cfg.gamma, patience: cfg.patience }) : null;
   const weights = cfg.classWeights ? Array.from(balancedWeights(trainSet.labels, NUM_CLASSES)) : undefined;
   if (weights) log(`class weights: ${weights.map((w, i) => `${CLASSES[i]} ${w.toFixed(2)}`).join(', ')}`);
+  // Uploaded once: a host array would be uploaded (and the queue flushed) at every step.
+  const weightsTensor = weights ? tensor(weights, [NUM_CLASSES] as const) : undefined;
 
   let startEpoch = 0;
   let bestValAcc = -1;
@@ -320,7 +322,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         const x = tensor(b.x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
         const y = tensor(labels, [n] as const, { dtype: 'i32' });
         const logits = model.forward(x) as Tensor<Shape2>;
-        const loss = softmaxCrossEntropy(logits, y, { labelSmoothing: cfg.labelSmoothing, classWeights: weights });
+        const loss = softmaxCrossEntropy(logits, y, { labelSmoothing: cfg.labelSmoothing, classWeights: weightsTensor });
         loss.backward();
         return { loss, pred: noGrad(() => argmax(logits)) };
       });
@@ -377,6 +379,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   }
   model.dispose();
   optimizer.dispose();
+  weightsTensor?.dispose();
   return { epochs: history, bestValAcc, bestEpoch, lastCheckpoint: lastFile, bestCheckpoint: bestFile };
 }
 
