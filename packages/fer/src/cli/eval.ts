@@ -17,7 +17,7 @@ const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { type: 'string', help: 'weights to evaluate (default: models/fer-best.safetensors, else runs/latest/best.safetensors)' },
   split: { type: 'string', help: 'split: test = PublicTest + PrivateTest (the report), private, public, train', default: 'test', choices: ['test', 'private', 'public', 'train'] },
   data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
-  out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside the checkpoint)' },
+  out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside --checkpoint, else runs/eval)' },
   batch: { type: 'int', help: 'evaluation batch size', default: 256, min: 1 },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
@@ -31,7 +31,8 @@ await runCli(async () => {
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}' (use --checkpoint FILE)`);
   const file = (flags.checkpoint as string | undefined) ?? defaultCheckpoint();
   const split = flags.split as Split;
-  const out = (flags.out as string | undefined) ?? dirname(file);
+  // Beside a run's checkpoint; for the shipped model (flags.checkpoint unset), not into models/.
+  const out = (flags.out as string | undefined) ?? (flags.checkpoint ? dirname(file) : 'runs/eval');
   const dataDir = resolveDataDir(flags.data as string | undefined);
   const data = loadSplit(dataDir, split, {
     cacheDir: flags.cache === 'none' ? null : (flags.cache as string),
