@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Rng, tensor, tidy, randUniform, softmaxCrossEntropy, type Tensor } from '@fer/tensor';
+import { Rng, tensor, tidy, randUniform, softmaxCrossEntropy, memory, type Tensor } from '@fer/tensor';
 import {
   Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, Adam, AdamW, SGD, Optimizer,
   toHost, getDropoutRngState, setDropoutRngState, type Module, type OptimizerState,
@@ -53,6 +53,27 @@ describe('end to end', () => {
     expect(opt.stepCount()).toBe(50);
     net.dispose();
     opt.dispose();
+  });
+
+  it('GPU memory stays flat over 200 training steps of a conv net with BN and dropout', async () => {
+    const net = smallNet(3, true);
+    const { x, labels } = batch();
+    const opt = new Adam(net.parameters(), { lr: 0.01 });
+    const live: number[] = [];
+    const bytes: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      await trainStep(net, opt, x, labels);
+      if (i >= 10 && i % 10 === 0) {
+        live.push(memory().liveBuffers);
+        bytes.push(memory().liveBytes + memory().pooledBytes);
+      }
+    }
+    expect(new Set(live).size, `live buffers ${live.join(',')}`).toBe(1);
+    expect(new Set(bytes).size, `bytes held ${bytes.join(',')}`).toBe(1);
+    net.dispose();
+    opt.dispose();
+    x.dispose();
+    labels.dispose();
   });
 
   it('SGD with Nesterov momentum and AdamW also reduce the loss', async () => {
