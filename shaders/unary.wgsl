@@ -5,7 +5,7 @@
 
 struct Params { n: u32, alpha: f32, beta: f32 }
 
-// 0 copy, 1 alpha*x+beta (scale/shift), 2 relu, 3 neg, 4 fill with alpha
+// 0 copy, 1 alpha*x+beta (scale/shift), 2 relu, 3 neg
 override OP: u32 = 0u;
 
 @compute @workgroup_size(256)
@@ -18,7 +18,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     case 1u: { y = P.alpha * v + P.beta; }
     case 2u: { y = max(v, 0.0); }
     case 3u: { y = -v; }
-    case 4u: { y = P.alpha; }
     default: { y = v; }
   }
   out[i] = y;

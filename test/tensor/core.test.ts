@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   tensor, zeros, ones, full, randNormal, randUniform, heNormal, glorotUniform, tidy, keep, noGrad, memory,
-  add, mul, relu, sum, mean, scale, Rng, Tensor, initDevice, releaseDevice, sizeClass, dispatchStats,
+  add, mul, relu, sum, mean, scale, Rng, Tensor, initDevice, releaseDevice, sizeClass, dispatchStats, trimPool,
 } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 
@@ -182,6 +182,17 @@ describe('memory', () => {
     }
     expect(new Set(counts).size).toBe(1);
     expect(memory().pooledBuffers).toBeLessThan(50);
+  });
+
+  it('trimPool frees the pooled buffers and keeps live ones', async () => {
+    const live = ones([1000]);
+    for (let i = 0; i < 5; i++) tidy(() => scale(live, 2));
+    expect(memory().pooledBuffers).toBeGreaterThan(0);
+    trimPool();
+    expect(memory().pooledBuffers).toBe(0);
+    expect(memory().pooledBytes).toBe(0);
+    expect(Array.from(await live.toArray()).every((v) => v === 1)).toBe(true);
+    live.dispose();
   });
 
   it('batches dispatches into few submits', async () => {

@@ -1,6 +1,6 @@
 // The training loop: data → batches → forward/backward/step on the GPU, validation on PublicTest
 // after every epoch, checkpoints (last + best) written atomically every epoch, exact resume.
-import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Rng, tensor, tidy, noGrad, softmaxCrossEntropy, argmax, memory, type Tensor, type Shape2, type Shape4,
@@ -381,11 +381,4 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   optimizer.dispose();
   weightsTensor?.dispose();
   return { epochs: history, bestValAcc, bestEpoch, lastCheckpoint: lastFile, bestCheckpoint: bestFile };
-}
-
-/** Copies a file atomically (temp + rename), e.g. to publish a checkpoint under models/. */
-export function atomicWrite(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
 }

@@ -3,7 +3,7 @@ import { dispatch, f32bits, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, checkSameShape, empty, type Shape } from '../tensor.js';
 import { record } from '../autograd.js';
 
-const UNARY = { copy: 0, affine: 1, relu: 2, neg: 3, fill: 4 } as const;
+const UNARY = { copy: 0, affine: 1, relu: 2, neg: 3 } as const;
 const BINARY = { axpby: 0, mul: 1, reluGrad: 2 } as const;
 const WG = 256;
 
@@ -68,24 +68,3 @@ export function relu<S extends Shape>(x: Tensor<S>): Tensor<S> {
   const out = unary('relu', UNARY.relu, x);
   return record(out, 'relu', [x], (g) => [binary('relu', BINARY.reluGrad, g, x)]);
 }
-
-/** Overwrites every element of x with value, in place (no tape). */
-export function fill_(x: Tensor, value: number): void {
-  checkInputs('fill_', [x], 'f32');
-  if (x.size) dispatch(unaryKernel(UNARY.fill), [x.buffer, x.buffer], [x.size, f32bits(value), 0], Math.ceil(x.size / WG));
-}
-
-/** y <- alpha * x + beta * y, in place (no tape): used by optimizers and grad accumulation. */
-export function axpby_(y: Tensor, x: Tensor, alpha: number, beta: number): void {
-  checkInputs('axpby_', [x, y], 'f32');
-  checkSameShape('axpby_', x, y);
-  const tmp = binary('axpby_', BINARY.axpby, x, y, alpha, beta);
-  copyInto(tmp, y);
-  tmp.dispose();
-}
-
-function copyInto(src: Tensor, dst: Tensor): void {
-  dispatch(unaryKernel(UNARY.copy), [src.buffer, dst.buffer], [src.size, 0, 0], Math.ceil(src.size / WG));
-}
-
-export { copyInto };
