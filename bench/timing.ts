@@ -1,5 +1,6 @@
 // Timing helpers shared by the benchmarks: warm-up excluded, queue drained around each run.
-import { sync } from '@fer/tensor';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { gpu, sync } from '@fer/tensor';
 
 export interface Timing {
   medianMs: number;
@@ -8,17 +9,24 @@ export interface Timing {
   runs: number;
 }
 
+export interface TimeOptions {
+  warmup?: number;
+  runs?: number;
+  /** Waits until the recorded work has finished; our queue by default, a peer passes its own. */
+  drain?: () => Promise<void>;
+}
+
 /** Runs `fn` (which records GPU work) `warmup` times, then `runs` timed times, draining the queue each time. */
-export async function time(fn: () => void, { warmup = 2, runs = 5 } = {}): Promise<Timing> {
+export async function time(fn: () => void, { warmup = 2, runs = 5, drain = sync }: TimeOptions = {}): Promise<Timing> {
   for (let i = 0; i < warmup; i++) {
     fn();
-    await sync();
+    await drain();
   }
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     fn();
-    await sync();
+    await drain();
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
@@ -27,4 +35,14 @@ export async function time(fn: () => void, { warmup = 2, runs = 5 } = {}): Promi
 
 export function fmt(x: number, digits = 1): string {
   return x.toFixed(digits).padStart(8);
+}
+
+/** Writes bench/results/<adapter><suffix>.json (one file per adapter, so runs on other machines sit beside it). */
+export function writeResults(suffix: string, data: object): string {
+  const info = gpu().info;
+  const name = `${info.vendor}-${info.device || info.architecture}`.replace(/[^a-zA-Z0-9_.-]+/g, '-');
+  mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
+  const file = new URL(`../results/${name}${suffix}.json`, import.meta.url);
+  writeFileSync(file, JSON.stringify({ adapter: info, date: new Date().toISOString(), ...data }, null, 2));
+  return file.pathname;
 }

@@ -117,6 +117,15 @@ export function gpu(): Gpu {
   return current;
 }
 
+/**
+ * Dawn's GPU object (the create() result) that our device came from. Peers measured beside us
+ * (bench/peers) use it as their `navigator.gpu`, so they get the same adapter in the same process.
+ */
+export function gpuInstance(): GPU {
+  if (!current) throw new Error('WebGPU device not initialised: call `await initDevice()` before asking for its GPU instance.');
+  return current.instance;
+}
+
 export function hasDevice(): boolean {
   return current !== null;
 }

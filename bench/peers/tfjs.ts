@@ -1,0 +1,393 @@
+// TensorFlow.js as a peer measured beside our kernels: same process, same Dawn instance (so the
+// same adapter), same input values. Backends: 'webgpu' (TF.js's WGSL kernels on our adapter) and
+// 'wasm' (XNNPACK on the CPU; the stack to beat on a software adapter, see
+// shared/docs/webgpu-on-cpu.md, "Peers on the same adapter").
+// Layouts: our tensors are NCHW with weights [Cout, Cin, KH, KW]; TF.js wants NHWC and
+// [KH, KW, Cin, Cout], so the inputs are transposed once, before timing.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type * as TF from '@tensorflow/tfjs-core';
+import { initDevice, gpuInstance } from '@fer/tensor';
+import { time, type Timing, type TimeOptions } from '../timing.js';
+
+export type Tf = typeof TF;
+export type PeerBackend = 'webgpu' | 'wasm';
+export type ConvPass = 'forward' | 'input' | 'weight';
+export type PeerModel = 'seed-cnn' | 'fast';
+
+/** The subset of TF.js's WebGPUBackend we touch (typed here so its WebGPU typings stay out of ours). */
+interface WebGpuBackendLike {
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  queue: GPUQueue;
+  device: GPUDevice;
+  adapterInfo?: { vendor?: string; architecture?: string };
+}
+
+const require = createRequire(import.meta.url);
+let loading: Promise<Tf> | null = null;
+let wasmLoading: Promise<void> | null = null;
+
+/** The NHWC shape of an NCHW shape. */
+function nhwc([n, c, h, w]: readonly number[]): [number, number, number, number] {
+  return [n!, h!, w!, c!];
+}
+
+/**
+ * Loads tfjs-core and the WebGPU backend once, with `navigator.gpu` set to the GPU object our
+ * device came from: TF.js then asks the same Dawn instance for its adapter. The backend module
+ * checks `navigator.gpu` when it is imported, so the order matters.
+ */
+export async function loadTfjs(): Promise<Tf> {
+  if (!loading) {
+    loading = (async () => {
+      await initDevice();
+      // defineProperty, not assignment: Node >= 21 has a read-only `navigator` getter.
+      Object.defineProperty(globalThis, 'navigator', {
+        value: { gpu: gpuInstance(), userAgent: 'node' },
+        configurable: true,
+        writable: true,
+      });
+      const mod = (await import('@tensorflow/tfjs-core')) as Tf & { default?: Tf };
+      const tf = mod.default ?? mod; // a CommonJS bundle: the namespace may sit under default
+      // tfjs-core's Node bundle registers no gradients (its register_all_gradients is an ES module
+      // Node cannot load); the union package's Node bundle registers them all, into the registry
+      // tfjs-core keeps on globalThis. Loaded for that side effect only.
+      await import('@tensorflow/tfjs');
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return tf;
+    })();
+    loading.catch(() => (loading = null));
+  }
+  return loading;
+}
+
+async function loadWasm(): Promise<void> {
+  if (!wasmLoading) {
+    wasmLoading = (async () => {
+      await loadTfjs();
+      const mod = (await import('@tensorflow/tfjs-backend-wasm')) as typeof import('@tensorflow/tfjs-backend-wasm') & {
+        default?: typeof import('@tensorflow/tfjs-backend-wasm');
+      };
+      const wasm = mod.default ?? mod;
+      // In Node the .wasm files are read from disk: point at the package's dist/ folder (a path prefix).
+      wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+    })();
+    wasmLoading.catch(() => (wasmLoading = null));
+  }
+  return wasmLoading;
+}
+
+/** Peers that make sense here: TF.js-WebGPU always, TF.js-WASM on a software adapter (where the CPU is the device). */
+export function peerBackends(software: boolean): PeerBackend[] {
+  return software ? ['webgpu', 'wasm'] : ['webgpu'];
+}
+
+/** tf.setBackend, but with the reason when it fails (TF.js only warns and returns false). */
+async function setBackend(tf: Tf, backend: PeerBackend): Promise<void> {
+  if (tf.getBackend() === backend) return;
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(backend);
+    await tf.ready();
+  } finally {
+    console.warn = warn;
+  }
+  if (!ok) throw new Error(`TF.js backend '${backend}' did not initialise: ${warnings.join(' | ') || 'no reason given'}`);
+}
+
+interface Param {
+  w: TF.Variable;
+  b: TF.Variable;
+  bn: { gamma: TF.Variable; beta: TF.Variable; mean: TF.Variable; variance: TF.Variable } | null;
+}
+
+interface LayerSpec {
+  kind: 'conv' | 'dense';
+  out: number;
+  k: number;
+  bn: boolean;
+  relu: boolean;
+  pool: boolean;
+  drop: number;
+}
+
+/** The two FER models, layer for layer as packages/nn/src/models (seed-cnn.ts, fast-cnn.ts). */
+function modelSpec(model: PeerModel, numClasses: number): LayerSpec[] {
+  const conv = (out: number, k: number, bn: boolean, pool: boolean, drop: number): LayerSpec => ({ kind: 'conv', out, k, bn, relu: true, pool, drop });
+  const dense = (out: number, bn: boolean, relu: boolean, drop: number): LayerSpec => ({ kind: 'dense', out, k: 1, bn, relu, pool: false, drop });
+  if (model === 'seed-cnn')
+    return [
+      conv(32, 3, false, false, 0),
+      conv(64, 3, true, true, 0.25),
+      conv(128, 5, true, true, 0.25),
+      conv(512, 3, true, true, 0.25),
+      conv(512, 3, true, true, 0.25),
+      dense(256, true, true, 0.25),
+      dense(512, true, true, 0.25),
+      dense(numClasses, false, false, 0),
+    ];
+  return [
+    conv(32, 3, true, true, 0),
+    conv(64, 3, true, true, 0.25),
+    conv(128, 3, true, true, 0.25),
+    dense(256, true, true, 0.5),
+    dense(numClasses, false, false, 0),
+  ];
+}
+
+export class TfjsPeer {
+  readonly name: string;
+
+  private constructor(
+    readonly tf: Tf,
+    readonly backend: PeerBackend,
+    /** What the backend runs on: the adapter TF.js got, or the WASM flavour. */
+    readonly detail: string,
+    /** The adapter TF.js's WebGPU backend got (null for WASM). */
+    readonly adapter: { vendor: string; architecture: string } | null,
+  ) {
+    this.name = `tfjs-${backend}`;
+    if (backend === 'webgpu') {
+      // TF.js sets no error handler: Dawn would only print validation errors, and a broken
+      // command buffer would be timed as if it had run. Keep them and throw from drain().
+      const device = (tf.backend() as unknown as WebGpuBackendLike).device;
+      device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => void this.errors.push(ev.error.message);
+    }
+  }
+
+  private readonly errors: string[] = [];
+
+  /** Loads TF.js and initialises `backend`; throws with TF.js's reason when it cannot. */
+  static async create(backend: PeerBackend): Promise<TfjsPeer> {
+    const tf = await loadTfjs();
+    if (backend === 'wasm') await loadWasm();
+    await setBackend(tf, backend);
+    let detail: string;
+    let adapter: { vendor: string; architecture: string } | null = null;
+    if (backend === 'webgpu') {
+      const info = (tf.backend() as unknown as WebGpuBackendLike).adapterInfo;
+      adapter = { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '' };
+      detail = `TF.js ${tf.version_core} webgpu on ${adapter.vendor || '?'} ${adapter.architecture || '?'}`;
+    } else {
+      const f = tf.env().getFlags();
+      detail = `TF.js ${tf.version_core} wasm (simd ${f['WASM_HAS_SIMD_SUPPORT'] ?? '?'}, threads ${f['WASM_HAS_MULTITHREAD_SUPPORT'] ?? '?'})`;
+    }
+    return new TfjsPeer(tf, backend, detail, adapter);
+  }
+
+  /** Makes this peer's backend the current one (peers share one tfjs-core engine). */
+  async activate(): Promise<void> {
+    await setBackend(this.tf, this.backend);
+  }
+
+  /** Waits for the work recorded so far: submit TF.js's batched commands, wait on its queue. WASM runs synchronously. */
+  readonly drain = async (): Promise<void> => {
+    if (this.backend !== 'webgpu') return;
+    const be = this.tf.backend() as unknown as WebGpuBackendLike;
+    // The sequence TF.js itself runs before a readback (getBufferData): its compute pass stays open
+    // between ops, and submitting without ending it makes an invalid command buffer.
+    be.ensureCommandEncoderReady();
+    be.endComputePassEncoder();
+    be.submitQueue();
+    await be.queue.onSubmittedWorkDone();
+    if (this.errors.length) {
+      const errs = this.errors.splice(0);
+      throw new Error(`TF.js WebGPU error: ${errs[0]}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ''}`);
+    }
+  };
+
+  /** Times `fn` under tf.tidy (its tensors freed each run) with this peer's drain. */
+  async time(fn: () => void, options: Omit<TimeOptions, 'drain'> = {}): Promise<Timing> {
+    await this.activate();
+    return time(() => this.tf.tidy(fn), { ...options, drain: this.drain });
+  }
+
+  // ---- kernels ----
+
+  /** a [M, K] @ b [K, N], row-major as ours. */
+  async matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options?: Omit<TimeOptions, 'drain'>): Promise<Timing> {
+    await this.activate();
+    const ta = this.tf.tensor2d(a, [m, k]);
+    const tb = this.tf.tensor2d(b, [k, n]);
+    try {
+      return await this.time(() => void this.tf.matMul(ta, tb), options);
+    } finally {
+      ta.dispose();
+      tb.dispose();
+    }
+  }
+
+  /** The product, for checking the wiring against ours. */
+  async matmulValues(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Promise<Float32Array> {
+    await this.activate();
+    const out = this.tf.tidy(() => this.tf.matMul(this.tf.tensor2d(a, [m, k]), this.tf.tensor2d(b, [k, n])));
+    const v = (await out.data()) as Float32Array;
+    out.dispose();
+    return v;
+  }
+
+  /**
+   * One pass of a stride-1 convolution, given our NCHW input x, [Cout, Cin, KH, KW] weights and the
+   * NCHW gradient of the output gy (used by the backward passes): 'forward' (tf.conv2d), 'input'
+   * (Conv2DBackpropInput) or 'weight' (Conv2DBackpropFilter), the kernels tf.grad of conv2d runs.
+   */
+  async conv2d(
+    pass: ConvPass,
+    x: Float32Array, xShape: readonly number[],
+    w: Float32Array, wShape: readonly number[],
+    gy: Float32Array, gyShape: readonly number[],
+    padding: 'same' | 'valid',
+    options?: Omit<TimeOptions, 'drain'>,
+  ): Promise<Timing> {
+    await this.activate();
+    const tf = this.tf;
+    const { tx, tw, tgy } = tf.tidy(() => ({
+      tx: tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+      tw: tf.transpose(tf.tensor4d(w, wShape as [number, number, number, number]), [2, 3, 1, 0]) as TF.Tensor4D,
+      tgy: tf.transpose(tf.tensor4d(gy, gyShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+    }));
+    const base = { strides: [1, 1] as [number, number], pad: padding, dataFormat: 'NHWC' as const };
+    const run: Record<ConvPass, () => void> = {
+      forward: () => void tf.conv2d(tx, tw, 1, padding),
+      input: () => void tf.engine().runKernel('Conv2DBackpropInput', { dy: tgy, filter: tw }, { ...base, inputShape: tx.shape }),
+      weight: () => void tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tgy }, { ...base, filterShape: tw.shape }),
+    };
+    try {
+      return await this.time(run[pass], options);
+    } finally {
+      tf.dispose([tx, tw, tgy]);
+    }
+  }
+
+  /** conv2d forward values in our NCHW layout, for checking the layout conversion against ours. */
+  async conv2dValues(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], padding: 'same' | 'valid'): Promise<Float32Array> {
+    await this.activate();
+    const tf = this.tf;
+    const out = tf.tidy(() => {
+      const tx = tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D;
+      const tw = tf.transpose(tf.tensor4d(w, wShape as [number, number, number, number]), [2, 3, 1, 0]) as TF.Tensor4D;
+      return tf.transpose(tf.conv2d(tx, tw, 1, padding), [0, 3, 1, 2]);
+    });
+    const v = (await out.data()) as Float32Array;
+    out.dispose();
+    return v;
+  }
+
+  // ---- a whole training step ----
+
+  /**
+   * ms per training step (forward, softmax cross-entropy, backward, Adam lr 1e-4) of `model` written
+   * with tfjs-core ops (fused conv/matmul + bias + ReLU where no BN follows, as tfjs-layers does;
+   * BN in training mode with Keras' momentum 0.99 and eps 1e-3; dropout), on our NCHW input x and
+   * integer labels. `warmup` steps (shader compilation) are not timed; then `steps` steps, drained once.
+   */
+  async trainStep(
+    model: PeerModel,
+    x: Float32Array, xShape: readonly number[],
+    labels: Int32Array, numClasses: number,
+    { warmup = 1, steps = 3 }: { warmup?: number; steps?: number } = {},
+  ): Promise<{ msPerStep: number; steps: number; /** trainable, as model.parameters() counts them */ parameters: number }> {
+    await this.activate();
+    const tf = this.tf;
+    const [n, c, h, w] = xShape as [number, number, number, number];
+    const tx = tf.tidy(() => tf.transpose(tf.tensor4d(x, [n, c, h, w]), [0, 2, 3, 1]) as TF.Tensor4D);
+    const ty = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses), 'float32'));
+    const spec = modelSpec(model, numClasses);
+    const params: Param[] = [];
+    // The variable shares the initial value's data: freeing the tensor leaves the variable intact.
+    const variable = (init: () => TF.Tensor, trainable = true): TF.Variable => {
+      const t = init();
+      const v = tf.variable(t, trainable);
+      t.dispose();
+      return v;
+    };
+    let shape = nhwc([n, c, h, w]);
+    let features = shape[3];
+    let flat = false;
+    for (const l of spec) {
+      if (l.kind === 'dense' && !flat) {
+        features = shape[1] * shape[2] * shape[3];
+        flat = true;
+      }
+      const fanIn = l.kind === 'conv' ? l.k * l.k * features : features;
+      const fanOut = l.kind === 'conv' ? l.k * l.k * l.out : l.out;
+      const limit = Math.sqrt(6 / (fanIn + fanOut)); // Glorot uniform, Keras' default
+      const wShape = l.kind === 'conv' ? [l.k, l.k, features, l.out] : [features, l.out];
+      params.push({
+        w: variable(() => tf.randomUniform(wShape, -limit, limit, 'float32', 1)),
+        b: variable(() => tf.zeros([l.out])),
+        bn: l.bn
+          ? { gamma: variable(() => tf.ones([l.out])), beta: variable(() => tf.zeros([l.out])), mean: variable(() => tf.zeros([l.out]), false), variance: variable(() => tf.ones([l.out]), false) }
+          : null,
+      });
+      if (l.kind === 'conv' && l.pool) shape = [shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), l.out];
+      else if (l.kind === 'conv') shape = [shape[0], shape[1], shape[2], l.out];
+      features = l.out;
+    }
+    const trainable = params.flatMap((p) => (p.bn ? [p.w, p.b, p.bn.gamma, p.bn.beta] : [p.w, p.b]));
+    const parameters = params.reduce((s, p) => s + p.w.size + p.b.size + (p.bn ? 2 * p.bn.gamma.size : 0), 0);
+    const adam = tf.train.adam(1e-4);
+
+    const batchNorm = (t: TF.Tensor, p: NonNullable<Param['bn']>, axes: number[]): TF.Tensor => {
+      const { mean, variance } = tf.moments(t, axes);
+      // Running statistics as Keras keeps them (not used by the step; kept so the work matches).
+      p.mean.assign(tf.add(tf.mul(p.mean, 0.99), tf.mul(mean, 0.01)));
+      p.variance.assign(tf.add(tf.mul(p.variance, 0.99), tf.mul(variance, 0.01)));
+      return tf.batchNorm(t, mean, variance, p.beta, p.gamma, 1e-3);
+    };
+    const loss = (): TF.Scalar => {
+      let t: TF.Tensor = tx;
+      spec.forEach((l, i) => {
+        const p = params[i]!;
+        const act = l.relu && !l.bn ? 'relu' : 'linear';
+        if (l.kind === 'conv') {
+          t = tf.fused.conv2d({ x: t as TF.Tensor4D, filter: p.w as TF.Tensor4D, strides: 1, pad: 'same', bias: p.b, activation: act });
+        } else {
+          if (t.rank !== 2) t = tf.reshape(t, [n, -1]);
+          t = tf.fused.matMul({ a: t as TF.Tensor2D, b: p.w as TF.Tensor2D, bias: p.b, activation: act });
+        }
+        if (p.bn) {
+          t = batchNorm(t, p.bn, l.kind === 'conv' ? [0, 1, 2] : [0]);
+          if (l.relu) t = tf.relu(t);
+        }
+        if (l.pool) t = tf.maxPool(t as TF.Tensor4D, 2, 2, 'valid');
+        if (l.drop > 0) t = tf.dropout(t, l.drop);
+      });
+      return tf.losses.softmaxCrossEntropy(ty, t) as TF.Scalar;
+    };
+    const step = () => void adam.minimize(loss, false, trainable);
+    try {
+      for (let i = 0; i < warmup; i++) {
+        step();
+        await this.drain();
+      }
+      const t0 = performance.now();
+      for (let i = 0; i < steps; i++) step();
+      await this.drain();
+      return { msPerStep: (performance.now() - t0) / steps, steps, parameters };
+    } finally {
+      adam.dispose();
+      tf.dispose([tx, ty, ...params.flatMap((p) => (p.bn ? [p.w, p.b, p.bn.gamma, p.bn.beta, p.bn.mean, p.bn.variance] : [p.w, p.b]))]);
+    }
+  }
+}
+
+/**
+ * Frees TF.js's backends at the end of a benchmark. Its WebGPU device is destroyed too (as
+ * releaseDevice() does ours) so that no Dawn device outlives the run.
+ */
+export async function shutdownTfjs(): Promise<void> {
+  if (!loading) return;
+  const tf = await loading.catch(() => null);
+  if (!tf) return;
+  // engine().registry holds the backends that were initialised (findBackend would start one).
+  const registry = tf.engine().registry;
+  const device = registry['webgpu'] ? (registry['webgpu'] as unknown as WebGpuBackendLike).device : null;
+  for (const name of ['webgpu', 'wasm']) if (tf.engine().registryFactory[name]) tf.removeBackend(name);
+  device?.destroy();
+}

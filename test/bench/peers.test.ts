@@ -1,0 +1,71 @@
+// The TF.js peers of bench/ run in our process on our adapter with our input values: checked by
+// comparing their results with ours (no timing is asserted: timings depend on the machine's load).
+import { describe, it, expect, afterAll } from 'vitest';
+import { useGpu } from '../setup-gpu.js';
+import { gpu, gpuInstance, randNormal, matmul, conv2d, noGrad, type Tensor, type Shape4 } from '@fer/tensor';
+import { TfjsPeer, shutdownTfjs, type PeerBackend } from '../../bench/peers/tfjs.js';
+
+useGpu();
+afterAll(() => shutdownTfjs());
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+async function ours<T extends Tensor>(f: () => T): Promise<Float32Array> {
+  const t = noGrad(f);
+  const v = (await t.toArray()) as Float32Array;
+  t.dispose();
+  return v;
+}
+
+describe.each<PeerBackend>(['webgpu', 'wasm'])('TF.js %s peer', (backend) => {
+  let peer: TfjsPeer;
+
+  it('loads on the GPU object our device came from', async () => {
+    peer = await TfjsPeer.create(backend);
+    expect((globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu).toBe(gpuInstance());
+    if (backend === 'webgpu') {
+      expect(peer.adapter).toEqual({ vendor: gpu().info.vendor, architecture: gpu().info.architecture });
+      // Inputs below this many elements may run on TF.js's CPU kernels instead of its WebGPU ones.
+      peer.tf.env().set('WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD', 0);
+    }
+  });
+
+  // Tolerance 1e-4: both sides sum 47 f32 products of N(0,1) values; only the order of the sums differs.
+  it('matmul of the same inputs equals ours', async () => {
+    const [m, k, n] = [33, 47, 29];
+    const a = randNormal([m, k] as const, 0, 1, { seed: 11 });
+    const b = randNormal([k, n] as const, 0, 1, { seed: 12 });
+    const mine = await ours(() => matmul(a, b));
+    const theirs = await peer.matmulValues((await a.toArray()) as Float32Array, (await b.toArray()) as Float32Array, m, k, n);
+    expect(maxAbsDiff(mine, theirs)).toBeLessThan(1e-4);
+    a.dispose();
+    b.dispose();
+  });
+
+  // Proves the NCHW <-> NHWC and [Cout,Cin,KH,KW] <-> [KH,KW,Cin,Cout] conversions the benchmarks use.
+  // Tolerance 1e-4: 3*3*5 = 45 products of N(0,1) values per output.
+  it('conv2d forward of the same inputs equals ours (layout conversion)', async () => {
+    const x = randNormal([2, 5, 9, 7] as const, 0, 1, { seed: 13 }) as Tensor<Shape4>;
+    const w = randNormal([6, 5, 3, 3] as const, 0, 1, { seed: 14 }) as Tensor<Shape4>;
+    const mine = await ours(() => conv2d(x, w, null, { padding: 'same' }));
+    const theirs = await peer.conv2dValues((await x.toArray()) as Float32Array, x.shape, (await w.toArray()) as Float32Array, w.shape, 'same');
+    expect(maxAbsDiff(mine, theirs)).toBeLessThan(1e-4);
+    x.dispose();
+    w.dispose();
+  });
+
+  it('times a kernel with its queue drained and no WebGPU validation error', async () => {
+    const a = new Float32Array(64 * 64).fill(1);
+    const t = await peer.matmul(a, a, 64, 64, 64, { warmup: 1, runs: 1 });
+    expect(t.runs).toBe(1);
+    expect(t.medianMs).toBeGreaterThan(0);
+    // A drain after more recorded work: the open compute pass must be ended before the submit.
+    peer.tf.tidy(() => void peer.tf.matMul(peer.tf.ones([64, 64]), peer.tf.ones([64, 64])));
+    await expect(peer.drain()).resolves.toBeUndefined();
+  });
+});
