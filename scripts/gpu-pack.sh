@@ -20,7 +20,6 @@ for p in tensor nn fer; do
   [ -d packages/$p/dist ] && cp -r packages/$p/dist .gpu/app/packages/$p/
 done
 mkdir -p .gpu/app/bench && cp bench/package.json .gpu/app/bench/ && cp -r bench/dist .gpu/app/bench/
-[ -d models ] && cp -r models .gpu/app/
 W=$(readlink -f node_modules/.pnpm/webgpu@*/node_modules/webgpu | head -1)
 mkdir -p .gpu/app/node_modules/webgpu/dist
 cp "$W/package.json" "$W/index.js" .gpu/app/node_modules/webgpu/
