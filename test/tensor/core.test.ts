@@ -97,6 +97,13 @@ describe('autograd', () => {
     expect(y.node).toBeNull();
   });
 
+  it('a second backward through a freed graph is an error', () => {
+    const x = tensor([1, 2], [2], { requiresGrad: true });
+    const loss = sum(mul(x, x));
+    loss.backward();
+    expect(() => loss.backward()).toThrow(/already freed by an earlier backward/);
+  });
+
   it('releases the graph after backward', () => {
     const x = tensor([1, 2], [2], { requiresGrad: true });
     const y = scale(x, 2);
@@ -161,6 +168,32 @@ describe('memory', () => {
     x.dispose();
   });
 
+  it('tidy frees what it made when its function throws', () => {
+    const before = memory().liveBuffers;
+    const x = ones([8]);
+    expect(() =>
+      tidy(() => {
+        scale(x, 2);
+        scale(x, 3);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(memory().liveBuffers - before).toBe(1);
+    x.dispose();
+  });
+
+  it('sum and mean outside tidy free their buffer on dispose', () => {
+    const x = ones([3, 4]);
+    const before = memory().liveBuffers;
+    const s = sum(x);
+    const m = mean(x, 1);
+    expect(memory().liveBuffers - before).toBe(2);
+    s.dispose();
+    m.dispose();
+    expect(memory().liveBuffers).toBe(before);
+    x.dispose();
+  });
+
   it('live-buffer count is flat over 200 training-like steps', async () => {
     const w = randNormal([64, 32], 0, 0.1, { seed: 1, requiresGrad: true });
     const x = randNormal([64, 32], 0, 1, { seed: 2 });
@@ -216,6 +249,10 @@ describe('devices', () => {
     releaseDevice();
     await initDevice();
     expect(() => relu(old)).toThrow(/lives on device #\d+, but the op runs on device #\d+/);
+    // Its buffer died with the old device: disposing it must not hand it to the new device's pool.
+    const pooled = memory().pooledBuffers;
+    old.dispose();
+    expect(memory().pooledBuffers).toBe(pooled);
     expect(Array.from(await relu(ones([2])).toArray())).toEqual([1, 1]);
     expect(old).toBeInstanceOf(Tensor);
   });

@@ -60,6 +60,11 @@ export function runBackward(loss: Tensor): void {
   if (!loss.requiresGrad)
     throw new Error(`backward(): ${loss.describe()} does not require grad (no input had requiresGrad, or it was computed under noGrad)`);
   const order = topoOrder(loss);
+  const freed = order.find((t) => t.graphReleased);
+  if (freed)
+    throw new Error(
+      `backward(): the graph through ${freed.describe()} was already freed by an earlier backward(); recompute the forward pass (as PyTorch, gradients flow through a graph once)`,
+    );
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
     grads.set(loss, ones(loss.shape));
@@ -109,6 +114,7 @@ export function runBackward(loss: Tensor): void {
     if (t.node) {
       for (const s of t.node.saved ?? []) s.dispose();
       t.node = null;
+      t.graphReleased = true;
     }
   }
   for (const g of grads.values()) g.dispose();

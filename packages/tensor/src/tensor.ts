@@ -1,5 +1,5 @@
 // Tensor<S>: a shape, a dtype and a (possibly shared) GPU buffer, plus the autograd fields.
-import { gpu } from './device.js';
+import { gpu, hasDevice } from './device.js';
 import { acquireBuffer, releaseBuffer } from './pool.js';
 import { readBuffer, upload } from './dispatch.js';
 import { runBackward, isGradEnabled, type GradNode } from './autograd.js';
@@ -48,6 +48,8 @@ export class Tensor<S extends Shape = Shape> {
   grad: Tensor<S> | null = null;
   /** The op that produced this tensor (null for leaves and after backward released the graph). */
   node: GradNode | null = null;
+  /** Set when backward() freed the graph that produced this tensor: a second backward through it is an error. */
+  graphReleased = false;
   name?: string;
   private storage: Storage | null;
 
@@ -92,7 +94,8 @@ export class Tensor<S extends Shape = Shape> {
     if (!s) return;
     this.storage = null;
     this.node = null;
-    if (--s.refs === 0) releaseBuffer(s.buffer);
+    // A buffer of a released device must not enter the new device's pool (its destroy() freed it).
+    if (--s.refs === 0 && hasDevice() && gpu().id === this.deviceId) releaseBuffer(s.buffer);
     untrack(this);
   }
 
@@ -171,9 +174,13 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
     if (result instanceof Promise) throw new Error('tidy() takes a synchronous function (await outside of it)');
-  } finally {
+  } catch (e) {
+    // As TF.js: what the scope made is freed when it throws, so a caught error leaks no GPU memory.
     scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
   }
+  scopes.pop();
   const kept = new Set<Tensor>();
   collect(result, kept, 0);
   for (const t of scope) if (!kept.has(t)) t.dispose();

@@ -24,7 +24,9 @@ function reduceAll(name: string, x: Tensor, mean: boolean): Tensor<readonly []> 
   checkInputs(name, [x], 'f32');
   if (x.size === 0 && mean) throw new Error(`${name}: mean of an empty tensor ${x.describe()}`);
   const k = mean ? 1 / x.size : 1;
-  const out = sumMiddle(x, 1, x.size, 1, k).reshape([] as const);
+  const flat = sumMiddle(x, 1, x.size, 1, k);
+  const out = flat.reshape([] as const);
+  flat.dispose(); // the view keeps the buffer
   const shape = x.shape;
   return record(out, name, [x], (g) => [broadcastMiddle(g, 1, x.size, 1, shape, k)]);
 }
@@ -38,7 +40,9 @@ function reduceAxis(name: string, x: Tensor, axis: number, mean: boolean): Tenso
   const inner = shapeSize(x.shape.slice(ax + 1));
   const k = mean ? 1 / n : 1;
   const outShape = x.shape.filter((_, i) => i !== ax);
-  const out = sumMiddle(x, outer, n, inner, k).reshape(outShape);
+  const flat = sumMiddle(x, outer, n, inner, k);
+  const out = flat.reshape(outShape);
+  flat.dispose();
   const shape = x.shape;
   return record(out, name, [x], (g) => [broadcastMiddle(g, outer, n, inner, shape, k)]);
 }
