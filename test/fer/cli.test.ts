@@ -2,7 +2,7 @@
 // error line and exit code 1; --help lists every flag.
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, makeFixture, addFile, grayPng } from './fixtures.js';
 
@@ -106,5 +106,25 @@ describe('CLIs', () => {
     const resized = run('train', [...args2, '--resize']);
     expect(resized.code, resized.err).toBe(0);
     expect(resized.out).toMatch(/resized 1 image\(s\) to 48x48/);
+  });
+
+  it('--resume keeps the model and epoch budget of the run unless given; --gamma is checked up front', () => {
+    const data = makeFixture();
+    const out = join(tempDir('cli-resume'), 'run');
+    const base = ['--data', data, '--out', out, '--cache', 'none'];
+    expect(run('train', [...base, '--model', 'fast', '--epochs', '1', '--batch', '4']).code).toBe(0);
+    // No --model (the default is seed-cnn) and no --epochs: the run's own are used.
+    const again = run('train', [...base, '--resume']);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toMatch(/resumed from .* after epoch 1/);
+    const more = run('train', [...base, '--resume', '--epochs', '2']);
+    expect(more.code, more.err).toBe(0);
+    expect(readFileSync(join(out, 'epochs.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    const other = run('train', [...base, '--resume', '--model', 'seed-cnn']);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/is a 'fast' run, but --model is 'seed-cnn'/);
+    const gamma = run('train', ['--schedule', 'plateau', '--gamma', '1']);
+    expect(gamma.code).toBe(1);
+    expect(gamma.err).toMatch(/--gamma must be in \(0, 1\) for the plateau schedule/);
   });
 });

@@ -1,6 +1,6 @@
 // The training loop: data → batches → forward/backward/step on the GPU, validation on PublicTest
 // after every epoch, checkpoints (last + best) written atomically every epoch, exact resume.
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Rng, tensor, tidy, noGrad, softmaxCrossEntropy, argmax, memory, type Tensor, type Shape2, type Shape4,
@@ -56,6 +56,11 @@ export interface TrainConfig {
   skipBad?: boolean;
   /** Print the progress bar (off in tests). */
   progress: boolean;
+  /**
+   * With resume: the fields the user set explicitly (the CLI fills it from the flags given). A resumed
+   * run keeps its own model and epoch budget unless these name them; undefined = every field is explicit.
+   */
+  explicit?: ReadonlyArray<keyof TrainConfig>;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -166,8 +171,6 @@ export interface EvalOutput {
   loss: number;
   acc: number;
   preds: Int32Array;
-  /** Softmax probabilities, [count, 7], when asked for. */
-  probs?: Float32Array;
 }
 
 /** Runs the model in eval mode over a split: mean loss, accuracy and every prediction. */
@@ -232,10 +235,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     ckpt = await readCheckpoint(lastFile);
     resumeState = ckpt.state as unknown as ResumeState;
     if (!resumeState.config || !resumeState.dataRng) throw new CheckpointError(`--resume: ${lastFile} lacks the training state (a weights-only file?)`);
-    if (resumeState.config.model !== cfg.model)
+    const isExplicit = (k: keyof TrainConfig) => !cfg.explicit || cfg.explicit.includes(k);
+    if (isExplicit('model') && resumeState.config.model !== cfg.model)
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
-    // The run continues with its own hyper-parameters; only the epoch budget may be extended.
-    cfg = { ...resumeState.config, epochs: cfg.epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, resize: cfg.resize, skipBad: cfg.skipBad };
+    // The run continues with its own hyper-parameters; only the epoch budget may be changed.
+    const epochs = isExplicit('epochs') ? cfg.epochs : resumeState.config.epochs;
+    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, resize: cfg.resize, skipBad: cfg.skipBad };
+    if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
+      throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
 
   const dataDir = resolveDataDir(cfg.data);
@@ -277,8 +284,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     bestEpoch = resumeState.bestEpoch;
     history.push(...resumeState.history);
     startEpoch = ckpt.epoch;
+    writeFileSync(logFile, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
     log(`resumed from ${lastFile} after epoch ${startEpoch} (best PublicTest ${(bestValAcc * 100).toFixed(2)}% at epoch ${bestEpoch})`);
   } else {
+    // A fresh start (--force): the old run's files go first, so a kill cannot resume the old run.
+    for (const f of [lastFile, bestFile]) rmSync(f, { force: true });
     writeFileSync(logFile, '');
   }
 
@@ -294,24 +304,22 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     let lossSum = 0;
     let correct = 0;
     let counted = 0;
-    const pending: Array<{ loss: Tensor; pred: Tensor; labels: Int32Array; n: number; step: number }> = [];
-    // Keep a few steps in flight: reading step s back while s+1.. are queued keeps the GPU busy,
-    // and the bar shows completed steps only (recorded ones would overstate the speed).
+    // Each step's loss and predictions are copied out right after the step is recorded (the copy is
+    // submitted with it); they are awaited `inFlight` steps later, so the GPU keeps working meanwhile.
+    const pending: Array<{ loss: Promise<ArrayLike<number>>; pred: Promise<ArrayLike<number>>; labels: Int32Array; n: number; step: number }> = [];
     const drain = async (keep: number) => {
       while (pending.length > keep) {
         const p = pending.shift()!;
-        const l = await p.loss.item();
+        const l = (await p.loss)[0]!;
         if (!Number.isFinite(l))
           throw new TrainingError(
             `loss is ${l} at epoch ${epoch + 1}, step ${p.step}: training diverged (try a lower --lr); ` +
               (existsSync(lastFile) ? `the last good checkpoint ${lastFile} is kept` : 'no checkpoint was written yet'),
           );
-        const pred = await p.pred.toArray();
+        const pred = await p.pred;
         for (let i = 0; i < p.n; i++) if (pred[i] === p.labels[i]) correct++;
         lossSum += l * p.n;
         counted += p.n;
-        p.loss.dispose();
-        p.pred.dispose();
         bar?.update(counted, counted, { loss: lossSum / counted, acc: correct / counted });
       }
     };
@@ -330,7 +338,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       optimizer.zeroGrad();
       step++;
       seen += n;
-      pending.push({ ...out, labels, n, step });
+      const loss = out.loss.toArray();
+      const pred = out.pred.toArray();
+      // The copies are already recorded; the pool hands these buffers out only to later work.
+      out.loss.dispose();
+      out.pred.dispose();
+      pending.push({ loss, pred, labels, n, step });
       await drain(cfg.inFlight);
     }
     await drain(0);
@@ -367,9 +380,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       history,
     };
     const meta = { model: cfg.model, epoch: epoch + 1, state: state as unknown as Record<string, unknown> };
-    await saveCheckpoint(lastFile, model, meta, optimizer);
+    // Order matters for a kill at any point: best and the log first, last.safetensors (the commit
+    // point a resume starts from) at the end; a resume rewrites the log from the checkpoint's history.
     if (isBest) await saveCheckpoint(bestFile, model, meta);
     appendFileSync(logFile, `${JSON.stringify(record)}\n`);
+    await saveCheckpoint(lastFile, model, meta, optimizer);
     log(
       `epoch ${epoch + 1}/${cfg.epochs}  lr ${lr.toExponential(2)}  train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAcc * 100).toFixed(2)}%  ` +
         `PublicTest loss ${val.loss.toFixed(4)} acc ${(val.acc * 100).toFixed(2)}%${isBest ? ' (best)' : ''}  ` +

@@ -75,7 +75,13 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
     skipBad: flags['skip-bad'] as boolean,
   };
   if (flags.preset) cfg = applyPreset(cfg, flags.preset as string, given);
-  if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
+  const flagToKey = (f: string) => f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  cfg.explicit = [...given].map(flagToKey).filter((k): k is keyof TrainConfig => k in cfg);
+  // Checked here, before data and model are loaded, so a bad value costs nothing.
+  if (cfg.schedule === 'step' && !(cfg.gamma > 0)) throw new UsageError(`--gamma must be > 0 for the step schedule, got ${cfg.gamma}`);
+  if (cfg.schedule === 'plateau' && !(cfg.gamma > 0 && cfg.gamma < 1))
+    throw new UsageError(`--gamma must be in (0, 1) for the plateau schedule, got ${cfg.gamma}`);
+  if (!cfg.resume && cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
     throw new UsageError(`--warmup (${cfg.warmup}) must be smaller than --epochs (${cfg.epochs})`);
   return cfg;
 }
