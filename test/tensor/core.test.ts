@@ -257,3 +257,15 @@ describe('devices', () => {
     expect(old).toBeInstanceOf(Tensor);
   });
 });
+
+describe('default random stream', () => {
+  it('unseeded calls differ; manualSeed makes them reproducible', async () => {
+    const { manualSeed } = await import('@fer/tensor');
+    manualSeed(5);
+    const a = Array.from(await randNormal([6]).toArray());
+    const b = Array.from(await randNormal([6]).toArray());
+    expect(a).not.toEqual(b);
+    manualSeed(5);
+    expect(Array.from(await randNormal([6]).toArray())).toEqual(a);
+  });
+});

@@ -4,7 +4,7 @@ export { dispatch, flush, sync, grid, f32bits, copyBuffer, upload, readBuffer, t
 export type { Kernel } from './dispatch.js';
 export { memory, sizeClass } from './pool.js';
 export type { MemoryStats } from './pool.js';
-export { Rng } from './rng.js';
+export { Rng, manualSeed, rngFrom } from './rng.js';
 export {
   Tensor, tensor, empty, zeros, ones, full, randUniform, randNormal, heNormal, glorotUniform,
   tidy, keep, shapeSize, fmtShape, checkInputs, checkRank, checkSameShape,

@@ -64,3 +64,17 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+// The stream used when no seed is given (like torch.manual_seed's global generator): successive
+// layers and random tensors differ, and manualSeed() makes a whole program reproducible.
+let globalRng = new Rng(0);
+
+/** Reseeds the global random stream. */
+export function manualSeed(seed: number): void {
+  globalRng = new Rng(seed);
+}
+
+/** An explicit Rng as is, a seed as a fresh Rng, nothing as the global stream (advanced). */
+export function rngFrom(seed: number | Rng | undefined): Rng {
+  return seed instanceof Rng ? seed : seed === undefined ? globalRng : new Rng(seed);
+}

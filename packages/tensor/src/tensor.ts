@@ -3,7 +3,7 @@ import { gpu, hasDevice } from './device.js';
 import { acquireBuffer, releaseBuffer } from './pool.js';
 import { readBuffer, upload } from './dispatch.js';
 import { runBackward, isGradEnabled, type GradNode } from './autograd.js';
-import { Rng } from './rng.js';
+import { Rng, rngFrom } from './rng.js';
 
 export type DType = 'f32' | 'i32' | 'u32';
 export type Shape = readonly number[];
@@ -248,23 +248,20 @@ export function ones<S extends Shape>(shape: S, options: CreateOptions = {}): Te
 }
 
 export interface RandomOptions extends CreateOptions<'f32'> {
-  /** A seed, or an Rng to draw from (advances it). */
+  /** A seed, or an Rng to draw from (advances it); default: the global stream (see manualSeed). */
   seed?: number | Rng;
 }
 
-function rngOf(seed: number | Rng | undefined): Rng {
-  return seed instanceof Rng ? seed : new Rng(seed ?? 0);
-}
 
 export function randUniform<S extends Shape>(shape: S, lo = 0, hi = 1, options: RandomOptions = {}): Tensor<S> {
-  const rng = rngOf(options.seed);
+  const rng = rngFrom(options.seed);
   const data = new Float32Array(shapeSize(shape));
   for (let i = 0; i < data.length; i++) data[i] = rng.uniform(lo, hi);
   return tensor(data, shape, { ...options, dtype: 'f32' });
 }
 
 export function randNormal<S extends Shape>(shape: S, mean = 0, std = 1, options: RandomOptions = {}): Tensor<S> {
-  const rng = rngOf(options.seed);
+  const rng = rngFrom(options.seed);
   const data = new Float32Array(shapeSize(shape));
   for (let i = 0; i < data.length; i++) data[i] = rng.normal(mean, std);
   return tensor(data, shape, { ...options, dtype: 'f32' });

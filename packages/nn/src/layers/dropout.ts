@@ -2,12 +2,11 @@
 // that a model shares among its Dropout layers (seeded by the model seed); evaluation draws none,
 // so how often one validates does not change the training masks. The Rng state is checkpointed
 // with getDropoutRngState / setDropoutRngState so a resumed run continues the same stream.
-import { dropout, Rng, type Shape, type Tensor } from '@fer/tensor';
+import { dropout, rngFrom, Rng, type Shape, type Tensor } from '@fer/tensor';
 import { Module } from '../module.js';
-import { rngOf } from './init.js';
 
 export interface DropoutLayerOptions {
-  /** The seed source, shared by a model's Dropout layers (advanced one draw per training forward); or a seed. Default seed 0. */
+  /** The seed source, shared by a model's Dropout layers (advanced one draw per training forward); or a seed; default the global stream (manualSeed). */
   rng?: Rng | number;
 }
 
@@ -17,7 +16,7 @@ export class Dropout extends Module {
   constructor(readonly p: number, options: DropoutLayerOptions = {}) {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
-    this.rng = rngOf(options.rng);
+    this.rng = rngFrom(options.rng);
   }
 
   forward<S extends Shape>(x: Tensor<S>): Tensor<S> {

@@ -1,5 +1,5 @@
 // Seeded weight initialisers shared by Conv2d and Linear.
-import { Rng, glorotUniform, heNormal, zeros, type Shape, type Tensor } from '@fer/tensor';
+import { Rng, rngFrom, glorotUniform, heNormal, zeros, type Shape, type Tensor } from '@fer/tensor';
 
 /**
  * 'glorot-uniform' (the default) is Keras' default kernel initialiser, so a model matches the
@@ -10,17 +10,13 @@ export const INITS: readonly Init[] = ['glorot-uniform', 'he-normal'];
 
 export interface InitOptions {
   init?: Init;
-  /** Random source for the kernel: an Rng shared by a whole model (advanced), or a seed. Default seed 0. */
+  /** Random source for the kernel: an Rng shared by a whole model (advanced), or a seed; default the global stream (manualSeed). */
   rng?: Rng | number;
-}
-
-export function rngOf(r: Rng | number | undefined): Rng {
-  return r instanceof Rng ? r : new Rng(r ?? 0);
 }
 
 export function initKernel<S extends Shape>(shape: S, fanIn: number, fanOut: number, o: InitOptions): Tensor<S> {
   const init = o.init ?? 'glorot-uniform';
-  const rng = rngOf(o.rng);
+  const rng = rngFrom(o.rng);
   if (init === 'glorot-uniform') return glorotUniform(shape, fanIn, fanOut, { seed: rng });
   if (init === 'he-normal') return heNormal(shape, fanIn, { seed: rng });
   throw new Error(`unknown init '${String(init)}'; valid: ${INITS.join(', ')}`);
