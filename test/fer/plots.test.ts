@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BLACK, Canvas, colormap, luminance, readPngFile, writeFileAtomic, type Box, type DecodedImage } from '../../packages/fer/src/plots/canvas.js';
+import { BLACK, Canvas, colormap, luminance, readPngFile, type Box, type DecodedImage } from '../../packages/fer/src/plots/canvas.js';
+import { writeFileAtomic } from '../../packages/fer/src/fsutil.js';
 import { ADVANCE, GLYPH_ASCENT, GLYPH_H, GLYPH_W, glyph, hasGlyph, measureText } from '../../packages/fer/src/plots/font.js';
 import { confusionHeatmap, faceGrid, niceTicks, trainingCurves } from '../../packages/fer/src/plots/plots.js';
 

@@ -45,10 +45,18 @@ interface Compiled {
 const modules = new Map<string, GPUShaderModule>();
 const pipelines = new Map<string, Compiled>();
 
+// Ops mostly reuse their Kernel objects: an identity lookup skips building the string key.
+let byObject = new WeakMap<Kernel, Compiled>();
+
 function compile(k: Kernel): Compiled {
+  const hit = byObject.get(k);
+  if (hit) return hit;
   const key = `${k.shader}:${k.entry}:${k.bindings.join(',')}:${k.constants ? JSON.stringify(k.constants) : ''}`;
   let c = pipelines.get(key);
-  if (c) return c;
+  if (c) {
+    byObject.set(k, c);
+    return c;
+  }
   const { device } = gpu();
   let module = modules.get(k.shader);
   if (!module) {
@@ -69,6 +77,7 @@ function compile(k: Kernel): Compiled {
   });
   c = { pipeline, layout };
   pipelines.set(key, c);
+  byObject.set(k, c);
   return c;
 }
 
@@ -208,6 +217,7 @@ export function dispatchStats(): { dispatches: number; submits: number; pipeline
 onRelease(() => {
   modules.clear();
   pipelines.clear();
+  byObject = new WeakMap();
   readPool.clear();
   ring = null;
   pass = null;

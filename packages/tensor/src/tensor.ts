@@ -222,7 +222,11 @@ export function tensor<S extends Shape>(
   checkShape(shape, 'tensor');
   if (data.length !== shapeSize(shape))
     throw new Error(`tensor: ${data.length} values given for shape ${fmtShape(shape)} (${shapeSize(shape)} expected)`);
-  const arr = dtype === 'f32' ? Float32Array.from(data) : dtype === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
+  // Typed input of the right kind is uploaded as is (writeBuffer copies it); anything else converts.
+  const arr =
+    dtype === 'f32' ? (data instanceof Float32Array ? data : Float32Array.from(data))
+    : dtype === 'i32' ? (data instanceof Int32Array ? data : Int32Array.from(data))
+    : data instanceof Uint32Array ? data : Uint32Array.from(data);
   if (dtype !== 'f32') for (let i = 0; i < data.length; i++) if (arr[i] !== data[i]) throw new Error(`tensor: value ${data[i]} at index ${i} is not a valid ${dtype}`);
   const t = new Tensor(shape, dtype, undefined, options.requiresGrad ?? false);
   if (options.name) t.name = options.name;

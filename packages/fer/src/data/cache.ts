@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../fsutil.js';
 import { IMAGE_SIZE } from './classes.js';
 
 export const CACHE_MAGIC = 'FER2013C';
@@ -169,25 +170,7 @@ export function writeCache(file: string, data: DecodedDataset): void {
   names.copy(header, FIXED_HEADER + 2 * count);
   meta.copy(header, FIXED_HEADER + 2 * count + names.length);
 
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    writeFully(fd, header);
-    writeFully(fd, data.images);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, header, data.images);
 }
 
 function readFully(fd: number, buf: Uint8Array, position: number): void {
@@ -199,7 +182,3 @@ function readFully(fd: number, buf: Uint8Array, position: number): void {
   }
 }
 
-function writeFully(fd: number, buf: Uint8Array): void {
-  let done = 0;
-  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done);
-}

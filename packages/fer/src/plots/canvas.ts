@@ -1,8 +1,8 @@
 // A tiny RGBA raster canvas for the report plots: rectangles, anti-aliased lines and dots, bitmap text
 // (integer-scaled 5x7 font, optionally rotated for y-axis labels), nearest-neighbour grayscale blits,
 // sequential colour maps, and atomic PNG output through pngjs. CPU only, no dependencies but pngjs.
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
 import { PNG } from 'pngjs';
 import { ADVANCE, GLYPH_ASCENT, GLYPH_H, GLYPH_W, glyph, measureText } from './font.js';
 
@@ -275,23 +275,6 @@ export interface DecodedImage {
 export function readPngFile(file: string): DecodedImage {
   const png = PNG.sync.read(readFileSync(file));
   return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
-}
-
-/** Write bytes to file via a temp file in the same folder and a rename, so readers never see a partial file. */
-export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // The temp file may never have been created.
-    }
-    throw e;
-  }
 }
 
 // Colour maps: control points spaced evenly over [0, 1], interpolated linearly in sRGB.
