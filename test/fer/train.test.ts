@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
-import { train, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, type TrainConfig } from '@fer/fer';
+import { train, evaluate, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, type TrainConfig } from '@fer/fer';
 import { Rng } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
@@ -135,6 +135,29 @@ describe('training loop', () => {
       if (over.schedule === 'step') expect(r.epochs.map((e) => e.lr)).toEqual([3e-3, 1.5e-3, 7.5e-4]);
       if (over.schedule === 'cosine') expect(r.epochs[0]!.lr).toBeLessThan(r.epochs[1]!.lr);
     }
+  });
+
+  it('evaluate: probabilities sum to 1, and flip TTA averages a face with its mirror', async () => {
+    const out = tempDir('run-tta');
+    await train(config({ data, out, epochs: 1 }), { log: () => {} });
+    const { model } = await loadModel(join(out, 'best.safetensors'));
+    const set = loadSplit(data, 'public', { cacheDir: null });
+    const mirrored = new Uint8Array(set.images.length);
+    for (let r = 0; r < set.images.length; r += 48) for (let c = 0; c < 48; c++) mirrored[r + c] = set.images[r + 47 - c]!;
+    const a = await evaluate(model, set);
+    const b = await evaluate(model, { ...set, images: mirrored });
+    const both = await evaluate(model, set, 5, 'flip');
+    for (let i = 0; i < set.count; i++) {
+      let sum = 0;
+      for (let c = 0; c < 7; c++) {
+        const k = i * 7 + c;
+        sum += a.probs[k]!;
+        expect(both.probs[k]!).toBeCloseTo((a.probs[k]! + b.probs[k]!) / 2, 5);
+      }
+      expect(sum).toBeCloseTo(1, 5);
+    }
+    expect(a.acc).toBe(Array.from(a.preds).filter((p, i) => p === set.labels[i]).length / set.count);
+    model.dispose();
   });
 
   it('a truncated checkpoint is a clear error naming the file', async () => {

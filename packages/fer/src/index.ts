@@ -8,4 +8,4 @@ export * from './plots/plots.js';
 export * from './checkpoint.js';
 export * from './presets.js';
 export { train, evaluate, DEFAULT_CONFIG, TrainingError } from './train.js';
-export type { TrainConfig, TrainResult, EpochRecord, EvalOutput, TrainHooks, OptimizerName, ScheduleName } from './train.js';
+export type { TrainConfig, TrainResult, EpochRecord, EvalOutput, Tta, TrainHooks, OptimizerName, ScheduleName } from './train.js';

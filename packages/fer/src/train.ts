@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Rng, tensor, tidy, noGrad, softmaxCrossEntropy, argmax, memory, type Tensor, type Shape2, type Shape4,
+  Rng, tensor, tidy, noGrad, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
 } from '@fer/tensor';
 import {
   createModel, summary, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau,
@@ -168,48 +168,76 @@ function subset(data: SplitData, limit: number, seed: number): SplitData {
 }
 
 export interface EvalOutput {
+  /** Mean negative log-likelihood of the true class under the (averaged) softmax. */
   loss: number;
   acc: number;
   preds: Int32Array;
+  /** Softmax probabilities, [count, 7] row-major (averaged over the test-time views). */
+  probs: Float32Array;
 }
 
-/** Runs the model in eval mode over a split: mean loss, accuracy and every prediction. */
-export async function evaluate(model: Module, data: { images: Uint8Array; labels: Uint8Array; count: number }, batch = 256): Promise<EvalOutput> {
+/** Test-time augmentation: 'flip' averages the softmax of each face and of its mirror image. */
+export type Tta = 'none' | 'flip';
+
+/** Mirrors [n, 48, 48] faces left-right (pixels/255 floats). */
+function flipRows(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let row = 0; row < x.length; row += IMAGE_SIZE)
+    for (let c = 0; c < IMAGE_SIZE; c++) out[row + c] = x[row + IMAGE_SIZE - 1 - c]!;
+  return out;
+}
+
+/** Runs the model in eval mode over a split: mean loss, accuracy, every prediction and probability. */
+export async function evaluate(
+  model: Module,
+  data: { images: Uint8Array; labels: Uint8Array; count: number },
+  batch = 256,
+  tta: Tta = 'none',
+): Promise<EvalOutput> {
   const wasTraining = model.training;
   model.eval();
-  const preds = new Int32Array(data.count);
-  let lossSum = 0;
+  const probs = new Float32Array(data.count * NUM_CLASSES);
   const idx = new Int32Array(batch);
-  const pending: Array<{ start: number; n: number; loss: Tensor; pred: Tensor }> = [];
-  const drain = async () => {
-    for (const p of pending) {
-      lossSum += (await p.loss.item()) * p.n;
-      preds.set(await p.pred.toArray(), p.start);
-      p.loss.dispose();
-      p.pred.dispose();
+  // Readbacks start as soon as a batch is recorded and are awaited a few batches later.
+  const pending: Array<{ start: number; views: Array<Promise<ArrayLike<number>>> }> = [];
+  const drain = async (keep: number) => {
+    while (pending.length > keep) {
+      const p = pending.shift()!;
+      const views = await Promise.all(p.views);
+      const dst = probs.subarray(p.start * NUM_CLASSES);
+      for (const v of views) for (let i = 0; i < v.length; i++) dst[i] = dst[i]! + v[i]! / views.length;
     }
-    pending.length = 0;
   };
   for (let start = 0; start < data.count; start += batch) {
     const n = Math.min(batch, data.count - start);
     for (let i = 0; i < n; i++) idx[i] = start + i;
     const x = imagesToFloat(data.images, idx.subarray(0, n));
-    const y = Int32Array.from(data.labels.subarray(start, start + n));
-    const out = noGrad(() =>
-      tidy(() => {
-        const xt = tensor(x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
-        const logits = model.forward(xt) as Tensor<Shape2>;
-        return { loss: softmaxCrossEntropy(logits, tensor(y, [n] as const, { dtype: 'i32' })), pred: argmax(logits) };
-      }),
-    );
-    pending.push({ start, n, ...out });
-    if (pending.length >= 4) await drain();
+    const inputs = tta === 'flip' ? [x, flipRows(x)] : [x];
+    const views = inputs.map((input) => {
+      const p = noGrad(() =>
+        tidy(() => softmax(model.forward(tensor(input, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>) as Tensor<Shape2>)),
+      );
+      const host = p.toArray();
+      p.dispose();
+      return host;
+    });
+    pending.push({ start, views });
+    await drain(3);
   }
-  await drain();
+  await drain(0);
+  const preds = new Int32Array(data.count);
   let correct = 0;
-  for (let i = 0; i < data.count; i++) if (preds[i] === data.labels[i]) correct++;
+  let nll = 0;
+  for (let i = 0; i < data.count; i++) {
+    const row = probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+    let best = 0;
+    for (let c = 1; c < NUM_CLASSES; c++) if (row[c]! > row[best]!) best = c;
+    preds[i] = best;
+    if (best === data.labels[i]) correct++;
+    nll -= Math.log(Math.max(row[data.labels[i]!]!, 1e-12));
+  }
   model.train(wasTraining);
-  return { loss: data.count ? lossSum / data.count : 0, acc: data.count ? correct / data.count : 0, preds };
+  return { loss: data.count ? nll / data.count : 0, acc: data.count ? correct / data.count : 0, preds, probs };
 }
 
 export interface TrainHooks {

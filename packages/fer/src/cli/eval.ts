@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel, defaultCheckpoint } from '../checkpoint.js';
-import { evaluate } from '../train.js';
+import { evaluate, type Tta } from '../train.js';
 import { loadSplit, resolveDataDir, type Split } from '../data/reader.js';
 import { CLASSES } from '../data/classes.js';
 import { classificationReport, formatReport, formatConfusion, reportToJSON, compareWithReference } from '../metrics.js';
@@ -19,6 +19,7 @@ const FLAGS: Record<string, FlagSpec> = {
   data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
   out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside --checkpoint, else runs/eval)' },
   batch: { type: 'int', help: 'evaluation batch size', default: 256, min: 1 },
+  tta: { type: 'string', help: 'test-time augmentation: flip averages each face with its mirror image', default: 'none', choices: ['none', 'flip'] },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
   resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },
@@ -43,18 +44,18 @@ await runCli(async () => {
   await initDevice();
   const { model, name, ckpt } = await loadModel(file);
   const t0 = performance.now();
-  const res = await evaluate(model, data, flags.batch as number);
+  const res = await evaluate(model, data, flags.batch as number, flags.tta as Tta);
   const secs = (performance.now() - t0) / 1000;
   const report = classificationReport(Array.from(data.labels), Array.from(res.preds), CLASSES);
   console.log(`checkpoint: ${file} (${name}, epoch ${ckpt.epoch})`);
-  console.log(`split: ${split} (${data.count} images from ${dataDir}), ${(data.count / secs).toFixed(0)} images/s\n`);
+  console.log(`split: ${split} (${data.count} images from ${dataDir}), test-time augmentation: ${flags.tta}, ${(data.count / secs).toFixed(0)} images/s\n`);
   console.log(formatReport(report));
   console.log(`\nconfusion matrix (rows: true, columns: predicted)\n${formatConfusion(report.confusion, CLASSES)}`);
   console.log(`\nbeside the reference report (its figures are on the whole test folder)\n${compareWithReference(report)}`);
   mkdirSync(out, { recursive: true });
-  const stem = basename(file).replace(/\.safetensors$/, '');
+  const stem = basename(file).replace(/\.safetensors$/, '') + (flags.tta === 'none' ? '' : `-tta-${flags.tta}`);
   const jsonFile = join(out, `${stem}-${split}-report.json`);
-  writeFileSync(jsonFile, JSON.stringify({ checkpoint: file, model: name, epoch: ckpt.epoch, split, loss: res.loss, ...reportToJSON(report) }, null, 2));
+  writeFileSync(jsonFile, JSON.stringify({ checkpoint: file, model: name, epoch: ckpt.epoch, split, tta: flags.tta, loss: res.loss, ...reportToJSON(report) }, null, 2));
   const heat = join(out, `${stem}-${split}-confusion.png`);
   confusionHeatmap(report.confusion, CLASSES, heat, { title: `Confusion matrix: ${name}, ${split} (${(report.accuracy * 100).toFixed(1)}%)` });
   const written = [jsonFile, heat];
