@@ -519,3 +519,115 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     if (kwa + 3u * sw < P.kw) { dst[oc + 3u * sw] = a3[c]; }
   }
 }
+
+// Weight gradient for hardware GPUs (the kernels above are shaped for lavapipe): a GEMM
+// dW[co, c] = sum_k gy[co, k] * X[k, c] with c = (ci, kh, kw) and k = (n, oh, ow), where X is
+// gathered from the input on the fly (implicit im2col, zero padding by bounds checks). A workgroup
+// of 256 computes a 64 (co) x 128 (c) tile, each invocation a 4 x 8 register block (rows 4 ty..,
+// columns 4 tx.. and 64 + 4 tx..); K is staged in chunks of 16 in workgroup memory as vec4 rows,
+// so the inner loop does 32 multiply-adds per 3 vec4 workgroup loads. Split-K: workgroup s of
+// `splits` sums k in [s * kper, (s+1) * kper) and writes its partial tile to dst[s, co, c];
+// sum_mid then adds the partials in a fixed order (deterministic, no atomics).
+// src0 = x, src2 = gy, dst = partials [splits, Cout, Cin*KH*KW].
+// a = tiles along c, b = splits, c = K per split (a multiple of 16), d = Cin*KH*KW.
+const GM: u32 = 64u;
+const GC: u32 = 128u;
+const GK: u32 = 16u;
+var<workgroup> gA: array<vec4<f32>, 256>; // [GK][GM / 4] gy chunk
+var<workgroup> gB: array<vec4<f32>, 512>; // [GK][GC / 4] gathered input chunk
+
+@compute @workgroup_size(256)
+fn weight_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_group(wid, nwg);
+  let split = g % P.b;
+  let tile = g / P.b;
+  let c0 = (tile % P.a) * GC;
+  let m0 = (tile / P.a) * GM;
+  let ohw = P.oh * P.ow;
+  let K = P.n * ohw;
+  let ncol = P.d;
+  let khw = P.kh * P.kw;
+  let kbeg = split * P.c;
+  let kend = min(K, kbeg + P.c);
+  // Staging role: k = k0 + lk; rows 4 lr .. 4 lr + 3, columns 4 lr + (0..3) and 64 + 4 lr + (0..3).
+  let lk = li % GK;
+  let lr = li / GK;
+  // (ci, kh, kw) of the 8 gathered columns, fixed for the whole K loop.
+  var colOk: array<bool, 8>;
+  var colBase: array<u32, 8>; // ci * H * W
+  var colDh: array<i32, 8>; // kh - pt
+  var colDw: array<i32, 8>; // kw - pl
+  for (var j = 0u; j < 8u; j++) {
+    let c = c0 + 4u * lr + (j & 3u) + 64u * (j >> 2u);
+    colOk[j] = c < ncol;
+    let cc = min(c, ncol - 1u);
+    let r = cc % khw;
+    colBase[j] = (cc / khw) * P.h * P.w;
+    colDh[j] = i32(r / P.kw) - i32(P.pt);
+    colDw[j] = i32(r % P.kw) - i32(P.pl);
+  }
+  var rowOk: array<bool, 4>;
+  var rowBase: array<u32, 4>; // co * OH * OW
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + 4u * lr + i;
+    rowOk[i] = m < P.cout;
+    rowBase[i] = min(m, P.cout - 1u) * ohw;
+  }
+  let tx = li % 16u;
+  let ty = li / 16u;
+  var acc0: array<vec4<f32>, 4>; // rows 4 ty + i, columns 4 tx ..
+  var acc1: array<vec4<f32>, 4>; // rows 4 ty + i, columns 64 + 4 tx ..
+  for (var i = 0u; i < 4u; i++) {
+    acc0[i] = vec4<f32>(0.0);
+    acc1[i] = vec4<f32>(0.0);
+  }
+  let H = i32(P.h);
+  let W = i32(P.w);
+  for (var k0 = kbeg; k0 < kend; k0 += GK) {
+    let k = k0 + lk;
+    let kOk = k < kend;
+    let kc = min(k, K - 1u);
+    let n = kc / ohw;
+    let p = kc % ohw;
+    let oh = i32(p / P.ow) * i32(P.sh);
+    let ow = i32(p % P.ow) * i32(P.sw);
+    let gyBase = n * P.cout * ohw + p;
+    let xBase = n * P.cin * P.h * P.w;
+    var a: vec4<f32>;
+    for (var i = 0u; i < 4u; i++) {
+      a[i] = select(0.0, src2[gyBase + rowBase[i]], kOk & rowOk[i]);
+    }
+    gA[lk * 16u + lr] = a;
+    var b: array<f32, 8>;
+    for (var j = 0u; j < 8u; j++) {
+      let ih = oh + colDh[j];
+      let iw = ow + colDw[j];
+      let inside = (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W);
+      let v = src0[xBase + colBase[j] + u32(clamp(ih, 0, H - 1)) * P.w + u32(clamp(iw, 0, W - 1))];
+      b[j] = select(0.0, v, kOk & colOk[j] & inside);
+    }
+    gB[lk * 32u + lr] = vec4<f32>(b[0], b[1], b[2], b[3]);
+    gB[lk * 32u + 16u + lr] = vec4<f32>(b[4], b[5], b[6], b[7]);
+    workgroupBarrier();
+    for (var kk = 0u; kk < GK; kk++) {
+      let av = gA[kk * 16u + ty];
+      let b0 = gB[kk * 32u + tx];
+      let b1 = gB[kk * 32u + 16u + tx];
+      for (var i = 0u; i < 4u; i++) {
+        acc0[i] += av[i] * b0;
+        acc1[i] += av[i] * b1;
+      }
+    }
+    workgroupBarrier();
+  }
+  let out0 = split * P.cout * ncol;
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + 4u * ty + i;
+    if (m >= P.cout) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let c = c0 + 4u * tx + j;
+      if (c < ncol) { dst[out0 + m * ncol + c] = acc0[i][j]; }
+      if (c + 64u < ncol) { dst[out0 + m * ncol + c + 64u] = acc1[i][j]; }
+    }
+  }
+}

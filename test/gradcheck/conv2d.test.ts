@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { Rng, conv2d, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Rng, conv2d, setConvVariant, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu } from '../setup-gpu.js';
@@ -59,9 +59,9 @@ const CASES: Case[] = [
 
 const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
 
-describe('conv2d gradcheck', () => {
-  const rng = new Rng(2024);
-  for (const c of CASES) {
+function gradcheckCases(cases: Case[], seed: number): void {
+  const rng = new Rng(seed);
+  for (const c of cases) {
     it(c.name, async () => {
       const opts: Conv2dOptions = { stride: c.stride, padding: c.padding };
       const g = refGeometry(c.x, c.w, c.stride, c.padding);
@@ -81,6 +81,46 @@ describe('conv2d gradcheck', () => {
       });
     });
   }
+}
+
+describe('conv2d gradcheck', () => gradcheckCases(CASES, 2024));
+
+// The hardware-GPU weight gradient (weight_gemm: tiled GEMM, implicit im2col, split-K), forced on
+// whatever adapter runs the tests; same cases and tolerances (its sums are regrouped, not longer).
+const GEMM_CASES = new Set([
+  '1x1 valid, batch 1',
+  '1x1 stride 2, batch 3, no bias',
+  '3x3 same stride 2, no bias',
+  '3x3 padding 1 stride 2, batch 3',
+  '3x3 same stride [2, 1]',
+  '3x3 same, Cin 1, x without grad',
+  '5x5 same, batch 1',
+  '5x5 valid stride 2, batch 3',
+  '4x4 (even) same stride 2',
+  '1x1 padding 1 (border outputs see only padding)',
+  '2x17 valid (generic path)',
+  '5x5 same on a 3x4 input (kernel larger than the input)',
+]);
+
+describe('conv2d gradcheck, GPU weight-gradient variant', () => {
+  let prev: ReturnType<typeof setConvVariant> = 'auto';
+  beforeAll(() => {
+    prev = setConvVariant('gpu');
+  });
+  afterAll(() => {
+    setConvVariant(prev);
+  });
+  gradcheckCases(CASES.filter((c) => GEMM_CASES.has(c.name)), 2025);
+  // Cout 70 crosses the 64-row tile edge and Cin*KH*KW = 6*25 = 150 the 128-column one; K = N*OH*OW 2*13*11 = 286 and
+  // 4*24*24 = 2304 take one and several K splits.
+  it('grads N=2, 6 -> 70 channels, 13x11, 3x3 same stride 1 (partial tiles)', () =>
+    checkLarge([2, 6, 13, 11], [70, 6, 3, 3], { padding: 'same' }, true, 21));
+  it('grads N=4, 6 -> 10 channels, 24x24, 5x5 same (split-K)', () => checkLarge([4, 6, 24, 24], [10, 6, 5, 5], { padding: 'same' }, true, 22));
+  it('grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
+    checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
+  it('rejects an unknown variant', () => {
+    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected 'auto', 'cpu' or 'gpu'/);
+  });
 });
 
 /** Forward and (optionally) the three gradients against the float64 reference, for larger sizes. */
@@ -140,6 +180,27 @@ describe('conv2d temporaries', () => {
         t.grad?.dispose();
         t.dispose();
       }
+    }
+  });
+});
+
+describe('conv2d temporaries, GPU weight-gradient variant', () => {
+  it('frees its split-K partials', () => {
+    const rng = new Rng(17);
+    const prev = setConvVariant('gpu');
+    try {
+      // K = N*OH*OW = 4*12*12 = 576: two K splits, so a partial buffer is made and summed.
+      const x = tensor(Float32Array.from(randomArray(4 * 3 * 12 * 12, rng)), [4, 3, 12, 12] as const, { requiresGrad: true });
+      const w = tensor(Float32Array.from(randomArray(5 * 3 * 3 * 3, rng)), [5, 3, 3, 3] as const, { requiresGrad: true });
+      const before = memory().liveBuffers;
+      tidy(() => sum(conv2d(x, w, null, { padding: 'same' })).backward());
+      expect(memory().liveBuffers).toBe(before + 2);
+      for (const t of [x, w]) {
+        t.grad?.dispose();
+        t.dispose();
+      }
+    } finally {
+      setConvVariant(prev);
     }
   });
 });

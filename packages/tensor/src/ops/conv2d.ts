@@ -6,6 +6,8 @@
 // the input with aligned vec4 loads: forward_rows (forward; and the stride-1 input gradient, a
 // convolution with the flipped kernel) and weight_rows. Other strides use the direct kernels
 // forward, backward_input (a gather, stride phases handled) and backward_weight.
+// On hardware adapters the weight gradient is instead a workgroup-memory tiled GEMM with implicit
+// im2col and split-K (weight_gemm); setConvVariant forces either variant (tests run both).
 // WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
 import { gpu } from '../device.js';
 import { dispatch, type Kernel } from '../dispatch.js';
@@ -34,6 +36,7 @@ const PAD = kernel('pad');
 const FORWARD = kernel('forward');
 const BACKWARD_INPUT = kernel('backward_input');
 const BACKWARD_WEIGHT = kernel('backward_weight');
+const WEIGHT_GEMM = kernel('weight_gemm');
 const WG = 64;
 const PARAM_WORDS = 20;
 /** Pixels per block of forward_rows (ROW_PIX in the shader): 12, or fewer when that wastes less of a row. */
@@ -243,7 +246,55 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
   return dx;
 }
 
+/**
+ * Which weight-gradient kernels run: 'auto' (default) picks the workgroup-memory GEMM on hardware
+ * adapters and the register-blocked kernels on software ones (lavapipe); 'cpu' / 'gpu' force one
+ * (tests run both on lavapipe). The environment variable FER_CONV_VARIANT sets the initial value.
+ */
+export type ConvVariant = 'auto' | 'cpu' | 'gpu';
+const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
+let convVariant: ConvVariant = envVariant === 'cpu' || envVariant === 'gpu' ? envVariant : 'auto';
+
+/** Selects the conv2d weight-gradient variant; returns the previous setting. */
+export function setConvVariant(v: ConvVariant): ConvVariant {
+  if (v !== 'auto' && v !== 'cpu' && v !== 'gpu') throw new Error(`setConvVariant: expected 'auto', 'cpu' or 'gpu', got ${JSON.stringify(v)}`);
+  const prev = convVariant;
+  convVariant = v;
+  return prev;
+}
+
+const useGpuVariant = (): boolean => (convVariant === 'auto' ? !gpu().info.software : convVariant === 'gpu');
+
+/** Output tile (Cout x Cin*KH*KW) and K chunk of weight_gemm (GM, GC, GK in the shader). */
+const GEMM_M = 64;
+const GEMM_C = 128;
+const GEMM_K = 16;
+
+/**
+ * Weight gradient as a tiled GEMM [Cout] x [Cin*KH*KW] over K = N*OH*OW (weight_gemm), split over
+ * K when there are too few output tiles to fill the GPU; partials are summed by sum_mid.
+ */
+function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
+  const shape = [g.cout, g.cin, g.kh, g.kw] as const;
+  const ncol = g.cin * g.kh * g.kw;
+  const m = g.cout * ncol;
+  const k = g.n * g.oh * g.ow;
+  const tilesC = Math.ceil(ncol / GEMM_C);
+  const tiles = tilesC * Math.ceil(g.cout / GEMM_M);
+  // Aim for ~1000 workgroups (several waves on 132 SMs), each still summing at least 256 k.
+  let splits = Math.max(1, Math.min(Math.ceil(1024 / tiles), Math.floor(k / 256)));
+  const kPer = Math.ceil(Math.ceil(k / splits) / GEMM_K) * GEMM_K;
+  splits = Math.ceil(k / kPer);
+  const partial = splits > 1 ? empty([splits * m] as const) : empty(shape);
+  dispatch(WEIGHT_GEMM, [x.buffer, x.buffer, gy.buffer, partial.buffer], words(g, [tilesC, splits, kPer, ncol]), tiles * splits);
+  if (splits === 1) return partial as Tensor<Shape4>;
+  const dw = sumMid(partial, 1, splits, m, shape);
+  partial.dispose();
+  return dw;
+}
+
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
+  if (useGpuVariant()) return weightGradGemm(gy, x, g);
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
   const cob = blocks4(g.cout);
