@@ -7,7 +7,7 @@ export type { MemoryStats } from './pool.js';
 export { Rng, manualSeed, rngFrom } from './rng.js';
 export {
   Tensor, tensor, empty, zeros, ones, full, randUniform, randNormal, heNormal, glorotUniform,
-  tidy, keep, shapeSize, fmtShape, checkInputs, checkRank, checkSameShape,
+  tidy, keep, shapeSize, fmtShape, checkInputs, checkRank, checkSameShape, positivePair,
 } from './tensor.js';
 export type { DType, Shape, Shape1, Shape2, Shape4, TypedArray, CreateOptions, RandomOptions } from './tensor.js';
 export { noGrad, isGradEnabled, needsGrad, record } from './autograd.js';

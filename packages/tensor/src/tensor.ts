@@ -301,6 +301,14 @@ export function checkRank(op: string, t: Tensor, rank: number, layout: string): 
   if (t.rank !== rank) throw new Error(`${op}: expected a rank-${rank} tensor ${layout}, got shape ${fmtShape(t.shape)}`);
 }
 
+/** n or [h, w] as a pair of positive integers (kernel sizes, strides); `what` names it in the error. */
+export function positivePair(v: number | readonly [number, number], what: string): [number, number] {
+  const p: readonly number[] = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= 1))
+    throw new Error(`${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+  return [p[0]!, p[1]!];
+}
+
 export function checkSameShape(op: string, a: Tensor, b: Tensor): void {
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i]))
     throw new Error(`${op}: shapes differ: ${fmtShape(a.shape)} vs ${fmtShape(b.shape)}`);

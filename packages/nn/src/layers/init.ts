@@ -1,5 +1,5 @@
 // Seeded weight initialisers shared by Conv2d and Linear.
-import { Rng, rngFrom, glorotUniform, heNormal, zeros, type Shape, type Tensor } from '@fer/tensor';
+import { Rng, rngFrom, positivePair, glorotUniform, heNormal, zeros, type Shape, type Tensor } from '@fer/tensor';
 
 /**
  * 'glorot-uniform' (the default) is Keras' default kernel initialiser, so a model matches the
@@ -27,11 +27,7 @@ export function zeroBias(n: number): Tensor<readonly [number]> {
 }
 
 /** Normalises a size given as n or [h, w]. */
-export function pair(v: number | readonly [number, number], what: string): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
-  return p;
-}
+export const pair = positivePair;
 
 /** Throws unless `shape` has the rank (and channel count at axis 1, when given) a layer needs. */
 export function expectShape(layer: string, shape: Shape, rank: number, layout: string, channels?: number): void {

@@ -1,7 +1,7 @@
 // 2-D max pooling over NCHW, forward and backward. WGSL: pool.wgsl, entry points `max_forward`
 // (writes the max and its argmax) and `max_backward` (routes gradients through the saved argmax).
 import { dispatch, type Kernel } from '../dispatch.js';
-import { Tensor, checkInputs, checkRank, empty, fmtShape, type Shape4 } from '../tensor.js';
+import { Tensor, checkInputs, checkRank, empty, fmtShape, positivePair, type Shape4 } from '../tensor.js';
 import { record, needsGrad } from '../autograd.js';
 
 export interface MaxPool2dOptions {
@@ -20,12 +20,7 @@ const FORWARD = (writeArgmax: boolean): Kernel => ({
 });
 const BACKWARD: Kernel = { shader: 'pool', entry: 'max_backward', bindings: ['read', 'read', 'rw'] };
 
-function pairOf(v: number | readonly [number, number], what: string): [number, number] {
-  const p: readonly number[] = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= 1))
-    throw new Error(`maxPool2d: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
-  return [p[0]!, p[1]!];
-}
+const pairOf = (v: number | readonly [number, number], what: string) => positivePair(v, `maxPool2d: ${what}`);
 
 /**
  * Max pooling with 'valid' windows: output [N, C, floor((H - kh) / sh) + 1, floor((W - kw) / sw) + 1]
