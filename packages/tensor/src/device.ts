@@ -73,6 +73,8 @@ export async function initDevice(options: InitOptions = {}): Promise<Gpu> {
     }
     const features: GPUFeatureName[] = [];
     if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+    // Subgroup broadcasts let the lavapipe kernels load an operand once per SIMD group (see matmul.wgsl).
+    if (adapter.features.has('subgroups' as GPUFeatureName)) features.push('subgroups' as GPUFeatureName);
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: features });
     const ai = adapter.info;
     const software =

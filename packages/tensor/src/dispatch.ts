@@ -32,7 +32,10 @@ export function shaderSource(name: string): string {
     } catch {
       throw new Error(`shader '${name}.wgsl' not found in ${SHADER_DIR.pathname}`);
     }
-    src = `${preludeSource}\n${file}`;
+    // WGSL directives (`enable subgroups;`) must precede every declaration, the prelude's included.
+    const directives = file.match(/^enable [^;]+;\s*$/gm) ?? [];
+    const body = file.replace(/^enable [^;]+;\s*$/gm, '');
+    src = `${directives.join('\n')}\n${preludeSource}\n${body}`;
     sourceCache.set(name, src);
   }
   return src;
@@ -68,7 +71,12 @@ function compile(k: Kernel): Compiled {
     visibility: GPUShaderStage.COMPUTE,
     buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
   }));
-  entries.push({ binding: k.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+  // Dynamic offset: the params slot is chosen at setBindGroup, so one bind group serves every slot.
+  entries.push({
+    binding: k.bindings.length,
+    visibility: GPUShaderStage.COMPUTE,
+    buffer: { type: 'uniform', hasDynamicOffset: true },
+  });
   const layout = device.createBindGroupLayout({ label: `${k.shader}.${k.entry}`, entries });
   const pipeline = device.createComputePipeline({
     label: `${k.shader}.${k.entry}`,
@@ -92,6 +100,48 @@ let encoder: GPUCommandEncoder | null = null;
 let pass: GPUComputePassEncoder | null = null;
 let dispatchCount = 0;
 let submitCount = 0;
+let bindGroupCount = 0;
+
+// Bind groups cached per layout, then one WeakMap level per storage buffer (in binding order), so
+// entries of garbage-collected buffers go with them. Destroyed buffers are dropped by the pool and
+// never bound again, so their entries are dead weight only until the per-layout bound clears them.
+interface BindNode {
+  next?: WeakMap<GPUBuffer, BindNode>;
+  group?: GPUBindGroup;
+}
+interface LayoutBinds {
+  root: BindNode;
+  size: number;
+}
+/** Per-layout cap: a long run with changing buffers starts over instead of growing without limit. */
+const MAX_BIND_GROUPS_PER_LAYOUT = 4096;
+let bindCache = new WeakMap<Compiled, LayoutBinds>();
+
+function bindGroupFor(device: GPUDevice, c: Compiled, buffers: ReadonlyArray<GPUBuffer>, uniform: GPUBuffer): GPUBindGroup {
+  let lb = bindCache.get(c);
+  if (!lb) bindCache.set(c, (lb = { root: {}, size: 0 }));
+  let node = lb.root;
+  // A buffer bound twice (read-only aliasing) just appears twice in the key path.
+  for (const buf of buffers) {
+    node.next ??= new WeakMap();
+    let child = node.next.get(buf);
+    if (!child) node.next.set(buf, (child = {}));
+    node = child;
+  }
+  if (node.group) return node.group;
+  if (lb.size >= MAX_BIND_GROUPS_PER_LAYOUT) {
+    lb.root = {};
+    lb.size = 0;
+    return bindGroupFor(device, c, buffers, uniform);
+  }
+  const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+  // One whole slot: covers any params struct (at most MAX_PARAMS words) at every dynamic offset.
+  entries.push({ binding: buffers.length, resource: { buffer: uniform, offset: 0, size: SLOT } });
+  node.group = device.createBindGroup({ layout: c.layout, entries });
+  lb.size++;
+  bindGroupCount++;
+  return node.group;
+}
 
 /** Splits a 1-D workgroup count over x and y (each at most 65535); shaders use linear_group(). */
 export function grid(groups: number): [number, number, number] {
@@ -124,20 +174,21 @@ export function dispatch(
   const { device } = gpu();
   const c = compile(k);
   if (ringUsed + SLOT > RING_BYTES) flush();
-  ring ??= device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  if (!ring) {
+    ring = device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    bindCache = new WeakMap(); // cached groups bind the old ring
+  }
   const offset = ringUsed;
   const base = offset / 4;
   for (let i = 0; i < params.length; i++) ringData[base + i] = params[i]!;
   ringUsed += SLOT;
-  const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-  entries.push({ binding: buffers.length, resource: { buffer: ring, offset, size: Math.max(16, params.length * 4 + 15 & ~15) } });
-  const bindGroup = device.createBindGroup({ layout: c.layout, entries });
+  const bindGroup = bindGroupFor(device, c, buffers, ring);
   if (!pass) {
     encoder ??= device.createCommandEncoder();
     pass = encoder.beginComputePass();
   }
   pass.setPipeline(c.pipeline);
-  pass.setBindGroup(0, bindGroup);
+  pass.setBindGroup(0, bindGroup, [offset]);
   const [x, y, z] = typeof groups === 'number' ? grid(groups) : groups;
   if (x > 65535 || y > 65535 || z > 65535) throw new Error(`kernel ${k.shader}.${k.entry}: workgroup grid ${x}x${y}x${z} over 65535`);
   pass.dispatchWorkgroups(x, y, z);
@@ -210,14 +261,16 @@ export function trimPool(): void {
   readPool.clear();
 }
 
-export function dispatchStats(): { dispatches: number; submits: number; pipelines: number } {
-  return { dispatches: dispatchCount, submits: submitCount, pipelines: pipelines.size };
+/** Running totals; `bindGroups` counts bind groups created (not reused ones). */
+export function dispatchStats(): { dispatches: number; submits: number; pipelines: number; bindGroups: number } {
+  return { dispatches: dispatchCount, submits: submitCount, pipelines: pipelines.size, bindGroups: bindGroupCount };
 }
 
 onRelease(() => {
   modules.clear();
   pipelines.clear();
   byObject = new WeakMap();
+  bindCache = new WeakMap();
   readPool.clear();
   ring = null;
   pass = null;
