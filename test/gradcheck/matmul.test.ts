@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, matmul, linear, tensor, tidy, sum, mul, zeros, type Tensor, type Shape2 } from '@fer/tensor';
+import { Rng, matmul, linear, tensor, tidy, sum, mul, zeros, setMatmulVariant, hasSubgroups8, type MatmulVariant, type Tensor, type Shape2 } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose, type Tolerance } from './harness.js';
 import { matmulRef, linearRef, transposeRef } from './reference/matmul.js';
-import { useGpu } from '../setup-gpu.js';
+import { useGpu, withVariant } from '../setup-gpu.js';
 
 useGpu();
 
@@ -24,160 +24,166 @@ function stored(rows: number, cols: number, trans: boolean): Shape2 {
   return trans ? [cols, rows] : [rows, cols];
 }
 
-describe('matmul gradcheck', () => {
-  const rng = new Rng(11);
-  // [M, K, N]. Which kernel runs: matmul_v4 when K and both contiguous dims are multiples of 4,
-  // otherwise the scalar one; [8, 12, 16] takes v4 for every transpose, [5, 8, 12] for nA only
-  // (rows clamped at M = 5), [6, 16, 5] for tB only (columns clamped at N = 5); the rest scalar.
-  const shapes: Array<[number, number, number]> = [
-    [1, 1, 1],
-    [1, 5, 3],
-    [3, 4, 5],
-    [5, 7, 6],
-    [8, 12, 16],
-    [5, 8, 12],
-    [6, 16, 5],
-    [13, 9, 11],
-  ];
-  for (const [M, K, N] of shapes)
-    for (const [transA, transB] of TRANS) {
-      const tag = `${M}x${K}x${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}`;
-      it(tag, () =>
-        gradCheck({
-          name: `matmul ${tag}`,
-          inputs: [
-            { data: randomArray(M * K, rng), shape: stored(M, K, transA) },
-            { data: randomArray(K * N, rng), shape: stored(K, N, transB) },
-          ],
-          gpu: ([a, b]) => matmul(a as Tensor<Shape2>, b as Tensor<Shape2>, { transA, transB }),
-          ref: ([a, b]) => matmulRef(a!, b!, M, K, N, transA, transB),
-          forwardTol: tolFor(K),
-          gradTol: gradTolFor(M, N),
-        }),
-      );
-    }
+// Every matmul kernel the automatic choice may pick runs the whole suite.
+for (const variant of ['block', 'subgroup'] as const)
+  describe(`matmul kernel '${variant}'`, () => {
+    withVariant<MatmulVariant>(variant, setMatmulVariant, () => variant === 'block' || hasSubgroups8());
 
-  it('only one operand requires grad', () =>
-    gradCheck({
-      name: 'matmul b constant',
-      inputs: [
-        { data: randomArray(15, rng), shape: [3, 5] },
-        { data: randomArray(20, rng), shape: [5, 4], diff: false },
-      ],
-      gpu: ([a, b]) => matmul(a as Tensor<Shape2>, b as Tensor<Shape2>),
-      ref: ([a, b]) => matmulRef(a!, b!, 3, 5, 4),
-      forwardTol: tolFor(5),
-      gradTol: gradTolFor(3, 4),
-    }));
-});
+  describe('matmul gradcheck', () => {
+    const rng = new Rng(11);
+    // [M, K, N]. Which kernel runs: matmul_v4 when K and both contiguous dims are multiples of 4,
+    // otherwise the scalar one; [8, 12, 16] takes v4 for every transpose, [5, 8, 12] for nA only
+    // (rows clamped at M = 5), [6, 16, 5] for tB only (columns clamped at N = 5); the rest scalar.
+    const shapes: Array<[number, number, number]> = [
+      [1, 1, 1],
+      [1, 5, 3],
+      [3, 4, 5],
+      [5, 7, 6],
+      [8, 12, 16],
+      [5, 8, 12],
+      [6, 16, 5],
+      [13, 9, 11],
+    ];
+    for (const [M, K, N] of shapes)
+      for (const [transA, transB] of TRANS) {
+        const tag = `${M}x${K}x${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}`;
+        it(tag, () =>
+          gradCheck({
+            name: `matmul ${tag}`,
+            inputs: [
+              { data: randomArray(M * K, rng), shape: stored(M, K, transA) },
+              { data: randomArray(K * N, rng), shape: stored(K, N, transB) },
+            ],
+            gpu: ([a, b]) => matmul(a as Tensor<Shape2>, b as Tensor<Shape2>, { transA, transB }),
+            ref: ([a, b]) => matmulRef(a!, b!, M, K, N, transA, transB),
+            forwardTol: tolFor(K),
+            gradTol: gradTolFor(M, N),
+          }),
+        );
+      }
 
-/**
- * Larger sizes, where finite differences are too slow: GPU forward and backward against the float64
- * forward and the analytic gradients dop(A) = W @ op(B)^T, dop(B) = op(A)^T @ W (W the upstream grad).
- */
-async function checkLarge(M: number, K: number, N: number, transA: boolean, transB: boolean, rng: Rng): Promise<void> {
-  const aData = randomArray(M * K, rng);
-  const bData = randomArray(K * N, rng);
-  const w = randomArray(M * N, rng);
-  const a = tensor(Float32Array.from(aData), stored(M, K, transA), { requiresGrad: true });
-  const b = tensor(Float32Array.from(bData), stored(K, N, transB), { requiresGrad: true });
-  const y = tidy(() => {
-    const out = matmul(a, b, { transA, transB });
-    sum(mul(out, tensor(Float32Array.from(w), [M, N] as const))).backward();
-    return out;
+    it('only one operand requires grad', () =>
+      gradCheck({
+        name: 'matmul b constant',
+        inputs: [
+          { data: randomArray(15, rng), shape: [3, 5] },
+          { data: randomArray(20, rng), shape: [5, 4], diff: false },
+        ],
+        gpu: ([a, b]) => matmul(a as Tensor<Shape2>, b as Tensor<Shape2>),
+        ref: ([a, b]) => matmulRef(a!, b!, 3, 5, 4),
+        forwardTol: tolFor(5),
+        gradTol: gradTolFor(3, 4),
+      }));
   });
-  const [yv, ga, gb] = [await y.toArray(), await a.grad!.toArray(), await b.grad!.toArray()];
-  const tag = `${M}x${K}x${N} transA=${transA} transB=${transB}`;
-  const a32 = Float64Array.from(Float32Array.from(aData));
-  const b32 = Float64Array.from(Float32Array.from(bData));
-  const w32 = Float64Array.from(Float32Array.from(w));
-  expectClose(yv, matmulRef(a32, b32, M, K, N, transA, transB), tolFor(K), `${tag} forward`);
-  // op(A) and op(B) as plain row-major [M, K] and [K, N].
-  const opA = transA ? transposeRef(a32, K, M) : a32;
-  const opB = transB ? transposeRef(b32, N, K) : b32;
-  const dOpA = matmulRef(w32, opB, M, N, K, false, true); // [M, K]
-  const dOpB = matmulRef(opA, w32, K, M, N, true, false); // [K, N]
-  expectClose(ga, transA ? transposeRef(dOpA, M, K) : dOpA, tolFor(N), `${tag} dA`);
-  expectClose(gb, transB ? transposeRef(dOpB, K, N) : dOpB, tolFor(M), `${tag} dB`);
-  for (const t of [y, a.grad!, b.grad!, a, b]) t.dispose();
-}
 
-describe('matmul larger sizes (analytic gradients)', () => {
-  const rng = new Rng(12);
-  for (const [M, K, N] of [
-    [64, 96, 128], // vec4 path, several workgroups in both directions
-    [67, 130, 45], // odd: scalar path, partial tiles and partial workgroups
-    [1, 256, 7], // batch 1 through a classifier-like head
-  ] as const)
-    for (const [transA, transB] of TRANS)
-      it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, () => checkLarge(M, K, N, transA, transB, rng));
-});
-
-describe('linear gradcheck', () => {
-  const rng = new Rng(13);
-  // [N, in, out]
-  const shapes: Array<[number, number, number]> = [
-    [1, 1, 1],
-    [1, 7, 3],
-    [4, 8, 12],
-    [5, 9, 7],
-    [3, 16, 10],
-  ];
-  for (const [N, inF, outF] of shapes) {
-    for (const withBias of [true, false]) {
-      const tag = `${N}x${inF} -> ${outF}${withBias ? '' : ' no bias'}`;
-      it(tag, () =>
-        gradCheck({
-          name: `linear ${tag}`,
-          inputs: [
-            { data: randomArray(N * inF, rng), shape: [N, inF] },
-            { data: randomArray(outF * inF, rng), shape: [outF, inF] },
-            ...(withBias ? [{ data: randomArray(outF, rng), shape: [outF] as const }] : []),
-          ],
-          gpu: ([x, w, b]) => linear(x as Tensor<Shape2>, w as Tensor<Shape2>, (b ?? null) as Tensor<readonly [number]> | null),
-          ref: ([x, w, b]) => linearRef(x!, w!, b ?? null, N, inF, outF),
-          forwardTol: tolFor(inF),
-          gradTol: gradTolFor(N, outF),
-        }),
-      );
-    }
-  }
-  it('input without grad (a first layer), bias and weight with grad', () =>
-    gradCheck({
-      name: 'linear x constant',
-      inputs: [
-        { data: randomArray(6 * 5, rng), shape: [6, 5], diff: false },
-        { data: randomArray(3 * 5, rng), shape: [3, 5] },
-        { data: randomArray(3, rng), shape: [3] },
-      ],
-      gpu: ([x, w, b]) => linear(x as Tensor<Shape2>, w as Tensor<Shape2>, b as Tensor<readonly [number]>),
-      ref: ([x, w, b]) => linearRef(x!, w!, b!, 6, 5, 3),
-      forwardTol: tolFor(5),
-      gradTol: gradTolFor(6, 3),
-    }));
-  it('larger layer against analytic gradients (bias grad = column sums over 300 rows)', async () => {
-    const [N, inF, outF] = [300, 64, 10];
-    const xd = Float64Array.from(Float32Array.from(randomArray(N * inF, rng)));
-    const wd = Float64Array.from(Float32Array.from(randomArray(outF * inF, rng)));
-    const bd = Float64Array.from(Float32Array.from(randomArray(outF, rng)));
-    const g = Float64Array.from(Float32Array.from(randomArray(N * outF, rng)));
-    const x = tensor(Float32Array.from(xd), [N, inF] as const, { requiresGrad: true });
-    const w = tensor(Float32Array.from(wd), [outF, inF] as const, { requiresGrad: true });
-    const b = tensor(Float32Array.from(bd), [outF] as const, { requiresGrad: true });
+  /**
+   * Larger sizes, where finite differences are too slow: GPU forward and backward against the float64
+   * forward and the analytic gradients dop(A) = W @ op(B)^T, dop(B) = op(A)^T @ W (W the upstream grad).
+   */
+  async function checkLarge(M: number, K: number, N: number, transA: boolean, transB: boolean, rng: Rng): Promise<void> {
+    const aData = randomArray(M * K, rng);
+    const bData = randomArray(K * N, rng);
+    const w = randomArray(M * N, rng);
+    const a = tensor(Float32Array.from(aData), stored(M, K, transA), { requiresGrad: true });
+    const b = tensor(Float32Array.from(bData), stored(K, N, transB), { requiresGrad: true });
     const y = tidy(() => {
-      const out = linear(x, w, b);
-      sum(mul(out, tensor(Float32Array.from(g), [N, outF] as const))).backward();
+      const out = matmul(a, b, { transA, transB });
+      sum(mul(out, tensor(Float32Array.from(w), [M, N] as const))).backward();
       return out;
     });
-    expectClose(await y.toArray(), linearRef(xd, wd, bd, N, inF, outF), tolFor(inF), 'linear forward');
-    expectClose(await x.grad!.toArray(), matmulRef(g, wd, N, outF, inF), tolFor(outF), 'linear dx');
-    expectClose(await w.grad!.toArray(), matmulRef(g, xd, outF, N, inF, true), tolFor(N), 'linear dw');
-    const db = new Float64Array(outF);
-    for (let i = 0; i < N; i++) for (let o = 0; o < outF; o++) db[o]! += g[i * outF + o]!;
-    expectClose(await b.grad!.toArray(), db, tolFor(N), 'linear dbias');
-    for (const t of [y, x.grad!, w.grad!, b.grad!, x, w, b]) t.dispose();
+    const [yv, ga, gb] = [await y.toArray(), await a.grad!.toArray(), await b.grad!.toArray()];
+    const tag = `${M}x${K}x${N} transA=${transA} transB=${transB}`;
+    const a32 = Float64Array.from(Float32Array.from(aData));
+    const b32 = Float64Array.from(Float32Array.from(bData));
+    const w32 = Float64Array.from(Float32Array.from(w));
+    expectClose(yv, matmulRef(a32, b32, M, K, N, transA, transB), tolFor(K), `${tag} forward`);
+    // op(A) and op(B) as plain row-major [M, K] and [K, N].
+    const opA = transA ? transposeRef(a32, K, M) : a32;
+    const opB = transB ? transposeRef(b32, N, K) : b32;
+    const dOpA = matmulRef(w32, opB, M, N, K, false, true); // [M, K]
+    const dOpB = matmulRef(opA, w32, K, M, N, true, false); // [K, N]
+    expectClose(ga, transA ? transposeRef(dOpA, M, K) : dOpA, tolFor(N), `${tag} dA`);
+    expectClose(gb, transB ? transposeRef(dOpB, K, N) : dOpB, tolFor(M), `${tag} dB`);
+    for (const t of [y, a.grad!, b.grad!, a, b]) t.dispose();
+  }
+
+  describe('matmul larger sizes (analytic gradients)', () => {
+    const rng = new Rng(12);
+    for (const [M, K, N] of [
+      [64, 96, 128], // vec4 path, several workgroups in both directions
+      [67, 130, 45], // odd: scalar path, partial tiles and partial workgroups
+      [1, 256, 7], // batch 1 through a classifier-like head
+    ] as const)
+      for (const [transA, transB] of TRANS)
+        it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, () => checkLarge(M, K, N, transA, transB, rng));
   });
-});
+
+  describe('linear gradcheck', () => {
+    const rng = new Rng(13);
+    // [N, in, out]
+    const shapes: Array<[number, number, number]> = [
+      [1, 1, 1],
+      [1, 7, 3],
+      [4, 8, 12],
+      [5, 9, 7],
+      [3, 16, 10],
+    ];
+    for (const [N, inF, outF] of shapes) {
+      for (const withBias of [true, false]) {
+        const tag = `${N}x${inF} -> ${outF}${withBias ? '' : ' no bias'}`;
+        it(tag, () =>
+          gradCheck({
+            name: `linear ${tag}`,
+            inputs: [
+              { data: randomArray(N * inF, rng), shape: [N, inF] },
+              { data: randomArray(outF * inF, rng), shape: [outF, inF] },
+              ...(withBias ? [{ data: randomArray(outF, rng), shape: [outF] as const }] : []),
+            ],
+            gpu: ([x, w, b]) => linear(x as Tensor<Shape2>, w as Tensor<Shape2>, (b ?? null) as Tensor<readonly [number]> | null),
+            ref: ([x, w, b]) => linearRef(x!, w!, b ?? null, N, inF, outF),
+            forwardTol: tolFor(inF),
+            gradTol: gradTolFor(N, outF),
+          }),
+        );
+      }
+    }
+    it('input without grad (a first layer), bias and weight with grad', () =>
+      gradCheck({
+        name: 'linear x constant',
+        inputs: [
+          { data: randomArray(6 * 5, rng), shape: [6, 5], diff: false },
+          { data: randomArray(3 * 5, rng), shape: [3, 5] },
+          { data: randomArray(3, rng), shape: [3] },
+        ],
+        gpu: ([x, w, b]) => linear(x as Tensor<Shape2>, w as Tensor<Shape2>, b as Tensor<readonly [number]>),
+        ref: ([x, w, b]) => linearRef(x!, w!, b!, 6, 5, 3),
+        forwardTol: tolFor(5),
+        gradTol: gradTolFor(6, 3),
+      }));
+    it('larger layer against analytic gradients (bias grad = column sums over 300 rows)', async () => {
+      const [N, inF, outF] = [300, 64, 10];
+      const xd = Float64Array.from(Float32Array.from(randomArray(N * inF, rng)));
+      const wd = Float64Array.from(Float32Array.from(randomArray(outF * inF, rng)));
+      const bd = Float64Array.from(Float32Array.from(randomArray(outF, rng)));
+      const g = Float64Array.from(Float32Array.from(randomArray(N * outF, rng)));
+      const x = tensor(Float32Array.from(xd), [N, inF] as const, { requiresGrad: true });
+      const w = tensor(Float32Array.from(wd), [outF, inF] as const, { requiresGrad: true });
+      const b = tensor(Float32Array.from(bd), [outF] as const, { requiresGrad: true });
+      const y = tidy(() => {
+        const out = linear(x, w, b);
+        sum(mul(out, tensor(Float32Array.from(g), [N, outF] as const))).backward();
+        return out;
+      });
+      expectClose(await y.toArray(), linearRef(xd, wd, bd, N, inF, outF), tolFor(inF), 'linear forward');
+      expectClose(await x.grad!.toArray(), matmulRef(g, wd, N, outF, inF), tolFor(outF), 'linear dx');
+      expectClose(await w.grad!.toArray(), matmulRef(g, xd, outF, N, inF, true), tolFor(N), 'linear dw');
+      const db = new Float64Array(outF);
+      for (let i = 0; i < N; i++) for (let o = 0; o < outF; o++) db[o]! += g[i * outF + o]!;
+      expectClose(await b.grad!.toArray(), db, tolFor(N), 'linear dbias');
+      for (const t of [y, x.grad!, w.grad!, b.grad!, x, w, b]) t.dispose();
+    });
+  });
+  });
 
 describe('matmul edge cases and errors', () => {
   it('K = 0 gives zeros (plus the bias for linear)', async () => {

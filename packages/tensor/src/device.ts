@@ -11,6 +11,8 @@ export interface DeviceInfo {
   software: boolean;
   /** The limits we asked for above the defaults, with the values the device got. */
   limits: Record<string, number>;
+  /** Subgroup sizes [min, max] when the device has the `subgroups` feature enabled, else null. */
+  subgroups: [number, number] | null;
 }
 
 export interface Gpu {
@@ -94,6 +96,9 @@ export async function initDevice(options: InitOptions = {}): Promise<Gpu> {
         backend: (ai as unknown as { backendType?: string }).backendType ?? 'vulkan',
         software,
         limits: Object.fromEntries(RAISED_LIMITS.map((n) => [n, (device.limits as unknown as Record<string, number>)[n]])),
+        subgroups: features.includes('subgroups' as GPUFeatureName)
+          ? [(ai as unknown as { subgroupMinSize: number }).subgroupMinSize, (ai as unknown as { subgroupMaxSize: number }).subgroupMaxSize]
+          : null,
       },
     };
     // Validation errors are otherwise only printed, never thrown: keep them and throw at the next sync point.
@@ -160,4 +165,15 @@ export function describeDevice(info: DeviceInfo = gpu().info): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   return `${info.vendor} ${info.device || info.description} (${info.architecture || 'n/a'}, ${info.backend}, ${info.software ? 'software' : 'hardware'}); limits: ${lim}`;
+}
+
+/** True when the device runs subgroups of exactly 8 lanes (lavapipe on 256-bit SIMD): the subgroup kernels need it. */
+export function hasSubgroups8(): boolean {
+  const sg = gpu().info.subgroups;
+  return sg !== null && sg[0] === 8 && sg[1] === 8;
+}
+
+export function describeSubgroups(): string {
+  const sg = gpu().info.subgroups;
+  return sg === null ? 'no subgroups feature' : sg[0] === sg[1] ? `subgroups of ${sg[0]}` : `subgroups of ${sg[0]} to ${sg[1]} lanes`;
 }

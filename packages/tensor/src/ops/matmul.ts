@@ -2,6 +2,7 @@
 // forward and backward. WGSL: matmul.wgsl, entry points `matmul` (scalar loads, any size) and
 // `matmul_v4` (vec4 loads when K and both operands' contiguous dimensions are multiples of 4).
 import { dispatch, type Kernel } from '../dispatch.js';
+import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { Tensor, checkInputs, checkRank, empty, fmtShape, type Shape1, type Shape2 } from '../tensor.js';
 import { record } from '../autograd.js';
 import { sumMiddle } from './reduce.js';
@@ -14,20 +15,45 @@ export interface MatmulOptions {
 }
 
 /**
- * A workgroup (64 invocations, one 4x4 tile each) covers WG_N tiles along N and 64 / WG_N along M:
- * 16 columns x 64 rows. On lavapipe 1024^3, WG_N 2..64 measured within noise of each other for the
- * vec4 kernel, but the scalar kernel halved at WG_N 16 (5 vs 10 GFLOP/s), so 4.
+ * Register-block kernel (matmul.wgsl): a workgroup (64 invocations, one 4x4 tile each) covers WG_N
+ * tiles along N and 64 / WG_N along M: 16 columns x 64 rows. On lavapipe 1024^3, WG_N 2..64 measured
+ * within noise of each other for the vec4 kernel, but the scalar kernel halved at WG_N 16, so 4.
  */
 const WG_N = 4;
 const WG_M = 64 / WG_N;
 
-function kernel(transA: boolean, transB: boolean, bias: boolean, vec4: boolean): Kernel {
+/** Matmul kernels: 'block' (any adapter), 'subgroup' (8-lane subgroups, i.e. lavapipe; see matmul_subgroup.wgsl). */
+export type MatmulVariant = 'block' | 'subgroup';
+
+function blockKernel(transA: boolean, transB: boolean, bias: boolean, vec4: boolean): Kernel {
   return {
     shader: 'matmul',
     entry: vec4 ? 'matmul_v4' : 'matmul',
     bindings: ['read', 'read', 'read', 'rw'],
     constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, HAS_BIAS: bias ? 1 : 0, WG_N },
   };
+}
+
+/** Subgroups per workgroup stacked along M in the subgroup kernel (32 rows x 64 columns per workgroup). */
+const SG_M = 2;
+
+function subgroupKernel(transA: boolean, transB: boolean, bias: boolean, K: number): Kernel {
+  return {
+    shader: 'matmul_subgroup',
+    entry: 'matmul_sg',
+    bindings: ['read', 'read', 'read', 'rw', 'read', 'read'],
+    constants: {
+      TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, HAS_BIAS: bias ? 1 : 0,
+      VEC_A: !transA && K % 4 === 0 ? 1 : 0, VEC_B: transB && K % 4 === 0 ? 1 : 0, SG_M,
+    },
+  };
+}
+
+const kernelCache = new Map<string, Kernel>();
+function cached(key: string, make: () => Kernel): Kernel {
+  let k = kernelCache.get(key);
+  if (!k) kernelCache.set(key, (k = make()));
+  return k;
 }
 
 /**
@@ -40,6 +66,16 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   const N = transB ? b.shape[0]! : b.shape[1]!;
   const out = empty([M, N] as const);
   if (M === 0 || N === 0) return out;
+  // Without a bias, binding 2 is never read: bind `a` there (read-only aliasing is allowed).
+  const buffers = [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer];
+  const variant = matmulVariant({ M, N, K, transA, transB });
+  if (variant === 'subgroup') {
+    const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
+    const groupsM = Math.ceil(M / (16 * SG_M));
+    const k = cached(`sg${+transA}${+transB}${+(bias !== null)}${K % 4 === 0 ? 4 : 1}`, () => subgroupKernel(transA, transB, bias !== null, K));
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN], groupsN * groupsM);
+    return out;
+  }
   // vec4 loads need every vec4 aligned and inside a row: K steps by 4, and the contiguous axis of
   // each operand (A: K, or M when transposed; B: N, or K when transposed) is a multiple of 4.
   const vec4 = K % 4 === 0 && (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0;
@@ -47,14 +83,24 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   const tilesN = Math.ceil(N / 4);
   const groupsN = Math.ceil(tilesN / WG_N);
   const groupsM = Math.ceil(tilesM / WG_M);
-  // Without a bias, binding 2 is never read: bind `a` there (read-only aliasing is allowed).
-  dispatch(
-    kernel(transA, transB, bias !== null, vec4),
-    [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer],
-    [M, N, K, tilesM, tilesN, groupsN],
-    groupsN * groupsM,
-  );
+  const k = cached(`bl${+transA}${+transB}${+(bias !== null)}${+vec4}`, () => blockKernel(transA, transB, bias !== null, vec4));
+  dispatch(k, buffers, [M, N, K, tilesM, tilesN, groupsN], groupsN * groupsM);
   return out;
+}
+
+export interface MatmulShape { M: number; N: number; K: number; transA: boolean; transB: boolean }
+
+let forcedMatmul: MatmulVariant | null = null;
+/** Forces one matmul kernel (tests run every variant); null restores the automatic choice. */
+export function setMatmulVariant(v: MatmulVariant | null): void {
+  if (v !== null && v !== 'block' && v !== 'subgroup') throw new Error(`setMatmulVariant: expected 'block', 'subgroup' or null, got ${JSON.stringify(v)}`);
+  if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setMatmulVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
+  forcedMatmul = v;
+}
+
+function matmulVariant(_s: MatmulShape): MatmulVariant {
+  if (forcedMatmul) return forcedMatmul;
+  return hasSubgroups8() && gpu().info.software ? 'subgroup' : 'block';
 }
 
 function describeOperand(name: string, t: Tensor, trans: boolean): string {

@@ -1,0 +1,118 @@
+// C[M, N] = op(A)[M, K] @ op(B)[K, N] (+ bias[N]) for CPU Vulkan (lavapipe), using subgroup broadcasts.
+// Same contract and bindings as matmul.wgsl; the host picks this file only when the adapter has
+// subgroups of exactly 8 lanes (lavapipe's 256-bit SIMD width).
+//
+// Why: on lavapipe every storage (or workgroup-memory) load costs ~2 cycles per lane (it is unrolled
+// into a bounds-checked scalar load per SIMD lane), while a multiply-add costs ~1/8 cycle per lane. So
+// the kernel maximises multiply-adds per loaded value. A subgroup (one SIMD register of 8 lanes)
+// computes a 16 x 16 block of C: lane l owns columns n0 + l and n0 + 8 + l for all 16 rows. The 16
+// values of A per k are loaded once by the subgroup (lane r loads rows m0 + r and m0 + 8 + r) and
+// handed to every lane with subgroupBroadcast (a register shuffle), instead of each lane loading
+// them. Per k: 4 loaded values per lane for 32 multiply-adds (the 4x4 block kernel: 8 for 16).
+enable subgroups;
+
+struct Params { M: u32, N: u32, K: u32, groupsN: u32 }
+
+override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
+override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
+override HAS_BIAS: bool = false;
+// vec4 loads of A rows (A not transposed, K % 4 == 0) / of B^T rows (B transposed, K % 4 == 0).
+override VEC_A: bool = false;
+override VEC_B: bool = false;
+// Subgroups of the workgroup stacked along M (the rest along N): 1, 2, 4 or 8.
+override SG_M: u32 = 2u;
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// a and b again, seen as vec4 (one binding cannot have two types within an entry point).
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(6) var<uniform> P: Params;
+
+// v of lanes 0..7, in every lane.
+fn lanes8(v: f32) -> array<f32, 8> {
+  return array<f32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+    subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
+
+// A(m, k .. k + 3) and B(k .. k + 3, n) as vec4s (k + 3 < K).
+fn load_a4(m: u32, k: u32) -> vec4<f32> {
+  if (VEC_A) { return a4[(m * P.K + k) >> 2u]; }
+  if (TRANS_A) { let M = P.M; return vec4<f32>(a[k * M + m], a[(k + 1u) * M + m], a[(k + 2u) * M + m], a[(k + 3u) * M + m]); }
+  let o = m * P.K + k;
+  return vec4<f32>(a[o], a[o + 1u], a[o + 2u], a[o + 3u]);
+}
+fn load_b4(k: u32, n: u32) -> vec4<f32> {
+  if (VEC_B) { return b4[(n * P.K + k) >> 2u]; }
+  if (TRANS_B) { let o = n * P.K + k; return vec4<f32>(b[o], b[o + 1u], b[o + 2u], b[o + 3u]); }
+  let N = P.N;
+  return vec4<f32>(b[k * N + n], b[(k + 1u) * N + n], b[(k + 2u) * N + n], b[(k + 3u) * N + n]);
+}
+fn load_a(m: u32, k: u32) -> f32 { return a[select(m * P.K + k, k * P.M + m, TRANS_A)]; }
+fn load_b(k: u32, n: u32) -> f32 { return b[select(k * P.N + n, n * P.K + k, TRANS_B)]; }
+
+struct Acc { r0c0: array<f32, 8>, r0c1: array<f32, 8>, r1c0: array<f32, 8>, r1c1: array<f32, 8> }
+
+// One k: lane values a0 (row m0 + lane), a1 (row m0 + 8 + lane); b0, b1 this lane's two columns.
+fn step(acc: ptr<function, Acc>, a0: f32, a1: f32, b0: f32, b1: f32) {
+  let x = lanes8(a0);
+  let y = lanes8(a1);
+  for (var r = 0u; r < 8u; r++) {
+    (*acc).r0c0[r] = fma(x[r], b0, (*acc).r0c0[r]);
+    (*acc).r0c1[r] = fma(x[r], b1, (*acc).r0c1[r]);
+    (*acc).r1c0[r] = fma(y[r], b0, (*acc).r1c0[r]);
+    (*acc).r1c1[r] = fma(y[r], b1, (*acc).r1c1[r]);
+  }
+}
+
+fn store(m: u32, n: u32, v: f32, bv: f32) {
+  if (m < P.M && n < P.N) { c[m * P.N + n] = v + bv; }
+}
+
+@compute @workgroup_size(64)
+fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = linear_group(wid, nwg);
+  let sub = li / 8u;
+  let m0 = ((g / P.groupsN) * SG_M + sub % SG_M) * 16u;
+  let n0 = ((g % P.groupsN) * (8u / SG_M) + sub / SG_M) * 16u;
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  // Rows/columns past the edge are read clamped (no branches around the broadcasts) and not stored.
+  let ma = min(m0 + lane, M - 1u);
+  let mb = min(m0 + 8u + lane, M - 1u);
+  let na = min(n0 + lane, N - 1u);
+  let nb = min(n0 + 8u + lane, N - 1u);
+  var acc: Acc;
+  let k4 = K & ~3u;
+  for (var k = 0u; k < k4; k += 4u) {
+    let av = load_a4(ma, k);
+    let aw = load_a4(mb, k);
+    let bv = load_b4(k, na);
+    let bw = load_b4(k, nb);
+    step(&acc, av.x, aw.x, bv.x, bw.x);
+    step(&acc, av.y, aw.y, bv.y, bw.y);
+    step(&acc, av.z, aw.z, bv.z, bw.z);
+    step(&acc, av.w, aw.w, bv.w, bw.w);
+  }
+  for (var k = k4; k < K; k++) {
+    step(&acc, load_a(ma, k), load_a(mb, k), load_b(k, na), load_b(k, nb));
+  }
+  let n1 = n0 + lane;
+  let n2 = n0 + 8u + lane;
+  var b1 = 0.0;
+  var b2 = 0.0;
+  if (HAS_BIAS) {
+    b1 = bias[na];
+    b2 = bias[nb];
+  }
+  for (var r = 0u; r < 8u; r++) {
+    store(m0 + r, n1, acc.r0c0[r], b1);
+    store(m0 + r, n2, acc.r0c1[r], b2);
+    store(m0 + 8u + r, n1, acc.r1c0[r], b1);
+    store(m0 + 8u + r, n2, acc.r1c1[r], b2);
+  }
+}
