@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, setConvVariant, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, setConvVariant, setConvForwardVariant, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
-import { useGpu } from '../setup-gpu.js';
+import { useGpu, withVariant } from '../setup-gpu.js';
 
 useGpu();
 
@@ -83,7 +83,36 @@ function gradcheckCases(cases: Case[], seed: number): void {
   }
 }
 
-describe('conv2d gradcheck', () => gradcheckCases(CASES, 2024));
+// The register-blocked kernels (any adapter) and the subgroup kernels (8-lane subgroups: lavapipe)
+// each run every case; geometries a subgroup kernel does not cover fall back inside the op.
+const KERNEL_SETS = {
+  rows: () => {
+    setConvForwardVariant('rows');
+    setConvVariant('cpu');
+  },
+  subgroup: () => {
+    setConvForwardVariant('subgroup');
+    setConvVariant('subgroup');
+  },
+} as const;
+const restoreAuto = (): void => {
+  setConvForwardVariant(null);
+  setConvVariant('auto');
+};
+
+for (const [name, use] of Object.entries(KERNEL_SETS))
+  describe(`conv2d gradcheck, '${name}' kernels`, () => {
+    withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name === 'rows' || hasSubgroups8());
+    gradcheckCases(CASES, 2024);
+    // Cout 70: 9 channel groups of 8, the last partial; 29-wide rows: several pixel blocks per row
+    // with a padded tail; N*OH = 96 rows split into chunks for the weight gradient.
+    it('grads N=2, 6 -> 70 channels, 13x11, 3x3 same (partial channel group)', () =>
+      checkLarge([2, 6, 13, 11], [70, 6, 3, 3], { padding: 'same' }, true, 31));
+    it('grads N=4, 5 -> 9 channels, 24x29, 5x5 same (row tails, weight chunks)', () =>
+      checkLarge([4, 5, 24, 29], [9, 5, 5, 5], { padding: 'same' }, true, 32));
+    it('grads N=3, 16 -> 16 channels, 6x6, 3x3 same (seed-cnn last block, 3 pixels per lane)', () =>
+      checkLarge([3, 16, 6, 6], [16, 16, 3, 3], { padding: 'same' }, true, 33));
+  });
 
 // The hardware-GPU weight gradient (weight_gemm: tiled GEMM, implicit im2col, split-K), forced on
 // whatever adapter runs the tests; same cases and tolerances (its sums are regrouped, not longer).
@@ -119,7 +148,8 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
   it('grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
-    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected 'auto', 'cpu' or 'gpu'/);
+    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected 'auto', 'cpu', 'gpu' or 'subgroup'/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected 'rows', 'subgroup' or null/);
   });
 });
 

@@ -32,9 +32,10 @@ export function shaderSource(name: string): string {
     } catch {
       throw new Error(`shader '${name}.wgsl' not found in ${SHADER_DIR.pathname}`);
     }
-    // WGSL directives (`enable subgroups;`) must precede every declaration, the prelude's included.
-    const directives = file.match(/^enable [^;]+;\s*$/gm) ?? [];
-    const body = file.replace(/^enable [^;]+;\s*$/gm, '');
+    // WGSL directives (`enable subgroups;`, `diagnostic(...)`) must precede every declaration, the prelude's included.
+    const directive = /^(?:enable|diagnostic)\b[^;]*;\s*$/gm;
+    const directives = file.match(directive) ?? [];
+    const body = file.replace(directive, '');
     src = `${directives.join('\n')}\n${preludeSource}\n${body}`;
     sourceCache.set(name, src);
   }

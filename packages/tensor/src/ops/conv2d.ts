@@ -9,7 +9,7 @@
 // On hardware adapters the weight gradient is instead a workgroup-memory tiled GEMM with implicit
 // im2col and split-K (weight_gemm); setConvVariant forces either variant (tests run both).
 // WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
-import { gpu } from '../device.js';
+import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { dispatch, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
 import { record } from '../autograd.js';
@@ -54,6 +54,41 @@ const GRAD_PIX = 4;
 function forwardRowsKernel(kw: number, rowPix: number): Kernel {
   return { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw, ROW_PIX: rowPix } };
 }
+/** Pixels per lane of forward_sg (NP in conv2d_subgroup.wgsl): 4, 3 or 2, whichever pads the row least. */
+function subgroupPixels(ow: number): number {
+  let best = 4;
+  for (const p of [3, 2]) if (Math.ceil(ow / p) * p < Math.ceil(ow / best) * best) best = p;
+  return best;
+}
+const subgroupKernels = new Map<string, Kernel>();
+function forwardSubgroupKernel(kw: number, np: number): Kernel {
+  const key = `f${kw}:${np}`;
+  let k = subgroupKernels.get(key);
+  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg', bindings: LAYOUT, constants: { KW: kw, NP: np } }));
+  return k;
+}
+
+function weightSubgroupKernel(kw: number, np: number): Kernel {
+  const key = `w${kw}:${np}`;
+  let k = subgroupKernels.get(key);
+  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'weight_sg', bindings: LAYOUT, constants: { KW: kw, NP: np } }));
+  return k;
+}
+
+/** Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (any adapter) or 'subgroup' (8-lane subgroups). */
+export type ConvForwardVariant = 'rows' | 'subgroup';
+let forcedForward: ConvForwardVariant | null = null;
+/** Forces the forward kernel (tests run both); null restores the automatic choice. */
+export function setConvForwardVariant(v: ConvForwardVariant | null): void {
+  if (v !== null && v !== 'rows' && v !== 'subgroup') throw new Error(`setConvForwardVariant: expected 'rows', 'subgroup' or null, got ${JSON.stringify(v)}`);
+  if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setConvForwardVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
+  forcedForward = v;
+}
+function forwardVariant(_g: Geometry): ConvForwardVariant {
+  if (forcedForward) return forcedForward;
+  return hasSubgroups8() && gpu().info.software ? 'subgroup' : 'rows';
+}
+
 function weightRowsKernel(kw: number): Kernel {
   return { shader: 'conv2d', entry: 'weight_rows', bindings: LAYOUT, constants: { KW: kw } };
 }
@@ -199,7 +234,18 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry):
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
   const bb = bias ? bias.buffer : wf.buffer;
-  if (g.sw === 1 && g.kw <= ROWS_MAX_KW) {
+  if (g.sw === 1 && g.kw <= ROWS_MAX_KW && forwardVariant(g) === 'subgroup') {
+    // Subgroup kernel: lanes own NP pixels each, 8 channels per subgroup broadcast from the weights.
+    const np = subgroupPixels(g.ow);
+    const owb = Math.ceil(g.ow / np);
+    const hp = (g.oh - 1) * g.sh + g.kh;
+    const wp = owb * np + g.kw - 1;
+    const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
+    const blocks = g.n * g.oh * owb;
+    const groups8 = Math.ceil(g.cout / 8);
+    dispatch(forwardSubgroupKernel(g.kw, np), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
+    xp.dispose();
+  } else if (g.sw === 1 && g.kw <= ROWS_MAX_KW) {
     // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
     const rowPix = rowPixels(g.ow);
     const owb = Math.ceil(g.ow / rowPix);
@@ -247,23 +293,32 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
 }
 
 /**
- * Which weight-gradient kernels run: 'auto' (default) picks the workgroup-memory GEMM on hardware
- * adapters and the register-blocked kernels on software ones (lavapipe); 'cpu' / 'gpu' force one
- * (tests run both on lavapipe). The environment variable FER_CONV_VARIANT sets the initial value.
+ * Which weight-gradient kernels run: 'auto' (default) picks the workgroup-memory GEMM ('gpu') on
+ * hardware adapters, the subgroup kernel on adapters with 8-lane subgroups (lavapipe), else the
+ * register-blocked kernels ('cpu'); any may be forced (tests run each the adapter supports). The
+ * environment variable FER_CONV_VARIANT sets the initial value.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu';
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'subgroup';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'subgroup'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
-let convVariant: ConvVariant = envVariant === 'cpu' || envVariant === 'gpu' ? envVariant : 'auto';
+let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 
 /** Selects the conv2d weight-gradient variant; returns the previous setting. */
 export function setConvVariant(v: ConvVariant): ConvVariant {
-  if (v !== 'auto' && v !== 'cpu' && v !== 'gpu') throw new Error(`setConvVariant: expected 'auto', 'cpu' or 'gpu', got ${JSON.stringify(v)}`);
+  if (!CONV_VARIANTS.includes(v)) throw new Error(`setConvVariant: expected 'auto', 'cpu', 'gpu' or 'subgroup', got ${JSON.stringify(v)}`);
+  if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setConvVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   const prev = convVariant;
   convVariant = v;
   return prev;
 }
 
-const useGpuVariant = (): boolean => (convVariant === 'auto' ? !gpu().info.software : convVariant === 'gpu');
+function weightVariant(g: Geometry): 'cpu' | 'gpu' | 'subgroup' {
+  const v = convVariant === 'auto' ? (!gpu().info.software ? 'gpu' : hasSubgroups8() ? 'subgroup' : 'cpu') : convVariant;
+  // The subgroup kernel covers column stride 1 and KW <= 5 (its 8 x KW accumulators); others fall back.
+  if (v === 'subgroup' && !(g.sw === 1 && g.kw <= SUBGROUP_MAX_KW)) return 'cpu';
+  return v;
+}
+const SUBGROUP_MAX_KW = 5;
 
 /** Output tile (Cout x Cin*KH*KW) and K chunk of weight_gemm (GM, GC, GK in the shader). */
 const GEMM_M = 64;
@@ -293,8 +348,40 @@ function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
   return dw;
 }
 
+/** Weight gradient by weight_sg: subgroups of 8 channels x 8 (ci, kh) pairs, split over row chunks. */
+function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
+  const shape = [g.cout, g.cin, g.kh, g.kw] as const;
+  const m = g.cout * g.cin * g.kh * g.kw;
+  const np = subgroupPixels(g.ow);
+  const groups8 = Math.ceil(g.cout / 8);
+  const pairs = g.cin * g.kh;
+  const perChunk = Math.ceil(pairs / 8);
+  const rows = g.n * g.oh;
+  // Enough subgroups for the cores' threads to share (lavapipe runs one workgroup per thread).
+  let chunks = Math.min(rows, Math.max(1, Math.ceil(128 / (groups8 * perChunk))));
+  const rowsPerChunk = Math.ceil(rows / chunks);
+  chunks = Math.ceil(rows / rowsPerChunk);
+  const hp = (g.oh - 1) * g.sh + g.kh;
+  const wp = Math.ceil(g.ow / np) * np + g.kw - 1;
+  const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
+  const partial = chunks > 1 ? empty([chunks * m] as const) : empty(shape);
+  dispatch(
+    weightSubgroupKernel(g.kw, np),
+    [xp.buffer, gy.buffer, gy.buffer, partial.buffer],
+    words(g, [groups8, pairs, perChunk, rowsPerChunk, hp, wp, chunks]),
+    groups8 * Math.ceil((chunks * perChunk) / 8),
+  );
+  xp.dispose();
+  if (chunks === 1) return partial as Tensor<Shape4>;
+  const dw = sumMid(partial, 1, chunks, m, shape);
+  partial.dispose();
+  return dw;
+}
+
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
-  if (useGpuVariant()) return weightGradGemm(gy, x, g);
+  const variant = weightVariant(g);
+  if (variant === 'gpu') return weightGradGemm(gy, x, g);
+  if (variant === 'subgroup') return weightGradSubgroup(gy, x, g);
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
   const cob = blocks4(g.cout);

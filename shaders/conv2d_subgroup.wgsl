@@ -1,0 +1,150 @@
+// Conv2d kernels for CPU Vulkan (lavapipe) using subgroup broadcasts; same contracts as the
+// forward_rows / weight_rows kernels of conv2d.wgsl. The host picks them only on adapters with
+// subgroups of exactly 8 lanes.
+//
+// Why: on lavapipe a storage load costs ~2 cycles per SIMD lane (a bounds-checked scalar load per
+// lane), a multiply-add ~1/8 cycle per lane. A subgroup (one 8-lane SIMD register) shares 8 output
+// channels: lane r loads the weight (forward) or upstream gradient (weight gradient) of channel
+// co0 + r once, and subgroupBroadcast (a register shuffle) hands it to all lanes. Each lane owns NP
+// consecutive output pixels and reads one window of NP + KW - 1 input values per kernel row, reused
+// across the KW kernel columns. Both read a zero-padded input (pad in conv2d.wgsl): no bounds checks.
+enable subgroups;
+// weight_sg's row chunk comes from the subgroup index (li / 8): uniform within each subgroup, which
+// WGSL's analysis (workgroup-level) cannot see.
+diagnostic(off, subgroup_uniformity);
+
+struct Params {
+  n: u32, cin: u32, h: u32, w: u32,
+  cout: u32, oh: u32, ow: u32, kh: u32,
+  kw: u32, sh: u32, sw: u32, pt: u32,
+  pl: u32, a: u32, b: u32, c: u32,
+  d: u32, e: u32, f: u32, g: u32,
+}
+
+@group(0) @binding(0) var<storage, read> src0: array<f32>;
+@group(0) @binding(1) var<storage, read> src1: array<f32>;
+@group(0) @binding(2) var<storage, read> src2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(4) var<uniform> P: Params;
+
+override KW: u32 = 3u;
+// Output pixels per lane (2, 3 or 4; the host picks what wastes least on the row width).
+override NP: u32 = 4u;
+
+// v of lanes 0..7, in every lane.
+fn lanes8(v: f32) -> array<f32, 8> {
+  return array<f32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+    subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+}
+
+// out[n, co, oh, ow] = bias[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * xp[n, ci, oh*sh + kh, ow + kw]
+// src0 = xp [N, Cin, Hp, Wp] zero-padded, src1 = weights packed [Cin*KH*KW, Cout4] (pack), src2 = bias.
+// a = channel groups of 8, b = pixel blocks (of NP) per output row, c = N*OH*b, d = has bias,
+// e = Hp, f = Wp, g = Cout4 (row length of the packed weights).
+// Workgroup: one channel group x 64 pixel blocks, one block per lane.
+@compute @workgroup_size(64)
+fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = linear_group(wid, nwg);
+  let cg = g % P.a;
+  let block = (g / P.a) * 64u + li;
+  // Lanes past the last block compute a copy of it (no early return: every lane must reach the broadcasts).
+  let pb = min(block, P.c - 1u);
+  let owb = pb % P.b;
+  let row = pb / P.b;
+  let oh = row % P.oh;
+  let n = row / P.oh;
+  let ow0 = owb * NP;
+  let co0 = cg * 8u;
+  let hp = P.e;
+  let wp = P.f;
+
+  var acc: array<f32, 32>;
+  var xs: array<f32, 20>;
+  var xr = (n * P.cin * hp + oh * P.sh) * wp + ow0;
+  var wk = min(co0 + lane, P.g - 1u);
+  for (var ci = 0u; ci < P.cin; ci++) {
+    for (var kh = 0u; kh < P.kh; kh++) {
+      for (var j = 0u; j < NP + KW - 1u; j++) { xs[j] = src0[xr + j]; }
+      for (var kw = 0u; kw < KW; kw++) {
+        let wv = lanes8(src1[wk]);
+        wk += P.g;
+        for (var r = 0u; r < 8u; r++) {
+          for (var p = 0u; p < NP; p++) { acc[r * NP + p] = fma(wv[r], xs[kw + p], acc[r * NP + p]); }
+        }
+      }
+      xr += wp;
+    }
+    xr += (hp - P.kh) * wp;
+  }
+
+  if (block >= P.c) { return; }
+  let hw = P.oh * P.ow;
+  let np = min(NP, P.ow - ow0);
+  var o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
+  for (var r = 0u; r < 8u; r++) {
+    if (co0 + r >= P.cout) { break; }
+    var b = 0.0;
+    if (P.d != 0u) { b = src2[co0 + r]; }
+    for (var p = 0u; p < NP; p++) {
+      if (p < np) { dst[o + p] = acc[r * NP + p] + b; }
+    }
+    o += hw;
+  }
+}
+
+// dw[co, ci, kh, kw] = sum_{n, oh, ow} gy[n, co, oh, ow] * xp[n, ci, oh*sh + kh, ow + kw]
+// src0 = xp [N, Cin, Hp, Wp] zero-padded, src1 = gy [N, Cout, OH, OW]; dst = dw, or split-K partials
+// [chunks, Cout*Cin*KH*KW] over chunks of (n, oh) rows, summed afterwards by sum_mid.
+// Lane l of a subgroup owns one (ci, kh) pair and the 8 x KW weights of the subgroup's 8 channels;
+// lane r loads gy of channel co0 + r for NP pixels, broadcast to all. The 8 lanes share pixels.
+// a = channel groups of 8, b = Cin*KH, c = subgroups per chunk (ceil(b / 8)), d = rows per chunk,
+// e = Hp, f = Wp, g = chunks.
+@compute @workgroup_size(64)
+fn weight_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = linear_group(wid, nwg);
+  let cg = g % P.a;
+  let s = (g / P.a) * 8u + li / 8u;
+  let chunk = min(s / P.c, P.g - 1u);
+  let t = (s % P.c) * 8u + lane;
+  let tc = min(t, P.b - 1u);
+  let kh = tc % P.kh;
+  let ci = tc / P.kh;
+  let co0 = cg * 8u;
+  let gco = min(co0 + lane, P.cout - 1u);
+  let rows = P.n * P.oh;
+  let row0 = chunk * P.d;
+  let row1 = min(row0 + P.d, rows);
+  let hp = P.e;
+  let wp = P.f;
+  let lastOw = P.ow - 1u;
+
+  var acc: array<f32, 40>;
+  var xs: array<f32, 20>;
+  for (var row = row0; row < row1; row++) {
+    let n = row / P.oh;
+    let oh = row % P.oh;
+    let xr = ((n * P.cin + ci) * hp + oh * P.sh + kh) * wp;
+    let gr = ((n * P.cout + gco) * P.oh + oh) * P.ow;
+    for (var ow0 = 0u; ow0 < P.ow; ow0 += NP) {
+      for (var j = 0u; j < NP + KW - 1u; j++) { xs[j] = src0[xr + ow0 + j]; }
+      for (var p = 0u; p < NP; p++) {
+        // Pixels past the row end (when NP does not divide OW) contribute 0.
+        let gv = lanes8(select(0.0, src1[gr + min(ow0 + p, lastOw)], ow0 + p < P.ow));
+        for (var r = 0u; r < 8u; r++) {
+          for (var kw = 0u; kw < KW; kw++) { acc[r * KW + kw] = fma(gv[r], xs[p + kw], acc[r * KW + kw]); }
+        }
+      }
+    }
+  }
+
+  if (t >= P.b || s / P.c >= P.g) { return; }
+  let kk = P.kh * P.kw;
+  var o = chunk * P.cout * P.cin * kk + (co0 * P.cin + ci) * kk + kh * P.kw;
+  for (var r = 0u; r < 8u; r++) {
+    if (co0 + r >= P.cout) { break; }
+    for (var kw = 0u; kw < KW; kw++) { dst[o + kw] = acc[r * KW + kw]; }
+    o += P.cin * kk;
+  }
+}
