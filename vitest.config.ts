@@ -17,6 +17,9 @@ export default defineConfig({
     // One GPU device per worker; lavapipe shares the 2 cores anyway.
     maxWorkers: 1,
     testTimeout: 120_000,
+    // Kernels are the forced ones of each suite or the defaults: no timing-dependent choices in tests
+    // (the tuner's own test turns it on with a temporary cache).
+    env: { FER_TUNE: '0' },
     hookTimeout: 60_000,
   },
 });

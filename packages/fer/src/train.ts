@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Rng, tensor, tidy, noGrad, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
+  Rng, tensor, tidy, noGrad, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
 } from '@fer/tensor';
 import {
   createModel, summary, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau,
@@ -49,6 +49,8 @@ export interface TrainConfig {
   force: boolean;
   /** Training steps queued on the GPU ahead of the one whose loss/accuracy is being read back. */
   inFlight: number;
+  /** Time the kernel variants of each new shape once (after the first step that meets it) and keep the fastest; cached per adapter on disk. */
+  tune: boolean;
   cacheDir?: string | null;
   /** Resize images that are not 48x48 instead of refusing them. */
   resize?: boolean;
@@ -86,6 +88,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   resume: false,
   force: false,
   inFlight: 3,
+  tune: true,
   progress: true,
 };
 
@@ -268,7 +271,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
     // The run continues with its own hyper-parameters; only the epoch budget may be changed.
     const epochs = isExplicit('epochs') ? cfg.epochs : resumeState.config.epochs;
-    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, resize: cfg.resize, skipBad: cfg.skipBad };
+    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, resize: cfg.resize, skipBad: cfg.skipBad };
     if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
@@ -372,6 +375,13 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       out.loss.dispose();
       out.pred.dispose();
       pending.push({ loss, pred, labels, n, step });
+      // New shapes (the first step, the last partial batch, evaluation) queue kernel timings.
+      if (cfg.tune && pendingTunes() > 0) {
+        await drain(0);
+        const t0 = performance.now();
+        const tuned = await autotune();
+        if (tuned.length) log(`tuned kernels for ${tuned.length} new shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached in ${tuneState().file})`);
+      }
       await drain(cfg.inFlight);
     }
     await drain(0);

@@ -10,8 +10,9 @@
 // im2col and split-K (weight_gemm); setConvVariant forces either variant (tests run both).
 // WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
+import { choose, type Trial } from '../tune.js';
 import { dispatch, type Kernel } from '../dispatch.js';
-import { Tensor, checkInputs, empty, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
+import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
 import { record } from '../autograd.js';
 
 /**
@@ -54,12 +55,18 @@ const GRAD_PIX = 4;
 function forwardRowsKernel(kw: number, rowPix: number): Kernel {
   return { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw, ROW_PIX: rowPix } };
 }
-/** Pixels per lane of forward_sg (NP in conv2d_subgroup.wgsl): 4, 3 or 2, whichever pads the row least. */
-function subgroupPixels(ow: number): number {
-  let best = 4;
-  for (const p of [3, 2]) if (Math.ceil(ow / p) * p < Math.ceil(ow / best) * best) best = p;
+/**
+ * Default pixels per lane of the subgroup kernels (NP in conv2d_subgroup.wgsl) when the shape is not
+ * tuned: the first of `order` that pads the row least. Forward: 8 x 3 accumulators per lane measured
+ * fastest (8 x 4 spills registers); weight gradient: 4.
+ */
+function subgroupPixels(ow: number, order: readonly number[]): number {
+  let best = order[0]!;
+  for (const p of order.slice(1)) if (Math.ceil(ow / p) * p < Math.ceil(ow / best) * best) best = p;
   return best;
 }
+const FORWARD_NP = [3, 4, 2] as const;
+const WEIGHT_NP = [4, 3, 2] as const;
 const subgroupKernels = new Map<string, Kernel>();
 function forwardSubgroupKernel(kw: number, np: number): Kernel {
   const key = `f${kw}:${np}`;
@@ -78,15 +85,41 @@ function weightSubgroupKernel(kw: number, np: number): Kernel {
 /** Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (any adapter) or 'subgroup' (8-lane subgroups). */
 export type ConvForwardVariant = 'rows' | 'subgroup';
 let forcedForward: ConvForwardVariant | null = null;
-/** Forces the forward kernel (tests run both); null restores the automatic choice. */
+/** Forces the forward kernel (tests run both); null restores the automatic (tuned) choice. */
 export function setConvForwardVariant(v: ConvForwardVariant | null): void {
   if (v !== null && v !== 'rows' && v !== 'subgroup') throw new Error(`setConvForwardVariant: expected 'rows', 'subgroup' or null, got ${JSON.stringify(v)}`);
   if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setConvForwardVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedForward = v;
 }
-function forwardVariant(_g: Geometry): ConvForwardVariant {
-  if (forcedForward) return forcedForward;
-  return hasSubgroups8() && gpu().info.software ? 'subgroup' : 'rows';
+
+const geometryKey = (g: Geometry): string =>
+  `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
+const subgroupsHere = (): boolean => hasSubgroups8();
+
+/**
+ * The forward kernel for g: 'rows', or 'sg<NP>' (forward_sg with NP pixels per lane). Only for the
+ * fast-path geometries (column stride 1, KW <= 16); the tuner picks among the candidates.
+ */
+function forwardKernelFor(g: Geometry): string {
+  if (forcedForward === 'rows') return 'rows';
+  const np = subgroupPixels(g.ow, FORWARD_NP);
+  if (forcedForward === 'subgroup') return `sg${np}`;
+  if (!subgroupsHere()) return 'rows';
+  const fallback = gpu().info.software ? `sg${np}` : 'rows';
+  return choose('conv2d.forward', geometryKey(g), ['rows', 'sg2', 'sg3', 'sg4'], fallback, () => forwardTrial(g));
+}
+
+/** Fresh inputs of g's shapes for the tuner: x and already-packed weights. */
+function forwardTrial(g: Geometry): Trial {
+  const x = randNormal([g.n, g.cin, g.h, g.w] as const, 0, 1, { seed: 1 });
+  const wf = randNormal([g.cin * g.kh * g.kw * blocks4(g.cout) * 4] as const, 0, 0.05, { seed: 2 });
+  return {
+    run: (v) => forwardPacked(x, wf, null, g, v).dispose(),
+    dispose: () => {
+      x.dispose();
+      wf.dispose();
+    },
+  };
 }
 
 function weightRowsKernel(kw: number): Kernel {
@@ -229,14 +262,16 @@ export function conv2d(
 }
 
 /** out = conv(x, w) + bias with w already packed as [Cin*KH*KW, Cout4]. */
-function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry): Tensor<Shape4> {
+function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
   const bb = bias ? bias.buffer : wf.buffer;
-  if (g.sw === 1 && g.kw <= ROWS_MAX_KW && forwardVariant(g) === 'subgroup') {
+  const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
+  const choice = fast ? (kernelChoice ?? forwardKernelFor(g)) : 'direct';
+  if (choice.startsWith('sg')) {
     // Subgroup kernel: lanes own NP pixels each, 8 channels per subgroup broadcast from the weights.
-    const np = subgroupPixels(g.ow);
+    const np = Number(choice.slice(2));
     const owb = Math.ceil(g.ow / np);
     const hp = (g.oh - 1) * g.sh + g.kh;
     const wp = owb * np + g.kw - 1;
@@ -245,7 +280,7 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry):
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardSubgroupKernel(g.kw, np), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
-  } else if (g.sw === 1 && g.kw <= ROWS_MAX_KW) {
+  } else if (fast) {
     // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
     const rowPix = rowPixels(g.ow);
     const owb = Math.ceil(g.ow / rowPix);
@@ -312,11 +347,29 @@ export function setConvVariant(v: ConvVariant): ConvVariant {
   return prev;
 }
 
-function weightVariant(g: Geometry): 'cpu' | 'gpu' | 'subgroup' {
-  const v = convVariant === 'auto' ? (!gpu().info.software ? 'gpu' : hasSubgroups8() ? 'subgroup' : 'cpu') : convVariant;
+/** The weight-gradient kernel for g: 'cpu' (weight_rows / backward_weight), 'gpu' (weight_gemm) or 'sg<NP>' (weight_sg). */
+function weightKernelFor(g: Geometry): string {
+  const sgOk = subgroupsHere() && g.sw === 1 && g.kw <= SUBGROUP_MAX_KW;
+  const np = subgroupPixels(g.ow, WEIGHT_NP);
+  if (convVariant === 'cpu' || convVariant === 'gpu') return convVariant;
   // The subgroup kernel covers column stride 1 and KW <= 5 (its 8 x KW accumulators); others fall back.
-  if (v === 'subgroup' && !(g.sw === 1 && g.kw <= SUBGROUP_MAX_KW)) return 'cpu';
-  return v;
+  if (convVariant === 'subgroup') return sgOk ? `sg${np}` : 'cpu';
+  const software = gpu().info.software;
+  const candidates = software ? (sgOk ? ['cpu', 'sg2', 'sg3', 'sg4'] : ['cpu']) : ['gpu', 'cpu'];
+  const fallback = software ? (sgOk ? `sg${np}` : 'cpu') : 'gpu';
+  return choose('conv2d.weight', geometryKey(g), candidates, fallback, () => weightTrial(g));
+}
+
+function weightTrial(g: Geometry): Trial {
+  const x = randNormal([g.n, g.cin, g.h, g.w] as const, 0, 1, { seed: 1 });
+  const gy = randNormal([g.n, g.cout, g.oh, g.ow] as const, 0, 1, { seed: 2 });
+  return {
+    run: (v) => weightGrad(gy, x, g, v).dispose(),
+    dispose: () => {
+      x.dispose();
+      gy.dispose();
+    },
+  };
 }
 const SUBGROUP_MAX_KW = 5;
 
@@ -349,10 +402,9 @@ function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
 }
 
 /** Weight gradient by weight_sg: subgroups of 8 channels x 8 (ci, kh) pairs, split over row chunks. */
-function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
+function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number): Tensor<Shape4> {
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
-  const np = subgroupPixels(g.ow);
   const groups8 = Math.ceil(g.cout / 8);
   const pairs = g.cin * g.kh;
   const perChunk = Math.ceil(pairs / 8);
@@ -378,10 +430,10 @@ function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> 
   return dw;
 }
 
-function weightGrad(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
-  const variant = weightVariant(g);
-  if (variant === 'gpu') return weightGradGemm(gy, x, g);
-  if (variant === 'subgroup') return weightGradSubgroup(gy, x, g);
+function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
+  const choice = kernelChoice ?? weightKernelFor(g);
+  if (choice === 'gpu') return weightGradGemm(gy, x, g);
+  if (choice.startsWith('sg')) return weightGradSubgroup(gy, x, g, Number(choice.slice(2)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
   const cob = blocks4(g.cout);

@@ -3,7 +3,8 @@
 // `matmul_v4` (vec4 loads when K and both operands' contiguous dimensions are multiples of 4).
 import { dispatch, type Kernel } from '../dispatch.js';
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
-import { Tensor, checkInputs, checkRank, empty, fmtShape, type Shape1, type Shape2 } from '../tensor.js';
+import { Tensor, checkInputs, checkRank, empty, randNormal, fmtShape, type Shape1, type Shape2 } from '../tensor.js';
+import { choose, type Trial } from '../tune.js';
 import { record } from '../autograd.js';
 import { sumMiddle } from './reduce.js';
 
@@ -60,7 +61,7 @@ function cached(key: string, make: () => Kernel): Kernel {
  * The untaped product op(a)[M, K] @ op(b)[K, N] (+ bias[N]) into a new [M, N] tensor.
  * Shapes are assumed checked by the caller.
  */
-function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor | null): Tensor<Shape2> {
+function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor | null, variantChoice?: MatmulVariant): Tensor<Shape2> {
   const M = transA ? a.shape[1]! : a.shape[0]!;
   const K = transA ? a.shape[0]! : a.shape[1]!;
   const N = transB ? b.shape[0]! : b.shape[1]!;
@@ -68,7 +69,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   if (M === 0 || N === 0) return out;
   // Without a bias, binding 2 is never read: bind `a` there (read-only aliasing is allowed).
   const buffers = [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer];
-  const variant = matmulVariant({ M, N, K, transA, transB });
+  const variant = variantChoice ?? matmulVariant({ M, N, K, transA, transB }, bias !== null);
   if (variant === 'subgroup') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
@@ -98,9 +99,24 @@ export function setMatmulVariant(v: MatmulVariant | null): void {
   forcedMatmul = v;
 }
 
-function matmulVariant(_s: MatmulShape): MatmulVariant {
+function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (forcedMatmul) return forcedMatmul;
-  return hasSubgroups8() && gpu().info.software ? 'subgroup' : 'block';
+  if (!hasSubgroups8()) return 'block';
+  const fallback = gpu().info.software ? 'subgroup' : 'block';
+  const key = `${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
+  return choose('matmul', key, ['block', 'subgroup'], fallback, () => matmulTrial(s, bias)) as MatmulVariant;
+}
+
+function matmulTrial(s: MatmulShape, bias: boolean): Trial {
+  const a = randNormal((s.transA ? [s.K, s.M] : [s.M, s.K]) as [number, number], 0, 1, { seed: 1 });
+  const b = randNormal((s.transB ? [s.N, s.K] : [s.K, s.N]) as [number, number], 0, 1, { seed: 2 });
+  const c = bias ? randNormal([s.N] as [number], 0, 1, { seed: 3 }) : null;
+  return {
+    run: (v) => mm(a, b, s.transA, s.transB, c, v as MatmulVariant).dispose(),
+    dispose: () => {
+      for (const t of [a, b, c]) t?.dispose();
+    },
+  };
 }
 
 function describeOperand(name: string, t: Tensor, trans: boolean): string {

@@ -1,0 +1,163 @@
+// Kernel autotuner: ops with several kernel variants (matmul, conv2d passes) ask choose() which one
+// to run for a shape. The first time a shape is seen the op's default runs and the shape is queued;
+// autotune() (async: it times GPU work) then runs every candidate on fresh inputs of that shape and
+// keeps the fastest. Choices persist per adapter in a JSON file, so a new adapter tunes itself once
+// and later processes start tuned. Forced variants (setMatmulVariant, setConvVariant, ...) win over
+// the tuner; every candidate is one the gradient-check suite runs.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { gpu, onRelease } from './device.js';
+import { sync } from './dispatch.js';
+
+/** Runs the op once with `variant` (records GPU work); `dispose` frees the inputs it made. */
+export interface Trial {
+  run(variant: string): void;
+  dispose(): void;
+}
+
+interface Pending {
+  op: string;
+  key: string;
+  candidates: readonly string[];
+  makeTrial: () => Trial;
+}
+
+let choices: Map<string, string> | null = null;
+const pending = new Map<string, Pending>();
+let loadedFrom: string | null = null;
+
+const slot = (op: string, key: string): string => `${op}|${key}`;
+/** Part of the cache file's name: bump when kernels change enough that old choices should be re-measured. */
+const TUNE_VERSION = 1;
+
+function enabled(): boolean {
+  return process.env['FER_TUNE'] !== '0';
+}
+
+/** The cache file for this adapter: $FER_TUNE_CACHE, else $XDG_CACHE_HOME or ~/.cache, /fer-webgpu/. */
+export function tuneCachePath(): string {
+  const info = gpu().info;
+  const id = `v${TUNE_VERSION}|${info.vendor}|${info.architecture}|${info.device}|${info.description}|${info.backend}|${JSON.stringify(info.subgroups)}`;
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 16);
+  const dir = process.env['FER_TUNE_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'fer-webgpu');
+  return join(dir, `tune-${hash}.json`);
+}
+
+interface CacheFile {
+  adapter: string;
+  /** "op|shape" -> variant */
+  choices: Record<string, string>;
+}
+
+function load(): Map<string, string> {
+  if (choices) return choices;
+  choices = new Map();
+  if (!enabled()) return choices;
+  const file = tuneCachePath();
+  loadedFrom = file;
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
+    for (const [k, v] of Object.entries(data.choices ?? {})) if (typeof v === 'string') choices.set(k, v);
+  } catch {
+    // No cache yet (or unreadable): start empty; autotune() writes a fresh one.
+  }
+  return choices;
+}
+
+function save(): void {
+  if (!choices || !enabled()) return;
+  const file = tuneCachePath();
+  const info = gpu().info;
+  const data: CacheFile = { adapter: `${info.vendor} ${info.device || info.architecture} (${info.backend})`, choices: Object.fromEntries(choices) };
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(data, null, 1));
+    renameSync(tmp, file);
+  } catch (e) {
+    // A read-only home must not stop training: the choices still hold for this process.
+    process.emitWarning(`fer-webgpu: could not write the tuning cache ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * The variant to run for `op` on the shape `key`: the tuned choice if there is one (and it is still
+ * a candidate), else `fallback`, queueing the shape for autotune() when there is a real choice.
+ */
+export function choose(op: string, key: string, candidates: readonly string[], fallback: string, makeTrial: () => Trial): string {
+  if (candidates.length < 2) return candidates[0] ?? fallback;
+  const s = slot(op, key);
+  const hit = load().get(s);
+  if (hit !== undefined && candidates.includes(hit)) return hit;
+  if (enabled() && !pending.has(s)) pending.set(s, { op, key, candidates, makeTrial });
+  return fallback;
+}
+
+export interface TuneResult {
+  op: string;
+  key: string;
+  /** Median ms per candidate. */
+  timings: Record<string, number>;
+  chosen: string;
+}
+
+/**
+ * Times every candidate of every queued shape (median of `runs` after one warm-up run, which also
+ * compiles the pipeline) and stores the fastest, in memory and in the adapter's cache file.
+ */
+export async function autotune(options: { runs?: number; log?: (line: string) => void } = {}): Promise<TuneResult[]> {
+  const runs = options.runs ?? 3;
+  const results: TuneResult[] = [];
+  const queue = [...pending.values()];
+  pending.clear();
+  if (queue.length === 0) return results;
+  const map = load();
+  for (const p of queue) {
+    const trial = p.makeTrial();
+    const timings: Record<string, number> = {};
+    try {
+      for (const v of p.candidates) {
+        trial.run(v);
+        await sync();
+        const ms: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          const t0 = performance.now();
+          trial.run(v);
+          await sync();
+          ms.push(performance.now() - t0);
+        }
+        ms.sort((a, b) => a - b);
+        timings[v] = ms[Math.floor(ms.length / 2)]!;
+      }
+    } finally {
+      trial.dispose();
+    }
+    const chosen = Object.entries(timings).sort((a, b) => a[1] - b[1])[0]![0];
+    map.set(slot(p.op, p.key), chosen);
+    results.push({ op: p.op, key: p.key, timings, chosen });
+    options.log?.(`tuned ${p.op} ${p.key}: ${chosen} (${Object.entries(timings).map(([v, t]) => `${v} ${t.toFixed(1)} ms`).join(', ')})`);
+  }
+  save();
+  return results;
+}
+
+/** Shapes waiting for autotune(). */
+export function pendingTunes(): number {
+  return pending.size;
+}
+
+/** The tuned choices in memory (op|shape -> variant) and the file they were read from. */
+export function tuneState(): { choices: Record<string, string>; file: string | null } {
+  return { choices: Object.fromEntries(load()), file: loadedFrom };
+}
+
+/** Forgets all choices in memory (the file stays); the next choose() reads the file again. */
+export function resetTuning(): void {
+  choices = null;
+  pending.clear();
+  loadedFrom = null;
+}
+
+onRelease(resetTuning);

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  autotune, conv2d, gpu, hasSubgroups8, matmul, noGrad, pendingTunes, resetTuning, setConvForwardVariant, setConvVariant,
+  sum, tensor, tidy, tuneCachePath, tuneState, type Shape4, type Tensor,
+} from '@fer/tensor';
+import { useGpu } from '../setup-gpu.js';
+import { expectClose } from '../gradcheck/harness.js';
+
+useGpu();
+
+// The suite runs with FER_TUNE=0 (vitest.config.ts); here the tuner is on, with a temporary cache.
+let dir = '';
+const saved = { tune: process.env['FER_TUNE'], cache: process.env['FER_TUNE_CACHE'] };
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fer-tune-'));
+  process.env['FER_TUNE'] = '1';
+  process.env['FER_TUNE_CACHE'] = dir;
+  resetTuning();
+});
+afterAll(() => {
+  process.env['FER_TUNE'] = saved.tune;
+  if (saved.cache === undefined) delete process.env['FER_TUNE_CACHE'];
+  else process.env['FER_TUNE_CACHE'] = saved.cache;
+  resetTuning();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function data(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.37 + seed) * 0.5;
+  return a;
+}
+
+/** conv2d forward + both gradients on a small 'same' 5x5 layer; returns the three results. */
+async function convStep(): Promise<Float32Array[]> {
+  const x = tensor(data(2 * 3 * 9 * 10, 1), [2, 3, 9, 10] as const, { requiresGrad: true });
+  const w = tensor(data(6 * 3 * 5 * 5, 2), [6, 3, 5, 5] as const, { requiresGrad: true });
+  const y = tidy(() => {
+    const out = conv2d(x as Tensor<Shape4>, w as Tensor<Shape4>, null, { padding: 'same' });
+    sum(out).backward();
+    return out;
+  });
+  const r = [await y.toArray(), await x.grad!.toArray(), await w.grad!.toArray()] as Float32Array[];
+  for (const t of [y, x.grad!, w.grad!, x, w]) t.dispose();
+  return r;
+}
+
+describe('autotune', () => {
+  it('queues new shapes, times every candidate, keeps the fastest and caches it on disk', async () => {
+    const software = gpu().info.software;
+    // Whether this adapter has a real choice for the conv passes (see conv2d.ts).
+    const hasChoice = hasSubgroups8() || !software;
+    const before = await convStep();
+    const queued = pendingTunes();
+    if (!hasChoice) {
+      expect(queued).toBe(0);
+      return;
+    }
+    expect(queued).toBeGreaterThan(0);
+    const results = await autotune({ runs: 1 });
+    expect(results.length).toBe(queued);
+    expect(pendingTunes()).toBe(0);
+    for (const r of results) {
+      expect(Object.keys(r.timings).length).toBeGreaterThan(1);
+      expect(Object.keys(r.timings)).toContain(r.chosen);
+      for (const t of Object.values(r.timings)) expect(t).toBeGreaterThan(0);
+      expect(r.chosen).toBe(Object.entries(r.timings).sort((a, b) => a[1] - b[1])[0]![0]);
+    }
+    const file = tuneCachePath();
+    expect(file.startsWith(dir)).toBe(true);
+    const cached = JSON.parse(readFileSync(file, 'utf8')) as { choices: Record<string, string> };
+    for (const r of results) expect(cached.choices[`${r.op}|${r.key}`]).toBe(r.chosen);
+
+    // A fresh process (simulated by forgetting the in-memory choices) reads them back and queues nothing.
+    resetTuning();
+    const after = await convStep();
+    expect(pendingTunes()).toBe(0);
+    expect(tuneState().file).toBe(file);
+    // The tuned kernels compute the same convolution (every candidate is gradchecked elsewhere).
+    const tol = { atol: 1e-4, rtol: 1e-4 };
+    for (let i = 0; i < 3; i++) expectClose(after[i]!, before[i]!, tol, `result ${i}`);
+  });
+
+  it('forced variants bypass the tuner', async () => {
+    resetTuning();
+    setConvForwardVariant('rows');
+    const prev = setConvVariant('cpu');
+    try {
+      await convStep();
+      expect(pendingTunes()).toBe(0);
+    } finally {
+      setConvForwardVariant(null);
+      setConvVariant(prev);
+    }
+  });
+
+  it('ignores an unreadable cache file and overwrites it with valid choices', async () => {
+    resetTuning();
+    const file = tuneCachePath();
+    writeFileSync(file, '{ not json');
+    const a = tensor(data(40 * 36, 3), [40, 36] as const);
+    const b = tensor(data(36 * 20, 4), [36, 20] as const);
+    noGrad(() => matmul(a, b)).dispose();
+    const queued = pendingTunes();
+    if (hasSubgroups8()) expect(queued).toBe(1);
+    await autotune({ runs: 1 });
+    if (queued > 0) expect(JSON.parse(readFileSync(file, 'utf8')).choices).toBeTypeOf('object');
+    else expect(existsSync(file)).toBe(true);
+    a.dispose();
+    b.dispose();
+  });
+});
