@@ -185,3 +185,30 @@ fn argmax_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   }
   w1i[i] = i32(at);
 }
+
+// Running training statistics, updated on the GPU so the loop reads them back once per N steps:
+// stats[0] += loss * n (b0 = the mean loss scalar), stats[1] += rows whose argmax (first maximum)
+// equals their i32 label (b2 = logits [n, c], labels at binding 1), stats[2] += n.
+// One invocation: a step's batch is small and this runs once per step.
+@compute @workgroup_size(1)
+fn accumulate_stats(@builtin(workgroup_id) wid: vec3<u32>) {
+  let n = P4.n;
+  let C = P4.c;
+  var correct = 0u;
+  for (var i = 0u; i < n; i++) {
+    let base = i * C;
+    var best = b2[base];
+    var at = 0u;
+    for (var c = 1u; c < C; c++) {
+      let v = b2[base + c];
+      if (v > best) {
+        best = v;
+        at = c;
+      }
+    }
+    if (bitcast<i32>(labels[i]) == i32(at)) { correct++; }
+  }
+  w3[0] += b0[0] * f32(n);
+  w3[1] += f32(correct);
+  w3[2] += f32(n);
+}

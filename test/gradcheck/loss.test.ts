@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Rng, softmaxCrossEntropy, softmax, argmax, tensor, zeros, tidy, type Tensor, type Shape1, type Shape2, type CrossEntropyOptions } from '@fer/tensor';
+import { Rng, softmaxCrossEntropy, softmax, argmax, accumulateStats, tensor, zeros, tidy, type Tensor, type Shape1, type Shape2, type CrossEntropyOptions } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose } from './harness.js';
 import { crossEntropyRef, softmaxRef, argmaxRef, type Labels } from './reference/loss.js';
 import { useGpu } from '../setup-gpu.js';
@@ -156,6 +156,40 @@ describe('softmax and argmax', () => {
     const one = tidy(() => argmax(tensor([2.5, 7, -1], [3, 1] as const)));
     expect(Array.from(await one.toArray())).toEqual([0, 0, 0]);
     one.dispose();
+  });
+});
+
+describe('accumulateStats (running loss and accuracy on the GPU)', () => {
+  it('adds loss * N, the rows whose argmax is their label, and N, over several steps', async () => {
+    const rng = new Rng(71);
+    const stats = tensor(new Float32Array([1.5, 2, 3]), [3] as const);
+    let expected = [1.5, 2, 3];
+    for (const [N, C] of [[13, 7], [1, 7], [64, 3]] as const) {
+      const logits = Float32Array.from(randomArray(N * C, rng));
+      // Ties: row 0 repeats its maximum, so the first index must win.
+      logits[1] = logits[0] = 5;
+      const labels = Int32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? argmaxRef(Float64Array.from(logits), N, C)[i]! : Math.floor(rng.uniform(0, C))));
+      const lossValue = rng.uniform(0, 3);
+      const l = tensor(new Float32Array([lossValue]), [] as const);
+      const lg = tensor(logits, [N, C] as const);
+      const lb = tensor(labels, [N] as const, { dtype: 'i32' });
+      accumulateStats(stats, l, lg, lb);
+      const pred = argmaxRef(Float64Array.from(logits), N, C);
+      const correct = labels.filter((y, i) => y === pred[i]).length;
+      expected = [expected[0]! + Math.fround(lossValue) * N, expected[1]! + correct, expected[2]! + N];
+      for (const t of [l, lg, lb]) t.dispose();
+    }
+    expectClose(await stats.toArray(), expected, { atol: 1e-4, rtol: 1e-6 }, 'stats');
+    stats.dispose();
+  });
+
+  it('rejects a stats tensor of the wrong size and mismatched labels', () => {
+    const lg = zeros([4, 3] as const);
+    const l = zeros([] as const);
+    const lb = tensor(new Int32Array(4), [4] as const, { dtype: 'i32' });
+    expect(() => accumulateStats(zeros([2] as const), l, lg, lb)).toThrow(/stats must have 3 elements/);
+    expect(() => accumulateStats(zeros([3] as const), l, lg, tensor(new Int32Array(5), [5] as const, { dtype: 'i32' }))).toThrow(/do not match logits/);
+    expect(() => accumulateStats(zeros([3] as const), l, lg, zeros([4] as const) as unknown as Tensor<Shape1>)).toThrow(/i32/);
   });
 });
 

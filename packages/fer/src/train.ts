@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Rng, tensor, tidy, noGrad, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
+  Rng, tensor, tidy, noGrad, zeros, fence, accumulateStats, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
 } from '@fer/tensor';
 import {
   createModel, summary, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau,
@@ -49,6 +49,8 @@ export interface TrainConfig {
   force: boolean;
   /** Training steps queued on the GPU ahead of the one whose loss/accuracy is being read back. */
   inFlight: number;
+  /** Steps between readbacks of the running loss/accuracy (accumulated on the GPU). */
+  readbackEvery: number;
   /** Time the kernel variants of each new shape once (after the first step that meets it) and keep the fastest; cached per adapter on disk. */
   tune: boolean;
   cacheDir?: string | null;
@@ -89,6 +91,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   force: false,
   inFlight: 3,
   tune: true,
+  readbackEvery: 10,
   progress: true,
 };
 
@@ -249,6 +252,12 @@ export interface TrainHooks {
   afterEpoch?: (record: EpochRecord) => void | Promise<void>;
 }
 
+/** The same promise, marked handled: if the loop stops early on another error, it must not crash the process as an unhandled rejection. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((s: string) => console.log(s));
   let cfg = { ...config };
@@ -271,7 +280,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
     // The run continues with its own hyper-parameters; only the epoch budget may be changed.
     const epochs = isExplicit('epochs') ? cfg.epochs : resumeState.config.epochs;
-    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, resize: cfg.resize, skipBad: cfg.skipBad };
+    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad };
     if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
@@ -335,56 +344,71 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     let lossSum = 0;
     let correct = 0;
     let counted = 0;
-    // Each step's loss and predictions are copied out right after the step is recorded (the copy is
-    // submitted with it); they are awaited `inFlight` steps later, so the GPU keeps working meanwhile.
-    const pending: Array<{ loss: Promise<ArrayLike<number>>; pred: Promise<ArrayLike<number>>; labels: Int32Array; n: number; step: number }> = [];
-    const drain = async (keep: number) => {
-      while (pending.length > keep) {
-        const p = pending.shift()!;
-        const l = (await p.loss)[0]!;
+    // Loss and accuracy accumulate on the GPU (accumulateStats) and are read back every
+    // `readbackEvery` steps, not per step. Recording runs at most `inFlight` steps ahead of the GPU
+    // (a fence per step, no data copied), so the GPU keeps working while the next step is recorded.
+    const stats = zeros([3] as const);
+    const readbacks: Array<{ values: Promise<ArrayLike<number>>; step: number }> = [];
+    const fences: Array<{ done: Promise<void>; step: number; seen: number }> = [];
+    let lastCheckedStep = step;
+    /** Applies the readbacks recorded up to step `upTo` (all of them when Infinity). */
+    const drain = async (upTo: number) => {
+      while (readbacks.length && readbacks[0]!.step <= upTo) {
+        const r = readbacks.shift()!;
+        const [l, c, n] = Array.from(await r.values) as [number, number, number];
         if (!Number.isFinite(l))
           throw new TrainingError(
-            `loss is ${l} at epoch ${epoch + 1}, step ${p.step}: training diverged (try a lower --lr); ` +
+            `loss is ${l} at epoch ${epoch + 1}, within steps ${lastCheckedStep + 1}..${r.step}: training diverged (try a lower --lr); ` +
               (existsSync(lastFile) ? `the last good checkpoint ${lastFile} is kept` : 'no checkpoint was written yet'),
           );
-        const pred = await p.pred;
-        for (let i = 0; i < p.n; i++) if (pred[i] === p.labels[i]) correct++;
-        lossSum += l * p.n;
-        counted += p.n;
-        bar?.update(counted, counted, { loss: lossSum / counted, acc: correct / counted });
+        lastCheckedStep = r.step;
+        lossSum = l;
+        correct = c;
+        counted = n;
       }
     };
-    for (const b of batcher.epoch()) {
-      const n = b.count;
-      const labels = Int32Array.from(b.y);
-      const out = tidy(() => {
-        const x = tensor(b.x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
-        const y = tensor(labels, [n] as const, { dtype: 'i32' });
-        const logits = model.forward(x) as Tensor<Shape2>;
-        const loss = softmaxCrossEntropy(logits, y, { labelSmoothing: cfg.labelSmoothing, classWeights: weightsTensor });
-        loss.backward();
-        return { loss, pred: noGrad(() => argmax(logits)) };
-      });
-      optimizer.step();
-      optimizer.zeroGrad();
-      step++;
-      seen += n;
-      const loss = out.loss.toArray();
-      const pred = out.pred.toArray();
-      // The copies are already recorded; the pool hands these buffers out only to later work.
-      out.loss.dispose();
-      out.pred.dispose();
-      pending.push({ loss, pred, labels, n, step });
-      // New shapes (the first step, the last partial batch, evaluation) queue kernel timings.
-      if (cfg.tune && pendingTunes() > 0) {
-        await drain(0);
-        const t0 = performance.now();
-        const tuned = await autotune();
-        if (tuned.length) log(`tuned kernels for ${tuned.length} new shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached in ${tuneState().file})`);
+    const metrics = () => (counted ? { loss: lossSum / counted, acc: correct / counted } : {});
+    try {
+      let sinceReadback = 0;
+      for (const b of batcher.epoch()) {
+        const n = b.count;
+        const labels = Int32Array.from(b.y);
+        tidy(() => {
+          const x = tensor(b.x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
+          const y = tensor(labels, [n] as const, { dtype: 'i32' });
+          const logits = model.forward(x) as Tensor<Shape2>;
+          const loss = softmaxCrossEntropy(logits, y, { labelSmoothing: cfg.labelSmoothing, classWeights: weightsTensor });
+          loss.backward();
+          noGrad(() => accumulateStats(stats, loss, logits, y));
+        });
+        optimizer.step();
+        optimizer.zeroGrad();
+        step++;
+        seen += n;
+        if (++sinceReadback >= cfg.readbackEvery) {
+          sinceReadback = 0;
+          readbacks.push({ values: quiet(stats.toArray()), step });
+        }
+        fences.push({ done: quiet(fence()), step, seen });
+        while (fences.length > cfg.inFlight) {
+          const f = fences.shift()!;
+          await f.done;
+          await drain(f.step);
+          bar?.update(f.seen, f.seen, metrics());
+        }
+        // New shapes (the first step, the last partial batch, evaluation) queue kernel timings.
+        if (cfg.tune && pendingTunes() > 0) {
+          const t0 = performance.now();
+          const tuned = await autotune();
+          if (tuned.length) log(`tuned kernels for ${tuned.length} new shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached in ${tuneState().file})`);
+        }
       }
-      await drain(cfg.inFlight);
+      readbacks.push({ values: quiet(stats.toArray()), step });
+      await Promise.all(fences.map((f) => f.done));
+      await drain(Infinity);
+    } finally {
+      stats.dispose();
     }
-    await drain(0);
     const trainSecs = (performance.now() - tEpoch) / 1000;
     bar?.finish(seen, seen, { loss: lossSum / Math.max(1, counted), acc: correct / Math.max(1, counted) });
 

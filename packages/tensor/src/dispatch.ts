@@ -254,6 +254,15 @@ export async function sync(): Promise<void> {
   throwDeviceErrors();
 }
 
+/**
+ * Submits what was recorded and returns a promise for its completion, without waiting: a training
+ * loop awaits the fence of a step a few steps later to bound how far recording runs ahead.
+ */
+export function fence(): Promise<void> {
+  flush();
+  return gpu().device.queue.onSubmittedWorkDone().then(() => throwDeviceErrors());
+}
+
 /** Destroys pooled buffers once recorded work is submitted. */
 export function trimPool(): void {
   flush();

@@ -34,6 +34,7 @@ const CE_REDUCE: Kernel = { shader: 'loss', entry: 'ce_reduce', bindings: ['read
 const SOFTMAX: Kernel = { shader: 'loss', entry: 'softmax_rows', bindings: ['read', 'rw'] };
 const SOFTMAX_BACKWARD: Kernel = { shader: 'loss', entry: 'softmax_backward', bindings: ['read', 'read', 'rw'] };
 const ARGMAX: Kernel = { shader: 'loss', entry: 'argmax_rows', bindings: ['read', 'rw'] };
+const ACCUMULATE_STATS: Kernel = { shader: 'loss', entry: 'accumulate_stats', bindings: ['read', 'read', 'read', 'rw'] };
 
 function checkRows(op: string, x: Tensor): [number, number] {
   checkInputs(op, [x], 'f32');
@@ -136,4 +137,19 @@ export function argmax(x: Tensor<Shape2>): Tensor<Shape1> {
   const out = empty([N] as const, 'i32');
   if (N) dispatch(ARGMAX, [x.buffer, out.buffer], [N, C, 0, 0], Math.ceil(N / WG));
   return out;
+}
+
+/**
+ * Adds one step to running training statistics kept on the GPU, so a training loop reads them back
+ * once per N steps instead of once per step: stats [3] f32 += [loss * N, rows whose argmax equals
+ * their label, N]. loss is the batch's mean loss (a scalar), logits [N, C], labels i32 [N].
+ */
+export function accumulateStats(stats: Tensor<Shape1>, loss: Tensor, logits: Tensor<Shape2>, labels: Tensor<Shape1>): void {
+  const [N, C] = checkRows('accumulateStats', logits);
+  checkInputs('accumulateStats', [stats, loss], 'f32');
+  checkInputs('accumulateStats', [labels], 'i32');
+  if (stats.size !== 3) throw new Error(`accumulateStats: stats must have 3 elements [loss sum, correct, count], got shape ${fmtShape(stats.shape)}`);
+  if (loss.size !== 1) throw new Error(`accumulateStats: loss must be a scalar, got shape ${fmtShape(loss.shape)}`);
+  if (labels.size !== N) throw new Error(`accumulateStats: labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`);
+  dispatch(ACCUMULATE_STATS, [loss.buffer, labels.buffer, logits.buffer, stats.buffer], [N, C, 0, 0], 1);
 }
