@@ -1,25 +1,37 @@
-// Binary elementwise ops on same-shape operands: out = f(a, b).
+// Binary elementwise ops on same-shape operands: out = f(a, b). main4 (n % 4 == 0) moves vec4s:
+// see unary.wgsl for why.
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out4: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> P: Params;
 
+// n: elements (main) or vec4s (main4).
 struct Params { n: u32, alpha: f32, beta: f32 }
 
 // 0 alpha*a + beta*b (add, sub, axpy), 1 a*b, 2 a*(b > 0) (relu backward: a = grad, b = relu input)
 override OP: u32 = 0u;
 
+fn f(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+  switch OP {
+    case 1u: { return u * v; }
+    case 2u: { return select(vec4<f32>(0.0), u, v > vec4<f32>(0.0)); }
+    default: { return P.alpha * u + P.beta * v; }
+  }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_group(wid, nwg) * 256u + li;
   if (i >= P.n) { return; }
-  let u = a[i];
-  let v = b[i];
-  var y: f32;
-  switch OP {
-    case 1u: { y = u * v; }
-    case 2u: { y = select(0.0, u, v > 0.0); }
-    default: { y = P.alpha * u + P.beta * v; }
-  }
-  out[i] = y;
+  out[i] = f(vec4<f32>(a[i]), vec4<f32>(b[i])).x;
+}
+
+@compute @workgroup_size(64)
+fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_group(wid, nwg) * 64u + li;
+  if (i >= P.n) { return; }
+  out4[i] = f(a4[i], b4[i]);
 }

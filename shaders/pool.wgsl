@@ -72,3 +72,80 @@ fn max_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   }
   dx[i] = s;
 }
+
+// 2x2 windows, stride 2, H even and W % 4 == 0 (every max pool of the FER models): one invocation
+// per pair of outputs, reading two vec4 input rows and writing vec2s, with one index split per
+// pair instead of per element (integer division is scalar per lane on lavapipe). Same results and
+// tie rule as max_forward / max_backward.
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> out2: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> argmax2: array<vec2<u32>>;
+
+struct Pair { p: u32, oh: u32, q: u32, ok: bool }
+
+fn pair_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> Pair {
+  let i = linear_group(wid, nwg) * 64u + li;
+  let half = P.OW / 2u;
+  let q = i % half;
+  let t = i / half;
+  return Pair(t / P.OH, t % P.OH, q, i < P.planes * P.OH * half);
+}
+
+// Window (row-major) maximum of a, b (row 2oh) and c, d (row 2oh + 1); k: its position 0..3.
+fn max4(a: f32, b: f32, c: f32, d: f32) -> vec2<f32> {
+  var best = a;
+  var k = 0.0;
+  if (b > best) { best = b; k = 1.0; }
+  if (c > best) { best = c; k = 2.0; }
+  if (d > best) { best = d; k = 3.0; }
+  return vec2<f32>(best, k);
+}
+
+@compute @workgroup_size(64)
+fn max2_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let t = pair_of(wid, nwg, li);
+  if (!t.ok) { return; }
+  let W4 = P.W / 4u;
+  let r = (t.p * P.H + 2u * t.oh) * W4 + t.q;
+  let r0 = x4[r];
+  let r1 = x4[r + W4];
+  let m0 = max4(r0.x, r0.y, r1.x, r1.y);
+  let m1 = max4(r0.z, r0.w, r1.z, r1.w);
+  let o = (t.p * P.OH + t.oh) * (P.OW / 2u) + t.q;
+  out2[o] = vec2<f32>(m0.x, m1.x);
+  if (WRITE_ARGMAX) {
+    // Position in the plane: row 2oh + k / 2, column 4q (+ 2 for the second output) + k % 2.
+    let h0 = 2u * t.oh * P.W + 4u * t.q;
+    let k0 = u32(m0.y);
+    let k1 = u32(m1.y);
+    argmax2[o] = vec2<u32>(h0 + (k0 >> 1u) * P.W + (k0 & 1u), h0 + 2u + (k1 >> 1u) * P.W + (k1 & 1u));
+  }
+}
+
+@group(0) @binding(0) var<storage, read> g2: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read> argmax2_in: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> dx4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn max2_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let t = pair_of(wid, nwg, li);
+  if (!t.ok) { return; }
+  let o = (t.p * P.OH + t.oh) * (P.OW / 2u) + t.q;
+  let gv = g2[o];
+  let am = argmax2_in[o];
+  let h0 = 2u * t.oh * P.W + 4u * t.q;
+  // Element positions of the 2 x 4 input block.
+  let top = vec4<u32>(h0, h0 + 1u, h0 + 2u, h0 + 3u);
+  let bottom = top + vec4<u32>(P.W);
+  let left = vec4<bool>(true, true, false, false);
+  let z = vec4<f32>(0.0);
+  let a0 = vec4<u32>(am.x);
+  let a1 = vec4<u32>(am.y);
+  // Output 0 covers columns 0-1 of the block, output 1 columns 2-3.
+  let sel = select(a1, a0, left);
+  let gsel = select(vec4<f32>(gv.y), vec4<f32>(gv.x), left);
+  let W4 = P.W / 4u;
+  let r = (t.p * P.H + 2u * t.oh) * W4 + t.q;
+  dx4[r] = select(z, gsel, top == sel);
+  dx4[r + W4] = select(z, gsel, bottom == sel);
+}

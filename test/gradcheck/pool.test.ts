@@ -33,6 +33,8 @@ describe('maxPool2d gradcheck', () => {
     { shape: [2, 1, 8, 8], kernel: 2, stride: 3 }, // gaps: some inputs in no window
     { shape: [1, 2, 4, 5], kernel: [4, 5] }, // one window covering the plane
     { shape: [2, 2, 3, 3], kernel: 1 }, // identity
+    { shape: [2, 3, 6, 8], kernel: 2, stride: 2 }, // the vectorised pair kernels (even H, W % 4 == 0)
+    { shape: [1, 2, 2, 4], kernel: 2 }, // pair kernels, one row of output pairs
   ];
   for (const { shape, kernel, stride } of cases) {
     const k: Pair = typeof kernel === 'number' ? [kernel, kernel] : kernel;
@@ -77,9 +79,22 @@ describe('maxPool2d larger sizes and ties', () => {
   // Ties: the first maximum in row-major window order takes the whole gradient.
   it('ties go to the first maximum (constant input, kernel 2 stride 2)', () =>
     checkAgainstArgmax(new Float64Array(2 * 2 * 6 * 6).fill(0.5), [2, 2, 6, 6], [2, 2], [2, 2], rng, 'ties k2s2'));
+  it('ties go to the first maximum (pair kernels: constant input, [2, 2, 8, 12] kernel 2 stride 2)', () =>
+    checkAgainstArgmax(new Float64Array(2 * 2 * 8 * 12).fill(-0.25), [2, 2, 8, 12], [2, 2], [2, 2], rng, 'ties pairs'));
+  it('ties within some windows only (pair kernels)', () => {
+    const data = Float64Array.from({ length: 1 * 3 * 4 * 8 }, (_, i) => (i % 5 === 0 ? 0.5 : i % 7 === 0 ? 0.5 : (i % 11) / 40));
+    return checkAgainstArgmax(data, [1, 3, 4, 8], [2, 2], [2, 2], rng, 'partial ties pairs');
+  });
   it('ties go to the first maximum (overlapping windows, kernel 3 stride 1)', () => {
     const data = Float64Array.from({ length: 1 * 1 * 5 * 7 }, (_, i) => (i % 3 === 0 ? 1 : 0));
     return checkAgainstArgmax(data, [1, 1, 5, 7], [3, 3], [1, 1], rng, 'ties k3s1');
+  });
+  it('pair kernels without a tape give the same values', async () => {
+    const data = Float32Array.from(randomArray(2 * 3 * 6 * 8, rng));
+    const ref = maxPool2dRef(data, [2, 3, 6, 8], [2, 2], [2, 2]);
+    const plain = maxPool2d(tensor(data, [2, 3, 6, 8] as const), { kernel: 2 });
+    expectClose(await plain.toArray(), ref.y, FWD, 'pairs no grad');
+    plain.dispose();
   });
   it('forward without a tape (no argmax kept) gives the same values', async () => {
     const data = Float32Array.from(randomArray(2 * 3 * 9 * 7, rng));

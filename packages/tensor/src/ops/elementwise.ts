@@ -6,18 +6,30 @@ import { record } from '../autograd.js';
 const UNARY = { copy: 0, affine: 1, relu: 2, neg: 3 } as const;
 const BINARY = { axpby: 0, mul: 1, reluGrad: 2 } as const;
 const WG = 256;
+const WG4 = 64;
 
-function unaryKernel(op: number): Kernel {
-  return { shader: 'unary', entry: 'main', bindings: ['read', 'rw'], constants: { OP: op } };
+const kernels = new Map<string, Kernel>();
+/** `main` (one float per invocation) or, when the size is a multiple of 4, `main4` (a vec4 each). */
+function kernel(shader: 'unary' | 'binary', op: number, vec4: boolean): Kernel {
+  const key = `${shader}${op}${vec4 ? 4 : 1}`;
+  let k = kernels.get(key);
+  if (!k) {
+    const bindings = shader === 'unary' ? (['read', 'rw'] as const) : (['read', 'read', 'rw'] as const);
+    kernels.set(key, (k = { shader, entry: vec4 ? 'main4' : 'main', bindings, constants: { OP: op } }));
+  }
+  return k;
 }
-function binaryKernel(op: number): Kernel {
-  return { shader: 'binary', entry: 'main', bindings: ['read', 'read', 'rw'], constants: { OP: op } };
+
+function run(shader: 'unary' | 'binary', op: number, buffers: GPUBuffer[], size: number, alpha: number, beta: number): void {
+  const vec4 = size % 4 === 0;
+  const n = vec4 ? size / 4 : size;
+  dispatch(kernel(shader, op, vec4), buffers, [n, f32bits(alpha), f32bits(beta)], Math.ceil(n / (vec4 ? WG4 : WG)));
 }
 
 function unary<S extends Shape>(name: string, op: number, x: Tensor<S>, alpha = 0, beta = 0): Tensor<S> {
   checkInputs(name, [x], 'f32');
   const out = empty(x.shape);
-  if (x.size) dispatch(unaryKernel(op), [x.buffer, out.buffer], [x.size, f32bits(alpha), f32bits(beta)], Math.ceil(x.size / WG));
+  if (x.size) run('unary', op, [x.buffer, out.buffer], x.size, alpha, beta);
   return out;
 }
 
@@ -25,7 +37,7 @@ function binary<S extends Shape>(name: string, op: number, a: Tensor<S>, b: Tens
   checkInputs(name, [a, b], 'f32');
   checkSameShape(name, a, b);
   const out = empty(a.shape);
-  if (a.size) dispatch(binaryKernel(op), [a.buffer, b.buffer, out.buffer], [a.size, f32bits(alpha), f32bits(beta)], Math.ceil(a.size / WG));
+  if (a.size) run('binary', op, [a.buffer, b.buffer, out.buffer], a.size, alpha, beta);
   return out;
 }
 

@@ -19,6 +19,15 @@ const FORWARD = (writeArgmax: boolean): Kernel => ({
   constants: { WRITE_ARGMAX: writeArgmax ? 1 : 0 },
 });
 const BACKWARD: Kernel = { shader: 'pool', entry: 'max_backward', bindings: ['read', 'read', 'rw'] };
+const FORWARD2 = (writeArgmax: boolean): Kernel => ({
+  shader: 'pool',
+  entry: 'max2_forward',
+  bindings: ['read', 'rw', 'rw'],
+  constants: { WRITE_ARGMAX: writeArgmax ? 1 : 0 },
+});
+const BACKWARD2: Kernel = { shader: 'pool', entry: 'max2_backward', bindings: ['read', 'read', 'rw'] };
+const FORWARD_KERNELS = [FORWARD(false), FORWARD(true)] as const;
+const FORWARD2_KERNELS = [FORWARD2(false), FORWARD2(true)] as const;
 
 const pairOf = (v: number | readonly [number, number], what: string) => positivePair(v, `maxPool2d: ${what}`);
 
@@ -45,7 +54,10 @@ export function maxPool2d(x: Tensor<Shape4>, options: MaxPool2dOptions): Tensor<
   const grad = needsGrad([x]);
   // Without a tape the argmax is not kept: a one-element dummy fills its binding.
   const argmax = empty(grad ? ([n, c, oh, ow] as const) : ([1] as const), 'u32');
-  if (out.size) dispatch(FORWARD(grad), [x.buffer, out.buffer, argmax.buffer], params, Math.ceil(out.size / WG));
+  // 2x2 stride 2 over even H and W % 4 == 0: the vectorised pair kernels (max2_*).
+  const pairs = kh === 2 && kw === 2 && sh === 2 && sw === 2 && h % 2 === 0 && w % 4 === 0;
+  const threads = pairs ? out.size / 2 : out.size;
+  if (out.size) dispatch((pairs ? FORWARD2_KERNELS : FORWARD_KERNELS)[+grad]!, [x.buffer, out.buffer, argmax.buffer], params, Math.ceil(threads / WG));
   if (!grad) {
     argmax.dispose();
     return out;
@@ -57,7 +69,7 @@ export function maxPool2d(x: Tensor<Shape4>, options: MaxPool2dOptions): Tensor<
     [x],
     (g) => {
       const dx = empty(inShape);
-      if (dx.size) dispatch(BACKWARD, [g.buffer, argmax.buffer, dx.buffer], params, Math.ceil(dx.size / WG));
+      if (dx.size) dispatch(pairs ? BACKWARD2 : BACKWARD, [g.buffer, argmax.buffer, dx.buffer], params, Math.ceil((pairs ? threads : dx.size) / WG));
       return [dx];
     },
     [argmax],
