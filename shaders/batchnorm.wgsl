@@ -39,6 +39,8 @@ struct Params { n: u32, c: u32, s: u32, chunks: u32, chunk: u32, eps: f32, momen
 @group(0) @binding(7) var<uniform> P7: Params;
 
 const WG: u32 = 64u;
+// Fused ReLU epilogue of normalize / normalize4 (batchNorm(..., { relu: true })): y = max(0, bn(x)).
+override RELU: bool = false;
 // Elementwise kernels: each invocation handles PER elements WG apart, so lanes stay contiguous
 // (and the divisions of chan_start are amortised over PER elements).
 const PER: u32 = 8u;
@@ -176,7 +178,8 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let i = base + k * WG;
     if (i < total) {
       let c = h.c;
-      w4[i] = (b0[i] - b1[c]) * b1[C + c] * b2[c] + b3[c];
+      let y = (b0[i] - b1[c]) * b1[C + c] * b2[c] + b3[c];
+      w4[i] = select(y, max(y, 0.0), RELU);
     }
     chan_next(&h, P5.s, C);
   }
@@ -322,7 +325,8 @@ fn normalize4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     if (i < total) {
       let c = h.c;
       let a = b1[C + c] * b2[c];
-      vw4[i] = (v0[i] - b1[c]) * a + b3[c];
+      let y = (v0[i] - b1[c]) * a + b3[c];
+      vw4[i] = select(y, max(y, vec4<f32>(0.0)), RELU);
     }
     chan_next(&h, S4, C);
   }

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { Rng, tensor, tidy, noGrad, randUniform, sum, type Tensor } from '@fer/tensor';
 import {
   Module, Sequential, Conv2d, Linear, BatchNorm1d, BatchNorm2d, Dropout, ReLU, Flatten, MaxPool2d,
-  seedCnn, fastCnn, createModel, MODEL_NAMES, getDropoutRngState, setDropoutRngState,
+  seedCnn, fastCnn, createModel, MODEL_NAMES, getDropoutRngState, setDropoutRngState, setLayerFusion,
 } from '@fer/nn';
 import { useGpu } from '../setup-gpu.js';
 import { digest } from './util.js';
@@ -176,6 +176,38 @@ describe('layers', () => {
     expect(() => new Dropout(1)).toThrow(/p must be in \[0, 1\)/);
     expect(() => new Conv2d(0, 2, 3)).toThrow(/inChannels must be a positive integer/);
     lin.dispose();
+  });
+});
+
+describe('BatchNorm + ReLU fusion in Sequential', () => {
+  it('fast with fusion on and off: same logits, loss gradients and running statistics', async () => {
+    const x = randUniform([4, 1, 48, 48] as const, 0, 1, { seed: 9 });
+    const run = async (fused: boolean) => {
+      setLayerFusion(fused);
+      try {
+        const model = createModel('fast', { seed: 3 });
+        model.train();
+        const out = tidy(() => {
+          const logits = model.forward(x);
+          sum(logits).backward();
+          return logits;
+        });
+        const grads = await Promise.all(model.parameters().map((p) => p.grad!.toArray()));
+        const stats = await Promise.all(model.buffers().map((b) => b.toArray()));
+        const res = { logits: await out.toArray(), grads, stats };
+        out.dispose();
+        model.dispose();
+        return res;
+      } finally {
+        setLayerFusion(true);
+      }
+    };
+    const fused = await run(true);
+    const plain = await run(false);
+    expect(Array.from(fused.logits)).toEqual(Array.from(plain.logits));
+    fused.grads.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(plain.grads[i]!)));
+    fused.stats.forEach((s, i) => expect(Array.from(s)).toEqual(Array.from(plain.stats[i]!)));
+    x.dispose();
   });
 });
 

@@ -10,7 +10,7 @@ export interface BatchNormLayerOptions {
   eps?: number;
 }
 
-abstract class BatchNorm extends Module {
+export abstract class BatchNorm extends Module {
   readonly weight: Tensor<Shape1>;
   readonly bias: Tensor<Shape1>;
   readonly runningMean: Tensor<Shape1>;
@@ -35,8 +35,20 @@ abstract class BatchNorm extends Module {
   }
 
   forward<S extends Shape>(x: Tensor<S>): Tensor<S> {
+    return this.normalize(x, false);
+  }
+
+  /**
+   * max(0, forward(x)) in one pass (Sequential uses it for a BatchNorm followed by a ReLU). The
+   * output must stay alive until backward: the ReLU's gradient mask is read from it.
+   */
+  forwardRelu<S extends Shape>(x: Tensor<S>): Tensor<S> {
+    return this.normalize(x, true);
+  }
+
+  private normalize<S extends Shape>(x: Tensor<S>, relu: boolean): Tensor<S> {
     expectShape(this.typeName, x.shape, this.rank, this.layout, this.numFeatures);
-    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, { training: this.training, momentum: this.momentum, eps: this.eps });
+    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, { training: this.training, momentum: this.momentum, eps: this.eps, relu });
   }
 
   override outputShape(inShape: Shape): Shape {

@@ -2,6 +2,14 @@
 // by its keys (as PyTorch's Sequential(OrderedDict(...))).
 import type { Shape, Tensor } from '@fer/tensor';
 import { Module } from '../module.js';
+import { BatchNorm } from './batchnorm.js';
+import { ReLU } from './activation.js';
+
+let fuse = true;
+/** Turns the BatchNorm + ReLU fusion of Sequential.forward on or off (on by default; tests compare both). */
+export function setLayerFusion(on: boolean): void {
+  fuse = on;
+}
 
 export class Sequential extends Module {
   constructor(...layers: Module[] | [Record<string, Module>]) {
@@ -19,9 +27,17 @@ export class Sequential extends Module {
     return this.namedChildren().map(([, m]) => m);
   }
 
+  /** A BatchNorm directly followed by a ReLU runs as one fused kernel pass (BatchNorm.forwardRelu); same result. */
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    const layers = this.layers;
+    for (let i = 0; i < layers.length; i++) {
+      const m = layers[i]!;
+      if (fuse && m instanceof BatchNorm && layers[i + 1] instanceof ReLU) {
+        y = m.forwardRelu(y);
+        i++;
+      } else y = m.forward(y);
+    }
     return y;
   }
 

@@ -8,6 +8,7 @@
 import { dispatch, f32bits, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, fmtShape, shapeSize, type Shape, type Shape1 } from '../tensor.js';
 import { record } from '../autograd.js';
+import { reluGradient } from './elementwise.js';
 
 export interface BatchNormOptions {
   /** true: batch statistics, running stats updated in place; false: running statistics. */
@@ -16,6 +17,11 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance; default 1e-5 (Keras uses 1e-3). */
   eps?: number;
+  /**
+   * Fused ReLU: returns max(0, batchNorm(x)) in the same pass (one read and write of the activations
+   * fewer than batchNorm then relu). The backward masks the gradient by y > 0 first.
+   */
+  relu?: boolean;
 }
 
 const WG = 64;
@@ -37,6 +43,9 @@ const GRAD_INPUT_EVAL = k('grad_input_eval', ['read', 'read', 'read', 'rw']);
 // vec4 variants (same bindings), for S % 4 == 0.
 const STATS_PARTIAL4 = k('stats_partial4', STATS_PARTIAL.bindings);
 const NORMALIZE4 = k('normalize4', NORMALIZE.bindings);
+const withRelu = (kn: Kernel): Kernel => ({ ...kn, constants: { RELU: 1 } });
+const NORMALIZE_RELU = withRelu(NORMALIZE);
+const NORMALIZE4_RELU = withRelu(NORMALIZE4);
 const GRAD_PARTIAL4 = k('grad_partial4', GRAD_PARTIAL.bindings);
 const GRAD_INPUT_TRAIN4 = k('grad_input_train4', GRAD_INPUT_TRAIN.bindings);
 const GRAD_INPUT_EVAL4 = k('grad_input_eval4', GRAD_INPUT_EVAL.bindings);
@@ -118,13 +127,17 @@ export function batchNorm<S extends Shape>(
     dispatch(EVAL_STATS, [runningMean.buffer, runningVar.buffer, stats.buffer], P, channelGroups);
   }
   const y = empty(x.shape);
-  dispatch(vec ? NORMALIZE4 : NORMALIZE, [x.buffer, stats.buffer, gamma.buffer, beta.buffer, y.buffer], P, elemGroups);
+  const fusedRelu = options.relu === true;
+  const normalize = fusedRelu ? (vec ? NORMALIZE4_RELU : NORMALIZE_RELU) : vec ? NORMALIZE4 : NORMALIZE;
+  dispatch(normalize, [x.buffer, stats.buffer, gamma.buffer, beta.buffer, y.buffer], P, elemGroups);
 
   return record(
     y,
     op,
     [x, gamma, beta],
-    (g) => {
+    (gOut) => {
+      // Fused ReLU: the gradient of max(0, z) at z is g where y = max(0, z) > 0, else 0.
+      const g = fusedRelu ? reluGradient(gOut, y) : gOut;
       const needX = x.requiresGrad;
       const needAffine = gamma.requiresGrad || beta.requiresGrad;
       let dgamma: Tensor<Shape1> | null = null;
@@ -145,6 +158,7 @@ export function batchNorm<S extends Shape>(
           dispatch(vec ? GRAD_INPUT_TRAIN4 : GRAD_INPUT_TRAIN, [g.buffer, x.buffer, stats.buffer, gamma.buffer, dgamma!.buffer, dbeta!.buffer, dx.buffer], P, elemGroups);
         else dispatch(vec ? GRAD_INPUT_EVAL4 : GRAD_INPUT_EVAL, [g.buffer, stats.buffer, gamma.buffer, dx.buffer], P, elemGroups);
       }
+      if (g !== gOut) g.dispose();
       // The engine disposes the grads of inputs that do not require one.
       return [dx, dgamma, dbeta];
     },

@@ -76,6 +76,11 @@ export function neg<S extends Shape>(x: Tensor<S>): Tensor<S> {
   return record(out, 'neg', [x], (g) => [unary('neg', UNARY.neg, g)]);
 }
 
+/** g where x > 0, else 0 (the gradient of relu at x, or at its output: both are > 0 at the same places). Untaped. */
+export function reluGradient<S extends Shape>(g: Tensor<S>, x: Tensor): Tensor<S> {
+  return binary('relu', BINARY.reluGrad, g, x);
+}
+
 export function relu<S extends Shape>(x: Tensor<S>): Tensor<S> {
   const out = unary('relu', UNARY.relu, x);
   return record(out, 'relu', [x], (g) => [binary('relu', BINARY.reluGrad, g, x)]);
