@@ -1,6 +1,6 @@
 // Timing helpers shared by the benchmarks: warm-up excluded, queue drained around each run.
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { gpu, sync } from '@fer/tensor';
+import { gpu, sync, autotune, pendingTunes } from '@fer/tensor';
 
 export interface Timing {
   medianMs: number;
@@ -14,13 +14,35 @@ export interface TimeOptions {
   runs?: number;
   /** Waits until the recorded work has finished; our queue by default, a peer passes its own. */
   drain?: () => Promise<void>;
+  /**
+   * A slow kernel: when the first warm-up run takes at least this long, the other warm-ups are
+   * skipped (the first one compiled the shaders) and at most `slowRuns` runs are timed. Default: never.
+   */
+  slowMs?: number;
+  /** Timed runs of a slow kernel (default 3; never more than `runs`). */
+  slowRuns?: number;
 }
 
 /** Runs `fn` (which records GPU work) `warmup` times, then `runs` timed times, draining the queue each time. */
-export async function time(fn: () => void, { warmup = 2, runs = 5, drain = sync }: TimeOptions = {}): Promise<Timing> {
+export async function time(
+  fn: () => void,
+  { warmup = 2, runs = 5, drain = sync, slowMs = Infinity, slowRuns = 3 }: TimeOptions = {},
+): Promise<Timing> {
   for (let i = 0; i < warmup; i++) {
+    const t0 = performance.now();
     fn();
     await drain();
+    const first = performance.now() - t0;
+    // Our kernels: shapes met for the first time are tuned now (cached per adapter), as a training
+    // run does after its first step; one more warm-up then runs the chosen kernels.
+    if (i === 0 && drain === sync && pendingTunes() > 0 && (await autotune()).length > 0) {
+      fn();
+      await drain();
+    }
+    if (i === 0 && first >= slowMs) {
+      runs = Math.max(1, Math.min(runs, slowRuns));
+      break;
+    }
   }
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {

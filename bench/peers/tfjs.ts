@@ -13,6 +13,9 @@ import { time, type Timing, type TimeOptions } from '../timing.js';
 export type Tf = typeof TF;
 export type PeerBackend = 'webgpu' | 'wasm';
 export type ConvPass = 'forward' | 'input' | 'weight';
+/** A training-mode forward alone, or the forward and its backward (the gradients of every input). */
+export type GradPass = 'forward' | 'forward+backward';
+type Options = Omit<TimeOptions, 'drain'>;
 export type PeerModel = 'seed-cnn' | 'fast';
 
 /** The subset of TF.js's WebGPUBackend we touch (typed here so its WebGPU typings stay out of ours). */
@@ -82,6 +85,32 @@ async function loadWasm(): Promise<void> {
 /** Peers that make sense here: TF.js-WebGPU always, TF.js-WASM on a software adapter (where the CPU is the device). */
 export function peerBackends(software: boolean): PeerBackend[] {
   return software ? ['webgpu', 'wasm'] : ['webgpu'];
+}
+
+/** A peer that could not load, with TF.js's reason (reported on every row). */
+export interface PeerError {
+  name: string;
+  error: string;
+}
+
+/**
+ * Loads the peers that make sense on this adapter (peerBackends), logging each: a TfjsPeer, or
+ * why it cannot run.
+ */
+export async function loadPeers(software: boolean, log: (line: string) => void = console.log): Promise<Array<TfjsPeer | PeerError>> {
+  const out: Array<TfjsPeer | PeerError> = [];
+  for (const backend of peerBackends(software)) {
+    try {
+      const p = await TfjsPeer.create(backend);
+      out.push(p);
+      log(`peer ${p.name}: ${p.detail}`);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      out.push({ name: `tfjs-${backend}`, error });
+      log(`peer tfjs-${backend}: cannot run: ${error}`);
+    }
+  }
+  return out;
 }
 
 /** tf.setBackend, but with the reason when it fails (TF.js only warns and returns false). */
@@ -277,6 +306,133 @@ export class TfjsPeer {
     out.dispose();
     return v;
   }
+
+  /**
+   * One pass of a fully connected layer as ours (linear: x [N, in] @ w [out, in]^T + bias): 'forward'
+   * (fused matMul + bias), 'input' (dx = gy @ w) or 'weight' (dw = gy^T @ x), the products tf.grad runs.
+   */
+  async linear(
+    pass: ConvPass,
+    x: Float32Array, w: Float32Array, bias: Float32Array, gy: Float32Array,
+    n: number, inF: number, outF: number,
+    options?: Options,
+  ): Promise<Timing> {
+    await this.activate();
+    const tf = this.tf;
+    const tx = tf.tensor2d(x, [n, inF]);
+    const tw = tf.tensor2d(w, [outF, inF]);
+    const tb = tf.tensor1d(bias);
+    const tgy = tf.tensor2d(gy, [n, outF]);
+    const run: Record<ConvPass, () => void> = {
+      forward: () => void tf.fused.matMul({ a: tx, b: tw, transposeB: true, bias: tb }),
+      input: () => void tf.matMul(tgy, tw),
+      weight: () => void tf.matMul(tgy, tx, true, false),
+    };
+    try {
+      return await this.time(run[pass], options);
+    } finally {
+      tf.dispose([tx, tw, tb, tgy]);
+    }
+  }
+
+  /**
+   * Training-mode batch normalisation of our NCHW x over N, H, W (tf.moments + tf.batchNorm, NHWC,
+   * gamma 1, beta 0): the forward, or forward + backward to x, gamma and beta (tf.grads with dy = gy).
+   * The running statistics are not updated (ours updates them in its forward: two [C] vectors).
+   */
+  async batchNorm2d(pass: GradPass, x: Float32Array, xShape: readonly number[], gy: Float32Array, eps: number, options?: Options): Promise<Timing> {
+    await this.activate();
+    const tf = this.tf;
+    const c = xShape[1]!;
+    const { tx, tgy } = tf.tidy(() => ({
+      tx: tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+      tgy: tf.transpose(tf.tensor4d(gy, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+    }));
+    const gamma = tf.ones([c]);
+    const beta = tf.zeros([c]);
+    const f = (t: TF.Tensor, g: TF.Tensor, b: TF.Tensor): TF.Tensor => {
+      const { mean, variance } = tf.moments(t, [0, 1, 2]);
+      return tf.batchNorm(t, mean, variance, b, g, eps);
+    };
+    const grads = tf.grads(f as (...args: TF.Tensor[]) => TF.Tensor);
+    const run = pass === 'forward' ? () => void f(tx, gamma, beta) : () => void grads([tx, gamma, beta], tgy);
+    try {
+      return await this.time(run, options);
+    } finally {
+      tf.dispose([tx, tgy, gamma, beta]);
+    }
+  }
+
+  /** 'valid' max pooling of our NCHW x (NHWC here): the forward, or forward + backward (tf.grad, MaxPoolGrad) with dy = gy (NCHW, the output's shape). */
+  async maxPool2d(
+    pass: GradPass,
+    x: Float32Array, xShape: readonly number[],
+    gy: Float32Array, gyShape: readonly number[],
+    kernel: number, stride: number,
+    options?: Options,
+  ): Promise<Timing> {
+    await this.activate();
+    const tf = this.tf;
+    const { tx, tgy } = tf.tidy(() => ({
+      tx: tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+      tgy: tf.transpose(tf.tensor4d(gy, gyShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+    }));
+    const f = (t: TF.Tensor) => tf.maxPool(t as TF.Tensor4D, kernel, stride, 'valid');
+    const grad = tf.grad(f);
+    const run = pass === 'forward' ? () => void f(tx) : () => void grad(tx, tgy);
+    try {
+      return await this.time(run, options);
+    } finally {
+      tf.dispose([tx, tgy]);
+    }
+  }
+
+  /**
+   * Mean softmax cross-entropy of logits [N, C] against integer labels (one-hot for TF.js,
+   * tf.losses.softmaxCrossEntropy): the forward, or forward + backward to the logits (tf.grad).
+   */
+  async softmaxCrossEntropy(pass: GradPass, logits: Float32Array, labels: Int32Array, n: number, c: number, options?: Options): Promise<Timing> {
+    await this.activate();
+    const tf = this.tf;
+    const tl = tf.tensor2d(logits, [n, c]);
+    const oh = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), c), 'float32'));
+    const f = (t: TF.Tensor) => tf.losses.softmaxCrossEntropy(oh, t);
+    const grad = tf.grad(f);
+    const run = pass === 'forward' ? () => void f(tl) : () => void grad(tl);
+    try {
+      return await this.time(run, options);
+    } finally {
+      tf.dispose([tl, oh]);
+    }
+  }
+
+  /**
+   * One Adam step (tf.train.adam, lr 1e-4) over variables of the given shapes with fixed gradients:
+   * optimizer.applyGradients, as minimize() runs it after the backward. The first (warm-up) call
+   * creates the moment variables.
+   */
+  async adam(shapes: ReadonlyArray<readonly number[]>, options?: Options): Promise<Timing> {
+    await this.activate();
+    const tf = this.tf;
+    const id = `bench_adam_${TfjsPeer.adamRuns++}`;
+    const vars = shapes.map((s, i) => {
+      const init = tf.randomNormal([...s], 0, 0.05, 'float32', i + 1);
+      const v = tf.variable(init, true, `${id}_${i}`);
+      init.dispose(); // the variable keeps the data
+      return v;
+    });
+    const grads = shapes.map((s, i) => tf.randomNormal([...s], 0, 1e-3, 'float32', 1000 + i));
+    const named = vars.map((v, i) => ({ name: v.name, tensor: grads[i]! }));
+    const opt = tf.train.adam(1e-4);
+    try {
+      return await this.time(() => opt.applyGradients(named), options);
+    } finally {
+      opt.dispose();
+      tf.dispose([...vars, ...grads]);
+    }
+  }
+
+  private static adamRuns = 0;
 
   // ---- a whole training step ----
 

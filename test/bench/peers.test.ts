@@ -59,6 +59,23 @@ describe.each<PeerBackend>(['webgpu', 'wasm'])('TF.js %s peer', (backend) => {
     w.dispose();
   });
 
+  // The wrappers `pnpm bench` times beside our linear, batchnorm, maxpool, cross-entropy and Adam
+  // rows: each runs on tiny inputs, forward and backward, without an error.
+  it('runs the linear, batchnorm, maxpool, softmax cross-entropy and Adam wrappers', async () => {
+    const o = { warmup: 1, runs: 1 };
+    const r = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1));
+    const [n, inF, outF] = [4, 8, 3];
+    for (const pass of ['forward', 'input', 'weight'] as const)
+      expect((await peer.linear(pass, r(n * inF), r(outF * inF), r(outF), r(n * outF), n, inF, outF, o)).runs).toBe(1);
+    const xs = [2, 3, 4, 4];
+    for (const pass of ['forward', 'forward+backward'] as const) {
+      expect((await peer.batchNorm2d(pass, r(96), xs, r(96), 1e-3, o)).runs).toBe(1);
+      expect((await peer.maxPool2d(pass, r(96), xs, r(24), [2, 3, 2, 2], 2, 2, o)).runs).toBe(1);
+      expect((await peer.softmaxCrossEntropy(pass, r(5 * 7), Int32Array.from([0, 3, 6, 2, 1]), 5, 7, o)).runs).toBe(1);
+    }
+    expect((await peer.adam([[3, 2, 2, 2], [3], [5, 4]], o)).runs).toBe(1);
+  });
+
   it('times a kernel with its queue drained and no WebGPU validation error', async () => {
     const a = new Float32Array(64 * 64).fill(1);
     const t = await peer.matmul(a, a, 64, 64, 64, { warmup: 1, runs: 1 });

@@ -1,0 +1,149 @@
+// Prints a results file of `pnpm bench --json` (bench/results/<adapter>.json) as markdown tables:
+// the peaks, every kernel row with its share of peak and the peers, and the training steps. The
+// README's bench section is this output.
+//   node bench/dist/markdown.js [bench/results/FILE.json]   (default: the newest kernels file there)
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+interface Timing {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  runs: number;
+}
+type PeerRow = { timing: Timing; rate: number; percentOfPeak: number; speedup: number } | { error: string };
+interface Row {
+  kernel: string;
+  shape: string;
+  usedBy?: string;
+  unit: string;
+  timing: Timing;
+  rate: number;
+  percentOfPeak: number;
+  peers: Record<string, PeerRow>;
+}
+type PeerStep = { msPerStep: number; imagesPerSecond: number; speedup: number; steps: number } | { error: string };
+interface StepRow {
+  model: string;
+  batch: number;
+  steps: number;
+  msPerStep: number;
+  imagesPerSecond: number;
+  peers: Record<string, PeerStep>;
+}
+interface Peak {
+  value: number;
+  medianValue: number;
+  unit: string;
+  timing: Timing;
+  shape: string;
+}
+interface Results {
+  adapter: { vendor: string; architecture: string; device?: string; description?: string; backend?: string; software?: boolean };
+  date: string;
+  runs: number;
+  peaks?: Record<string, Peak>;
+  peers?: Record<string, { detail: string } | { error: string }>;
+  rows: Row[];
+  steps?: StepRow[];
+}
+
+/** Three significant digits, no exponent. */
+export function num(x: number): string {
+  if (!Number.isFinite(x)) return '–';
+  if (Math.abs(x) >= 100) return Math.round(x).toLocaleString('en-US');
+  return x.toPrecision(3);
+}
+
+const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const esc = (s: string): string => s.replace(/\|/g, '\\|');
+
+export function toMarkdown(r: Results): string {
+  const out: string[] = [];
+  const a = r.adapter;
+  out.push(
+    `- Adapter: ${a.vendor} ${a.device || a.architecture}${a.description ? ` (${a.description}${a.software ? ', software' : ''})` : ''}; ` +
+      `${r.date.slice(0, 16).replace('T', ' ')} UTC; ${r.runs} timed runs per row after the warm-up (a row whose first run takes over 2 s: 1 warm-up, at most 3 runs).`,
+  );
+  for (const [name, p] of Object.entries(r.peers ?? {})) out.push(`- Peer ${name}: ${'detail' in p ? p.detail : `cannot run: ${p.error}`}.`);
+  out.push('');
+
+  // Errors become numbered notes, each reason written once.
+  const notes: string[] = [];
+  const note = (who: string, error: string): string => {
+    const text = `${who}: ${error}`;
+    let i = notes.indexOf(text);
+    if (i < 0) i = notes.push(text) - 1;
+    return `n/a [${i + 1}]`;
+  };
+
+  if (r.peaks && Object.keys(r.peaks).length) {
+    out.push('| peak | kernel (shaders/peak.wgsl) | best run | median run |', '|---|---|---:|---:|');
+    for (const p of Object.values(r.peaks))
+      out.push(`| ${p.unit === 'GB/s' ? 'memory (copy_peak)' : 'arithmetic (fma_peak)'} | ${esc(p.shape)} | **${num(p.value)} ${p.unit}** | ${num(p.medianValue)} ${p.unit} |`);
+    out.push('');
+  }
+
+  const peerNames = [...new Set([...Object.keys(r.peers ?? {}), ...r.rows.flatMap((row) => Object.keys(row.peers))])];
+  out.push(
+    `| kernel | shape | layer | ours: median ms (min–max) | ours | % of peak |${peerNames.map((p) => ` ${p}: median ms | ${p} × |`).join('')}`,
+    `|---|---|---|---:|---:|---:|${peerNames.map(() => '---:|---:|').join('')}`,
+  );
+  for (const row of r.rows) {
+    const t = row.timing;
+    const cells = [
+      row.kernel,
+      esc(row.shape),
+      esc(row.usedBy ?? ''),
+      `${ms(t.medianMs)} (${ms(t.minMs)}–${ms(t.maxMs)})`,
+      `${num(row.rate)} ${row.unit}`,
+      `${num(row.percentOfPeak)}%`,
+    ];
+    for (const name of peerNames) {
+      const p = row.peers[name];
+      if (!p) cells.push('', '');
+      else if ('error' in p) cells.push(note(name, p.error), '');
+      else cells.push(`${ms(p.timing.medianMs)} (${num(p.rate)} ${row.unit}, ${num(p.percentOfPeak)}%)`, `${p.speedup.toFixed(2)}`);
+    }
+    out.push(`| ${cells.join(' | ')} |`);
+  }
+  out.push('', '× = peer median / our median (> 1: ours is faster). GB/s rows count the least traffic (every tensor read or written once).');
+
+  if (r.steps?.length) {
+    const stepPeers = [...new Set(r.steps.flatMap((s) => Object.keys(s.peers)))];
+    out.push(
+      '',
+      `| training step (forward + backward + Adam) | batch | ours: ms/step | images/s |${stepPeers.map((p) => ` ${p}: ms/step | ${p} × |`).join('')}`,
+      `|---|---:|---:|---:|${stepPeers.map(() => '---:|---:|').join('')}`,
+    );
+    for (const s of r.steps) {
+      const cells = [s.model, String(s.batch), `${num(s.msPerStep)} (${s.steps} steps)`, num(s.imagesPerSecond)];
+      for (const name of stepPeers) {
+        const p = s.peers[name];
+        if (!p) cells.push('', '');
+        else if ('error' in p) cells.push(note(name, p.error), '');
+        else cells.push(`${num(p.msPerStep)} (${num(p.imagesPerSecond)} images/s, ${p.steps} steps)`, p.speedup.toFixed(2));
+      }
+      out.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+  if (notes.length) out.push('', ...notes.map((n, i) => `[${i + 1}] ${esc(n)}`));
+  return out.join('\n');
+}
+
+function newestResults(): string {
+  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && !f.endsWith('-step.json'))
+    .map((f) => ({ f: dir + f, t: statSync(dir + f).mtimeMs }))
+    .sort((x, y) => y.t - x.t);
+  if (!files.length) throw new Error(`no results in ${dir}: run node bench/dist/kernels.js --json first`);
+  return files[0]!.f;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const file = process.argv[2] ?? newestResults();
+  const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  if (!r.rows?.[0] || !('unit' in r.rows[0])) throw new Error(`${file}: not a results file of this version of kernels.ts (rows without a unit)`);
+  console.log(toMarkdown(r));
+}
