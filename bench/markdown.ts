@@ -2,6 +2,7 @@
 // the peaks, every kernel row with its share of peak and the peers, and the training steps. The
 // README's bench section is this output.
 //   node bench/dist/markdown.js [bench/results/FILE.json]   (default: the newest kernels file there)
+//   node bench/dist/markdown.js AFTER.json --before BEFORE.json   (ours before and after, per row)
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -131,6 +132,37 @@ export function toMarkdown(r: Results): string {
   return out.join('\n');
 }
 
+/** Ours in `before` and `after`, row by row (matched by kernel and shape), and the training steps. */
+export function comparison(before: Results, after: Results): string {
+  const out: string[] = [
+    `Before: ${before.date.slice(0, 16).replace('T', ' ')} UTC; after: ${after.date.slice(0, 16).replace('T', ' ')} UTC (same adapter: ${after.adapter.vendor} ${after.adapter.device || after.adapter.architecture}).`,
+    '',
+  ];
+  if (before.peaks && after.peaks) {
+    out.push('| peak | before | after |', '|---|---:|---:|');
+    for (const [k, p] of Object.entries(after.peaks)) {
+      const b = before.peaks[k];
+      out.push(`| ${k} | ${b ? `${num(b.value)} ${b.unit}` : ''} | ${num(p.value)} ${p.unit} |`);
+    }
+    out.push('');
+  }
+  out.push('| kernel | shape | before: median ms | before | after: median ms | after | after / before |', '|---|---|---:|---:|---:|---:|---:|');
+  for (const row of after.rows) {
+    const b = before.rows.find((x) => x.kernel === row.kernel && x.shape === row.shape);
+    out.push(
+      `| ${row.kernel} | ${esc(row.shape)} | ${b ? ms(b.timing.medianMs) : ''} | ${b ? `${num(b.rate)} ${b.unit}` : ''} | ${ms(row.timing.medianMs)} | ${num(row.rate)} ${row.unit} | ${b ? `${(b.timing.medianMs / row.timing.medianMs).toFixed(2)}x` : ''} |`,
+    );
+  }
+  if (after.steps?.length) {
+    out.push('', '| training step | before: ms/step | before: images/s | after: ms/step | after: images/s | speed-up |', '|---|---:|---:|---:|---:|---:|');
+    for (const st of after.steps) {
+      const b = before.steps?.find((x) => x.model === st.model && x.batch === st.batch);
+      out.push(`| ${st.model} (batch ${st.batch}) | ${b ? num(b.msPerStep) : ''} | ${b ? num(b.imagesPerSecond) : ''} | ${num(st.msPerStep)} | ${num(st.imagesPerSecond)} | ${b ? `${(b.msPerStep / st.msPerStep).toFixed(2)}x` : ''} |`);
+    }
+  }
+  return out.join('\n');
+}
+
 function newestResults(): string {
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   const files = readdirSync(dir)
@@ -142,8 +174,16 @@ function newestResults(): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const file = process.argv[2] ?? newestResults();
-  const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  if (!r.rows?.[0] || !('unit' in r.rows[0])) throw new Error(`${file}: not a results file of this version of kernels.ts (rows without a unit)`);
-  console.log(toMarkdown(r));
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--before');
+  const beforeFile = at >= 0 ? args[at + 1] : undefined;
+  if (at >= 0 && !beforeFile) throw new Error('--before needs a results file');
+  const positional = args.filter((_, i) => at < 0 || (i !== at && i !== at + 1));
+  const load = (file: string): Results => {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
+    if (!r.rows?.[0] || !('unit' in r.rows[0])) throw new Error(`${file}: not a results file of this version of kernels.ts (rows without a unit)`);
+    return r;
+  };
+  const after = load(positional[0] ?? newestResults());
+  console.log(beforeFile ? comparison(load(beforeFile), after) : toMarkdown(after));
 }

@@ -13,6 +13,7 @@ export const FLOPS_PER_ITER = 8 * 4 * 2;
 
 /** Records fma_peak: `invocations` invocations of `iters` iterations; dst holds one vec4 per invocation. */
 export function recordFma(dummy: Tensor, dst: Tensor, invocations: number, iters: number): void {
+  if (invocations % WG !== 0) throw new Error(`fma_peak: invocations must be a multiple of ${WG} (whole workgroups), got ${invocations}`);
   if (dst.size < invocations * 4) throw new Error(`fma_peak: dst holds ${dst.size} floats, needs ${invocations * 4}`);
   dispatch(FMA_PEAK, [dummy.buffer, dst.buffer], [iters, invocations], Math.ceil(invocations / WG));
 }

@@ -28,7 +28,7 @@ describe('peak kernels', () => {
   // fma may be fused (one rounding) or a multiply then an add (two): 1e-6 relative covers either
   // over 5 iterations of values near 1..8.
   it('fma_peak equals the host reference of its loop', async () => {
-    const invocations = 100;
+    const invocations = 128;
     const dummy = empty([4] as const);
     const dst = full([(invocations + 16) * 4] as const, -7);
     for (const iters of [0, 1, 5]) {
@@ -38,9 +38,10 @@ describe('peak kernels', () => {
         const ref = fmaReference(i, iters);
         for (let c = 0; c < 4; c++) expect(Math.abs(out[i * 4 + c]! - ref[c]!)).toBeLessThanOrEqual(1e-6 * Math.abs(ref[c]!));
       }
-      // Invocations past the count write nothing.
+      // Nothing past the dispatched invocations is written.
       expect(out.subarray(invocations * 4).every((v) => v === -7)).toBe(true);
     }
+    expect(() => recordFma(dummy, dst, 100, 1)).toThrow(/multiple of 64/);
     dummy.dispose();
     dst.dispose();
   });
