@@ -66,12 +66,12 @@ describe('Module naming', () => {
     for (const m of [a, b, c, he]) m.dispose();
   });
 
-  it('createModel knows seed-cnn and fast and lists valid names for an unknown one', () => {
-    expect(MODEL_NAMES).toEqual(['seed-cnn', 'fast']);
+  it('createModel knows seed-cnn, fast and vgg and lists valid names for an unknown one', () => {
+    expect(MODEL_NAMES).toEqual(['seed-cnn', 'fast', 'vgg']);
     const m = createModel('fast', { seed: 1 });
     expect(m.outputShape([2, 1, 48, 48])).toEqual([2, 7]);
     m.dispose();
-    expect(() => createModel('resnet', { seed: 1 })).toThrow(/unknown model 'resnet'; valid names: seed-cnn, fast/);
+    expect(() => createModel('resnet', { seed: 1 })).toThrow(/unknown model 'resnet'; valid names: seed-cnn, fast, vgg/);
   });
 });
 
@@ -176,6 +176,28 @@ describe('layers', () => {
     expect(() => new Dropout(1)).toThrow(/p must be in \[0, 1\)/);
     expect(() => new Conv2d(0, 2, 3)).toThrow(/inChannels must be a positive integer/);
     lin.dispose();
+  });
+});
+
+describe('vgg', () => {
+  it('trains: forward and backward give a finite gradient for every parameter', async () => {
+    const model = createModel('vgg', { seed: 5 });
+    model.train();
+    const x = randUniform([2, 1, 48, 48] as const, 0, 1, { seed: 6 });
+    const out = tidy(() => {
+      const logits = model.forward(x);
+      sum(logits).backward();
+      return logits;
+    });
+    expect(out.shape).toEqual([2, 7]);
+    for (const [name, p] of model.namedParameters()) {
+      expect(p.grad, name).toBeTruthy();
+      const g = (await p.grad!.toArray()) as Float32Array;
+      expect(g.every(Number.isFinite), name).toBe(true);
+    }
+    out.dispose();
+    x.dispose();
+    model.dispose();
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { seedCnn, fastCnn, summary, summarize, Sequential, Conv2d, ReLU } from '@fer/nn';
+import { seedCnn, fastCnn, vggNet, summary, summarize, Sequential, Conv2d, ReLU } from '@fer/nn';
 import { useGpu } from '../setup-gpu.js';
 
 useGpu();
@@ -29,6 +29,35 @@ describe('summary', () => {
     expect(info.flops).toBeLessThan(convs * 1.02);
     expect(text).toMatch(/^Forward FLOPs per image: 666\.20 MFLOPs/m);
     m.dispose();
+  });
+
+  it('vgg: hand-counted totals and FLOPs (4 stages of two 3x3 convs, 512-wide head)', () => {
+    const v = vggNet({ seed: 0 });
+    const conv = (cin: number, cout: number) => cout * cin * 9 + cout;
+    const bn = (c: number) => 4 * c;
+    const widths = [64, 128, 256, 512];
+    let total = 0;
+    let flops = 0;
+    let c = 1;
+    let hw = 48;
+    for (const w of widths) {
+      for (let k = 0; k < 2; k++) {
+        total += conv(c, w) + bn(w);
+        flops += 2 * c * 9 * w * hw * hw;
+        c = w;
+      }
+      hw /= 2;
+    }
+    total += 512 * 9 * 512 + 512 + bn(512) + 512 * 7 + 7;
+    const info = summarize(v, [1, 48, 48]);
+    expect(info.total).toBe(total);
+    expect(total).toBe(7_057_351);
+    expect(info.nonTrainable).toBe(2 * (2 * (64 + 128 + 256 + 512) + 512));
+    // Convolutions dominate: within 2% of the hand count of their multiply-adds.
+    expect(info.flops / flops).toBeGreaterThan(1);
+    expect(info.flops / flops).toBeLessThan(1.02);
+    expect(v.outputShape([3, 1, 48, 48])).toEqual([3, 7]);
+    v.dispose();
   });
 
   it('fast: hand-counted totals, and 10-20x fewer FLOPs than seed-cnn', () => {

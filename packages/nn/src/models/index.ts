@@ -2,17 +2,19 @@
 import type { Sequential } from '../layers/sequential.js';
 import { seedCnn } from './seed-cnn.js';
 import { fastCnn } from './fast-cnn.js';
+import { vggNet } from './vgg.js';
 import type { ModelOptions } from './common.js';
 
-export { seedCnn, fastCnn };
+export { seedCnn, fastCnn, vggNet };
 export type { ModelOptions };
 
 const MODELS: Record<string, (options: ModelOptions) => Sequential> = {
   'seed-cnn': seedCnn,
   fast: fastCnn,
+  vgg: vggNet,
 };
 
-export type ModelName = 'seed-cnn' | 'fast';
+export type ModelName = 'seed-cnn' | 'fast' | 'vgg';
 /** The names createModel accepts (grows with registerModel). */
 export const MODEL_NAMES: string[] = Object.keys(MODELS);
 
