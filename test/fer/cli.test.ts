@@ -29,7 +29,7 @@ describe('CLIs', () => {
   it('an unknown model is refused with the valid names', () => {
     const r = run('train', ['--model', 'resnet']);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/--model must be one of seed-cnn, fast; got 'resnet'/);
+    expect(r.err).toMatch(/--model must be one of seed-cnn, fast, vgg; got 'resnet'/);
   });
 
   it('a non-numeric flag is refused', () => {
@@ -72,6 +72,12 @@ describe('CLIs', () => {
     const r = run('eval', ['--checkpoint', file, '--split', 'public']);
     expect(r.code).toBe(1);
     expect(r.err).toContain(file);
+  });
+
+  it('eval of an ensemble with an empty file name says so', () => {
+    const r = run('eval', ['--checkpoint', 'a.safetensors,,b.safetensors', '--split', 'public']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--checkpoint: an empty file name in 'a\.safetensors,,b\.safetensors'/);
   });
 
   it('predict without images explains itself', () => {

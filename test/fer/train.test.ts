@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
-import { train, evaluate, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, type TrainConfig } from '@fer/fer';
+import { train, evaluate, evaluateEnsemble, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
 import { Rng } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
@@ -158,6 +158,63 @@ describe('training loop', () => {
     }
     expect(a.acc).toBe(Array.from(a.preds).filter((p, i) => p === set.labels[i]).length / set.count);
     model.dispose();
+  });
+
+  it('tencrop TTA averages the model over 5 shifted crops and their mirror images', async () => {
+    const out = tempDir('run-tencrop');
+    await train(config({ data, out, epochs: 1 }), { log: () => {} });
+    const { model } = await loadModel(join(out, 'best.safetensors'));
+    const set = loadSplit(data, 'public', { cacheDir: null });
+    const s = TENCROP_SHIFT;
+    // Each view as its own split of bytes: the shifted (edge-replicated) and mirrored faces.
+    const asBytes = (f: Float32Array) => Uint8Array.from(f, (v) => Math.round(v * 255));
+    const faces = Float32Array.from(set.images, (v) => v / 255);
+    const views = ttaViews(faces, 'tencrop');
+    expect(views.length).toBe(10);
+    const each = await Promise.all(views.map((v) => evaluate(model, { ...set, images: asBytes(v) })));
+    const ten = await evaluate(model, set, 7, 'tencrop');
+    for (let k = 0; k < set.count * 7; k++) {
+      const mean = each.reduce((acc, e) => acc + e.probs[k]!, 0) / 10;
+      expect(ten.probs[k]!).toBeCloseTo(mean, 5);
+    }
+    model.dispose();
+    // shiftFaces moves content by (dx, dy); the uncovered border is 0 (zero padding, as in training).
+    const one = new Float32Array(48 * 48).map((_, i) => i + 1);
+    const moved = shiftFaces(one, s, -s);
+    for (let r = 0; r < 48; r++)
+      for (let c = 0; c < 48; c++) {
+        const sr = r + s;
+        const sc = c - s;
+        expect(moved[r * 48 + c]).toBe(sr < 48 && sc >= 0 ? one[sr * 48 + sc] : 0);
+      }
+  });
+
+  it('evaluateEnsemble averages the softmax of its models', async () => {
+    const outA = tempDir('run-ens-a');
+    const outB = tempDir('run-ens-b');
+    await train(config({ data, out: outA, epochs: 1 }), { log: () => {} });
+    await train(config({ data, out: outB, epochs: 1, seed: 99 }), { log: () => {} });
+    const a = (await loadModel(join(outA, 'best.safetensors'))).model;
+    const b = (await loadModel(join(outB, 'best.safetensors'))).model;
+    const set = loadSplit(data, 'public', { cacheDir: null });
+    const ra = await evaluate(a, set, 8, 'flip');
+    const rb = await evaluate(b, set, 8, 'flip');
+    const ens = await evaluateEnsemble([a, b], set, 8, 'flip');
+    let correct = 0;
+    for (let i = 0; i < set.count; i++) {
+      let best = 0;
+      for (let c = 0; c < 7; c++) {
+        const k = i * 7 + c;
+        expect(ens.probs[k]!).toBeCloseTo((ra.probs[k]! + rb.probs[k]!) / 2, 6);
+        if (ens.probs[k]! > ens.probs[i * 7 + best]!) best = c;
+      }
+      expect(ens.preds[i]).toBe(best);
+      if (best === set.labels[i]) correct++;
+    }
+    expect(ens.acc).toBe(correct / set.count);
+    await expect(evaluateEnsemble([], set)).rejects.toThrow(/at least one model/);
+    a.dispose();
+    b.dispose();
   });
 
   it('a truncated checkpoint is a clear error naming the file', async () => {

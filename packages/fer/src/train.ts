@@ -47,7 +47,7 @@ export interface TrainConfig {
   resume: boolean;
   /** Start afresh even when --out holds a run (its checkpoints are replaced epoch by epoch). */
   force: boolean;
-  /** Training steps queued on the GPU ahead of the one whose loss/accuracy is being read back. */
+  /** Steps recorded ahead of the GPU (a fence per step bounds it); the loss readbacks lag as much. */
   inFlight: number;
   /** Steps between readbacks of the running loss/accuracy (accumulated on the GPU). */
   readbackEvery: number;
@@ -182,11 +182,44 @@ export interface EvalOutput {
   probs: Float32Array;
 }
 
-/** Test-time augmentation: 'flip' averages the softmax of each face and of its mirror image. */
-export type Tta = 'none' | 'flip';
+/**
+ * Test-time augmentation, averaging the softmax over views of each face: 'flip' (the face and its
+ * mirror image); 'tencrop' (the ten-crop of the literature at full resolution: the 48x48 crops at
+ * the centre and the four corners of the face zero-padded by TENCROP_SHIFT pixels, i.e. the face
+ * shifted diagonally, each with its mirror image). Matches the training shift (RandomCrop(48, padding=4)
+ * of the light and standard augmentations).
+ */
+export type Tta = 'none' | 'flip' | 'tencrop';
+export const TTA_MODES: readonly Tta[] = ['none', 'flip', 'tencrop'];
+export const TENCROP_SHIFT = 4;
+
+/** [n, 48, 48] faces moved by (dx, dy) pixels; the uncovered border is 0 (the training shift's zero padding). */
+export function shiftFaces(x: Float32Array, dx: number, dy: number): Float32Array {
+  const out = new Float32Array(x.length);
+  const S = IMAGE_SIZE;
+  for (let base = 0; base < x.length; base += S * S)
+    for (let r = 0; r < S; r++) {
+      const sr = r - dy;
+      if (sr < 0 || sr >= S) continue;
+      for (let c = 0; c < S; c++) {
+        const sc = c - dx;
+        if (sc >= 0 && sc < S) out[base + r * S + c] = x[base + sr * S + sc]!;
+      }
+    }
+  return out;
+}
+
+/** The views `tta` averages over, each [n, 48, 48]. */
+export function ttaViews(x: Float32Array, tta: Tta): Float32Array[] {
+  if (tta === 'none') return [x];
+  if (tta === 'flip') return [x, flipRows(x)];
+  const s = TENCROP_SHIFT;
+  const crops = [x, ...[[-s, -s], [s, -s], [-s, s], [s, s]].map(([dx, dy]) => shiftFaces(x, dx!, dy!))];
+  return [...crops, ...crops.map(flipRows)];
+}
 
 /** Mirrors [n, 48, 48] faces left-right (pixels/255 floats). */
-function flipRows(x: Float32Array): Float32Array {
+export function flipRows(x: Float32Array): Float32Array {
   const out = new Float32Array(x.length);
   for (let row = 0; row < x.length; row += IMAGE_SIZE)
     for (let c = 0; c < IMAGE_SIZE; c++) out[row + c] = x[row + IMAGE_SIZE - 1 - c]!;
@@ -218,7 +251,7 @@ export async function evaluate(
     const n = Math.min(batch, data.count - start);
     for (let i = 0; i < n; i++) idx[i] = start + i;
     const x = imagesToFloat(data.images, idx.subarray(0, n));
-    const inputs = tta === 'flip' ? [x, flipRows(x)] : [x];
+    const inputs = ttaViews(x, tta);
     const views = inputs.map((input) => {
       const p = noGrad(() =>
         tidy(() => softmax(model.forward(tensor(input, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>) as Tensor<Shape2>)),
@@ -243,6 +276,36 @@ export async function evaluate(
     nll -= Math.log(Math.max(row[data.labels[i]!]!, 1e-12));
   }
   model.train(wasTraining);
+  return { loss: data.count ? nll / data.count : 0, acc: data.count ? correct / data.count : 0, preds, probs };
+}
+
+/**
+ * An ensemble: the softmax averaged over several models (each with the same test-time
+ * augmentation), then the same accuracy and loss as evaluate().
+ */
+export async function evaluateEnsemble(
+  models: readonly Module[],
+  data: { images: Uint8Array; labels: Uint8Array; count: number },
+  batch = 256,
+  tta: Tta = 'none',
+): Promise<EvalOutput> {
+  if (models.length === 0) throw new Error('evaluateEnsemble: needs at least one model');
+  const probs = new Float32Array(data.count * NUM_CLASSES);
+  for (const m of models) {
+    const r = await evaluate(m, data, batch, tta);
+    for (let k = 0; k < probs.length; k++) probs[k] = probs[k]! + r.probs[k]! / models.length;
+  }
+  const preds = new Int32Array(data.count);
+  let correct = 0;
+  let nll = 0;
+  for (let i = 0; i < data.count; i++) {
+    const row = probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+    let best = 0;
+    for (let c = 1; c < NUM_CLASSES; c++) if (row[c]! > row[best]!) best = c;
+    preds[i] = best;
+    if (best === data.labels[i]) correct++;
+    nll -= Math.log(Math.max(row[data.labels[i]!]!, 1e-12));
+  }
   return { loss: data.count ? nll / data.count : 0, acc: data.count ? correct / data.count : 0, preds, probs };
 }
 

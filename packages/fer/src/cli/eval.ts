@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel, defaultCheckpoint } from '../checkpoint.js';
-import { evaluate, type Tta } from '../train.js';
+import { evaluateEnsemble, TTA_MODES, type Tta } from '../train.js';
 import { loadSplit, resolveDataDir, type Split } from '../data/reader.js';
 import { CLASSES } from '../data/classes.js';
 import { classificationReport, formatReport, formatConfusion, reportToJSON, compareWithReference } from '../metrics.js';
@@ -14,12 +14,12 @@ import { confusionHeatmap, trainingCurves, faceGrid } from '../plots/plots.js';
 import { IMAGE_PIXELS } from '../data/classes.js';
 
 const FLAGS: Record<string, FlagSpec> = {
-  checkpoint: { type: 'string', help: 'weights to evaluate (default: models/fer-best.safetensors, else runs/latest/best.safetensors)' },
+  checkpoint: { type: 'string', help: 'weights to evaluate (default: models/fer-best.safetensors, else runs/latest/best.safetensors); several, comma-separated: their ensemble (softmax averaged)' },
   split: { type: 'string', help: 'split: test = PublicTest + PrivateTest (the report), private, public, train', default: 'test', choices: ['test', 'private', 'public', 'train'] },
   data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
   out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside --checkpoint, else runs/eval)' },
   batch: { type: 'int', help: 'evaluation batch size', default: 256, min: 1 },
-  tta: { type: 'string', help: 'test-time augmentation: flip averages each face with its mirror image', default: 'none', choices: ['none', 'flip'] },
+  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors", default: 'none', choices: [...TTA_MODES] },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
   resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },
@@ -30,7 +30,9 @@ await runCli(async () => {
   const { flags, positional, help } = parseArgs(process.argv.slice(2), FLAGS);
   if (help) return console.log(usage('pnpm fer:eval', 'Evaluate a checkpoint on a FER2013 split.', FLAGS));
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}' (use --checkpoint FILE)`);
-  const file = (flags.checkpoint as string | undefined) ?? defaultCheckpoint();
+  const files = ((flags.checkpoint as string | undefined) ?? defaultCheckpoint()).split(',').map((f) => f.trim());
+  if (files.some((f) => !f)) throw new UsageError(`--checkpoint: an empty file name in '${flags.checkpoint}' (comma-separated files)`);
+  const file = files[0]!;
   const split = flags.split as Split;
   // Beside a run's checkpoint; for the shipped model (flags.checkpoint unset), not into models/.
   const out = (flags.out as string | undefined) ?? (flags.checkpoint ? dirname(file) : 'runs/eval');
@@ -42,20 +44,23 @@ await runCli(async () => {
   });
   if (data.skipped.length) console.log(`skipped ${data.skipped.length} unreadable file(s) (--skip-bad), e.g. ${data.skipped[0]!.file}: ${data.skipped[0]!.reason}`);
   await initDevice();
-  const { model, name, ckpt } = await loadModel(file);
+  const loaded = [];
+  for (const f of files) loaded.push(await loadModel(f));
+  const { name, ckpt } = loaded[0]!;
   const t0 = performance.now();
-  const res = await evaluate(model, data, flags.batch as number, flags.tta as Tta);
+  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, flags.tta as Tta);
   const secs = (performance.now() - t0) / 1000;
   const report = classificationReport(Array.from(data.labels), Array.from(res.preds), CLASSES);
-  console.log(`checkpoint: ${file} (${name}, epoch ${ckpt.epoch})`);
+  for (const [i, l] of loaded.entries()) console.log(`checkpoint: ${files[i]} (${l.name}, epoch ${l.ckpt.epoch})`);
+  if (loaded.length > 1) console.log(`ensemble of ${loaded.length} checkpoints: softmax averaged`);
   console.log(`split: ${split} (${data.count} images from ${dataDir}), test-time augmentation: ${flags.tta}, ${(data.count / secs).toFixed(0)} images/s\n`);
   console.log(formatReport(report));
   console.log(`\nconfusion matrix (rows: true, columns: predicted)\n${formatConfusion(report.confusion, CLASSES)}`);
   console.log(`\nbeside the reference report (its figures are on the whole test folder)\n${compareWithReference(report)}`);
   mkdirSync(out, { recursive: true });
-  const stem = basename(file).replace(/\.safetensors$/, '') + (flags.tta === 'none' ? '' : `-tta-${flags.tta}`);
+  const stem = basename(file).replace(/\.safetensors$/, '') + (files.length > 1 ? `-ensemble${files.length}` : '') + (flags.tta === 'none' ? '' : `-tta-${flags.tta}`);
   const jsonFile = join(out, `${stem}-${split}-report.json`);
-  writeFileSync(jsonFile, JSON.stringify({ checkpoint: file, model: name, epoch: ckpt.epoch, split, tta: flags.tta, loss: res.loss, ...reportToJSON(report) }, null, 2));
+  writeFileSync(jsonFile, JSON.stringify({ checkpoint: files.length > 1 ? files : file, model: name, epoch: ckpt.epoch, split, tta: flags.tta, loss: res.loss, ...reportToJSON(report) }, null, 2));
   const heat = join(out, `${stem}-${split}-confusion.png`);
   confusionHeatmap(report.confusion, CLASSES, heat, { title: `Confusion matrix: ${name}, ${split} (${(report.accuracy * 100).toFixed(1)}%)` });
   const written = [jsonFile, heat];
@@ -79,6 +84,6 @@ await runCli(async () => {
     }
   }
   console.log(`\nwrote ${written.join(', ')}`);
-  model.dispose();
+  for (const l of loaded) l.model.dispose();
   releaseDevice();
 });

@@ -1,0 +1,40 @@
+import { describe, it, expect } from 'vitest';
+import { MODEL_NAMES } from '@fer/nn';
+import { DEFAULT_CONFIG, PRESETS, PRESET_NAMES, applyPreset } from '@fer/fer';
+
+describe('training presets', () => {
+  it('seed, best and cpu exist, each documented, naming a known model', () => {
+    expect(PRESET_NAMES).toEqual(['seed', 'best', 'cpu']);
+    for (const name of PRESET_NAMES) {
+      const p = PRESETS[name]!;
+      expect(p.description.length).toBeGreaterThan(40);
+      expect(MODEL_NAMES).toContain(p.config.model);
+    }
+  });
+
+  it('seed is the reference report: seed-cnn, Adam 1e-4, 65 epochs, batch 64, no augmentation', () => {
+    const c = applyPreset(DEFAULT_CONFIG, 'seed', new Set());
+    expect([c.model, c.optimizer, c.lr, c.epochs, c.batch, c.augment, c.schedule]).toEqual(['seed-cnn', 'adam', 1e-4, 65, 64, 'none', 'none']);
+  });
+
+  it('best: vgg with SGD Nesterov, plateau schedule, standard augmentation and label smoothing', () => {
+    const c = applyPreset(DEFAULT_CONFIG, 'best', new Set());
+    expect(c.model).toBe('vgg');
+    expect([c.optimizer, c.nesterov, c.momentum, c.lr, c.weightDecay]).toEqual(['sgd', true, 0.9, 0.01, 1e-4]);
+    expect([c.schedule, c.gamma, c.patience]).toEqual(['plateau', 0.75, 5]);
+    expect([c.augment, c.labelSmoothing]).toEqual(['standard', 0.1]);
+  });
+
+  it('flags given explicitly win over the preset', () => {
+    const c = applyPreset({ ...DEFAULT_CONFIG, lr: 0.05, epochs: 3 }, 'best', new Set(['lr', 'epochs']));
+    expect(c.lr).toBe(0.05);
+    expect(c.epochs).toBe(3);
+    expect(c.model).toBe('vgg');
+    const l = applyPreset({ ...DEFAULT_CONFIG, labelSmoothing: 0 }, 'best', new Set(['label-smoothing']));
+    expect(l.labelSmoothing).toBe(0);
+  });
+
+  it('an unknown preset lists the valid ones', () => {
+    expect(() => applyPreset(DEFAULT_CONFIG, 'fastest', new Set())).toThrow(/unknown preset 'fastest'; valid presets: seed, best, cpu/);
+  });
+});
