@@ -148,3 +148,72 @@ fn weight_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     o += P.cin * kk;
   }
 }
+
+// forward_sg for kernels with row stride 1, two output rows per lane: the KH + 1 input rows of the
+// pair are loaded once each (the window of row kh + 1 serves output row 1 at kh and output row 0 at
+// kh + 1), so a lane loads (KH + 1) windows per input channel instead of 2 * KH, for 8 x 2 x NP
+// accumulators. Same bindings as forward_sg; c = N * ceil(OH / 2) * b blocks, and the padded input
+// has one more row than forward_sg's (the second row of the last pair when OH is odd).
+override KH: u32 = 3u;
+
+@compute @workgroup_size(64)
+fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = linear_group(wid, nwg);
+  let cg = g % P.a;
+  let block = (g / P.a) * 64u + li;
+  let pb = min(block, P.c - 1u);
+  let owb = pb % P.b;
+  let pair = pb / P.b;
+  let pairs = (P.oh + 1u) / 2u;
+  let oh0 = (pair % pairs) * 2u;
+  let n = pair / pairs;
+  let ow0 = owb * NP;
+  let co0 = cg * 8u;
+  let hp = P.e;
+  let wp = P.f;
+
+  // acc[(h * 8 + r) * NP + p]: output row oh0 + h, channel co0 + r, pixel ow0 + p.
+  var acc: array<f32, 32>;
+  var xa: array<f32, 20>;
+  var xb: array<f32, 20>;
+  var xr = (n * P.cin * hp + oh0) * wp + ow0;
+  var wk = min(co0 + lane, P.g - 1u);
+  for (var ci = 0u; ci < P.cin; ci++) {
+    for (var j = 0u; j < NP + KW - 1u; j++) { xa[j] = src0[xr + j]; }
+    for (var kh = 0u; kh < KH; kh++) {
+      let rb = xr + (kh + 1u) * wp;
+      for (var j = 0u; j < NP + KW - 1u; j++) { xb[j] = src0[rb + j]; }
+      for (var kw = 0u; kw < KW; kw++) {
+        let wv = lanes8(src1[wk]);
+        wk += P.g;
+        for (var r = 0u; r < 8u; r++) {
+          for (var p = 0u; p < NP; p++) {
+            acc[r * NP + p] = fma(wv[r], xa[kw + p], acc[r * NP + p]);
+            acc[(8u + r) * NP + p] = fma(wv[r], xb[kw + p], acc[(8u + r) * NP + p]);
+          }
+        }
+      }
+      xa = xb;
+    }
+    xr += hp * wp;
+  }
+
+  if (block >= P.c) { return; }
+  let hw = P.oh * P.ow;
+  let np = min(NP, P.ow - ow0);
+  let rows = min(2u, P.oh - oh0);
+  for (var h = 0u; h < 2u; h++) {
+    if (h >= rows) { break; }
+    var o = (n * P.cout + co0) * hw + (oh0 + h) * P.ow + ow0;
+    for (var r = 0u; r < 8u; r++) {
+      if (co0 + r >= P.cout) { break; }
+      var b = 0.0;
+      if (P.d != 0u) { b = src2[co0 + r]; }
+      for (var p = 0u; p < NP; p++) {
+        if (p < np) { dst[o + p] = acc[(h * 8u + r) * NP + p] + b; }
+      }
+      o += hw;
+    }
+  }
+}

@@ -83,17 +83,19 @@ function gradcheckCases(cases: Case[], seed: number): void {
   }
 }
 
-// The register-blocked kernels (any adapter) and the subgroup kernels (8-lane subgroups: lavapipe)
-// each run every case; geometries a subgroup kernel does not cover fall back inside the op.
+// Every kernel the tuner may pick runs every case: the register-blocked kernels (any adapter) and
+// each subgroup variant (8-lane subgroups: lavapipe); geometries a subgroup kernel does not cover
+// fall back inside the op.
+const set = (forward: Parameters<typeof setConvForwardVariant>[0], weight: Parameters<typeof setConvVariant>[0]) => () => {
+  setConvForwardVariant(forward);
+  setConvVariant(weight);
+};
 const KERNEL_SETS = {
-  rows: () => {
-    setConvForwardVariant('rows');
-    setConvVariant('cpu');
-  },
-  subgroup: () => {
-    setConvForwardVariant('subgroup');
-    setConvVariant('subgroup');
-  },
+  rows: set('rows', 'cpu'),
+  'sg2 (forward and weight)': set('sg2', 'sg2'),
+  'sg3 (forward and weight)': set('sg3', 'sg3'),
+  'sg4 (forward and weight)': set('sg4', 'sg4'),
+  'sg2x2 forward (two rows per lane)': set('sg2x2', 'subgroup'),
 } as const;
 const restoreAuto = (): void => {
   setConvForwardVariant(null);
@@ -103,6 +105,8 @@ const restoreAuto = (): void => {
 for (const [name, use] of Object.entries(KERNEL_SETS))
   describe(`conv2d gradcheck, '${name}' kernels`, () => {
     withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name === 'rows' || hasSubgroups8());
+    // Odd OH: the last pair of sg2x2 has one row.
+    it('grads N=2, 3 -> 11 channels, 7x10, 3x3 same (odd rows)', () => checkLarge([2, 3, 7, 10], [11, 3, 3, 3], { padding: 'same' }, true, 34));
     gradcheckCases(CASES, 2024);
     // Cout 70: 9 channel groups of 8, the last partial; 29-wide rows: several pixel blocks per row
     // with a padded tail; N*OH = 96 rows split into chunks for the weight gradient.
@@ -148,8 +152,8 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
   it('grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
-    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected 'auto', 'cpu', 'gpu' or 'subgroup'/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected 'rows', 'subgroup' or null/);
+    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sg2, sg3, sg4/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, subgroup, sg2, sg3, sg4, sg2x2 or null/);
   });
 });
 

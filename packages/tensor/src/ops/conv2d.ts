@@ -75,6 +75,13 @@ function forwardSubgroupKernel(kw: number, np: number): Kernel {
   return k;
 }
 
+function forwardRows2Kernel(kh: number, kw: number): Kernel {
+  const key = `r${kh}:${kw}`;
+  let k = subgroupKernels.get(key);
+  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg_rows2', bindings: LAYOUT, constants: { KH: kh, KW: kw, NP: 2 } }));
+  return k;
+}
+
 function weightSubgroupKernel(kw: number, np: number): Kernel {
   const key = `w${kw}:${np}`;
   let k = subgroupKernels.get(key);
@@ -82,13 +89,21 @@ function weightSubgroupKernel(kw: number, np: number): Kernel {
   return k;
 }
 
-/** Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (any adapter) or 'subgroup' (8-lane subgroups). */
-export type ConvForwardVariant = 'rows' | 'subgroup';
+/**
+ * Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (forward_rows, any
+ * adapter); on 8-lane subgroups 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane),
+ * 'sg2x2' (forward_sg_rows2: 2 pixels x 2 rows per lane; row stride 1), or 'subgroup' (forward_sg
+ * with the default pixels per lane). The tuner picks among them per shape.
+ */
+export type ConvForwardVariant = 'rows' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2'];
 let forcedForward: ConvForwardVariant | null = null;
-/** Forces the forward kernel (tests run both); null restores the automatic (tuned) choice. */
+/** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
 export function setConvForwardVariant(v: ConvForwardVariant | null): void {
-  if (v !== null && v !== 'rows' && v !== 'subgroup') throw new Error(`setConvForwardVariant: expected 'rows', 'subgroup' or null, got ${JSON.stringify(v)}`);
-  if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setConvForwardVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
+  if (v !== null && !FORWARD_VARIANTS.includes(v))
+    throw new Error(`setConvForwardVariant: expected one of ${FORWARD_VARIANTS.join(', ')} or null, got ${JSON.stringify(v)}`);
+  if (v !== null && v !== 'rows' && !hasSubgroups8())
+    throw new Error(`setConvForwardVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedForward = v;
 }
 
@@ -101,13 +116,21 @@ const subgroupsHere = (): boolean => hasSubgroups8();
  * fast-path geometries (column stride 1, KW <= 16); the tuner picks among the candidates.
  */
 function forwardKernelFor(g: Geometry): string {
-  if (forcedForward === 'rows') return 'rows';
   const np = subgroupPixels(g.ow, FORWARD_NP);
+  // Two rows per lane need row stride 1 (shared input rows) and an unrolled kernel-row loop.
+  const rows2 = g.sh === 1 && g.kh <= ROWS2_MAX_KH;
+  if (forcedForward === 'rows') return 'rows';
   if (forcedForward === 'subgroup') return `sg${np}`;
+  if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
+  if (forcedForward) return forcedForward;
   if (!subgroupsHere()) return 'rows';
-  const fallback = gpu().info.software ? `sg${np}` : 'rows';
-  return choose('conv2d.forward', geometryKey(g), ['rows', 'sg2', 'sg3', 'sg4'], fallback, () => forwardTrial(g));
+  // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
+  // seed-cnn and fast layer), else NP pixels per lane.
+  const fallback = gpu().info.software ? (rows2 ? 'sg2x2' : `sg${np}`) : 'rows';
+  const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : [])];
+  return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
+const ROWS2_MAX_KH = 7;
 
 /** Fresh inputs of g's shapes for the tuner: x and already-packed weights. */
 function forwardTrial(g: Geometry): Trial {
@@ -269,7 +292,19 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
   const bb = bias ? bias.buffer : wf.buffer;
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = fast ? (kernelChoice ?? forwardKernelFor(g)) : 'direct';
-  if (choice.startsWith('sg')) {
+  if (choice === 'sg2x2') {
+    // Two output rows x 2 pixels per lane; one more zero row so the last pair's second row is defined.
+    const np = 2;
+    const owb = Math.ceil(g.ow / np);
+    const pairs = Math.ceil(g.oh / 2);
+    const hp = 2 * pairs + g.kh - 1;
+    const wp = owb * np + g.kw - 1;
+    const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
+    const blocks = g.n * pairs * owb;
+    const groups8 = Math.ceil(g.cout / 8);
+    dispatch(forwardRows2Kernel(g.kh, g.kw), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
+    xp.dispose();
+  } else if (choice.startsWith('sg')) {
     // Subgroup kernel: lanes own NP pixels each, 8 channels per subgroup broadcast from the weights.
     const np = Number(choice.slice(2));
     const owb = Math.ceil(g.ow / np);
@@ -333,15 +368,16 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
  * register-blocked kernels ('cpu'); any may be forced (tests run each the adapter supports). The
  * environment variable FER_CONV_VARIANT sets the initial value.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'subgroup';
-const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'subgroup'];
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'subgroup' | 'sg2' | 'sg3' | 'sg4';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'subgroup', 'sg2', 'sg3', 'sg4'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
 let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 
 /** Selects the conv2d weight-gradient variant; returns the previous setting. */
 export function setConvVariant(v: ConvVariant): ConvVariant {
-  if (!CONV_VARIANTS.includes(v)) throw new Error(`setConvVariant: expected 'auto', 'cpu', 'gpu' or 'subgroup', got ${JSON.stringify(v)}`);
-  if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setConvVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
+  if (!CONV_VARIANTS.includes(v)) throw new Error(`setConvVariant: expected one of ${CONV_VARIANTS.join(', ')}, got ${JSON.stringify(v)}`);
+  if ((v === 'subgroup' || v.startsWith('sg')) && !hasSubgroups8())
+    throw new Error(`setConvVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   const prev = convVariant;
   convVariant = v;
   return prev;
@@ -354,6 +390,7 @@ function weightKernelFor(g: Geometry): string {
   if (convVariant === 'cpu' || convVariant === 'gpu') return convVariant;
   // The subgroup kernel covers column stride 1 and KW <= 5 (its 8 x KW accumulators); others fall back.
   if (convVariant === 'subgroup') return sgOk ? `sg${np}` : 'cpu';
+  if (convVariant.startsWith('sg')) return sgOk ? convVariant : 'cpu';
   const software = gpu().info.software;
   const candidates = software ? (sgOk ? ['cpu', 'sg2', 'sg3', 'sg4'] : ['cpu']) : ['gpu', 'cpu'];
   const fallback = software ? (sgOk ? `sg${np}` : 'cpu') : 'gpu';
