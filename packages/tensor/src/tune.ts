@@ -98,17 +98,21 @@ export function choose(op: string, key: string, candidates: readonly string[], f
 export interface TuneResult {
   op: string;
   key: string;
-  /** Median ms per candidate. */
+  /** Best-run ms per candidate. */
   timings: Record<string, number>;
   chosen: string;
 }
 
 /**
- * Times every candidate of every queued shape (median of `runs` after one warm-up run, which also
- * compiles the pipeline) and stores the fastest, in memory and in the adapter's cache file.
+ * Times every candidate of every queued shape and stores the fastest, in memory and in the adapter's
+ * cache file. After one warm-up run (which also compiles the pipeline) each candidate runs `runs`
+ * times, more for short kernels (until ~150 ms are spent, at most 10 runs); it is scored by its best
+ * run, since noise from other work on the machine only ever adds time.
  */
 export async function autotune(options: { runs?: number; log?: (line: string) => void } = {}): Promise<TuneResult[]> {
   const runs = options.runs ?? 3;
+  const budgetMs = 150;
+  const maxRuns = Math.max(runs, 10);
   const results: TuneResult[] = [];
   const queue = [...pending.values()];
   pending.clear();
@@ -122,14 +126,16 @@ export async function autotune(options: { runs?: number; log?: (line: string) =>
         trial.run(v);
         await sync();
         const ms: number[] = [];
-        for (let i = 0; i < runs; i++) {
+        let spent = 0;
+        while (ms.length < runs || (spent < budgetMs && ms.length < maxRuns)) {
           const t0 = performance.now();
           trial.run(v);
           await sync();
-          ms.push(performance.now() - t0);
+          const t = performance.now() - t0;
+          ms.push(t);
+          spent += t;
         }
-        ms.sort((a, b) => a - b);
-        timings[v] = ms[Math.floor(ms.length / 2)]!;
+        timings[v] = Math.min(...ms);
       }
     } finally {
       trial.dispose();
