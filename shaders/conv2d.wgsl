@@ -31,6 +31,12 @@ struct Params {
 
 const WG: u32 = 64u;
 
+// Fused ReLU epilogue of the forward kernels (conv2d(..., { relu: true })): out = max(0, conv + bias).
+override RELU: bool = false;
+fn act(v: vec4<f32>) -> vec4<f32> {
+  return select(v, max(v, vec4<f32>(0.0)), RELU);
+}
+
 // src0[base + col] if the row is valid and 0 <= col < width, else 0 (the zero padding).
 fn gather0(base: u32, col: i32, width: i32, row_ok: bool) -> f32 {
   let v = src0[base + u32(clamp(col, 0, width - 1))];
@@ -190,18 +196,18 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let np = min(ROW_PIX, P.ow - ow0);
   for (var c = 0u; c < nc; c++) {
     let oc = o + c * hw;
-    dst[oc] = a0[c];
-    if (np > 1u) { dst[oc + 1u] = a1[c]; }
-    if (np > 2u) { dst[oc + 2u] = a2[c]; }
-    if (np > 3u) { dst[oc + 3u] = a3[c]; }
-    if (np > 4u) { dst[oc + 4u] = a4[c]; }
-    if (np > 5u) { dst[oc + 5u] = a5[c]; }
-    if (np > 6u) { dst[oc + 6u] = a6[c]; }
-    if (np > 7u) { dst[oc + 7u] = a7[c]; }
-    if (np > 8u) { dst[oc + 8u] = a8[c]; }
-    if (np > 9u) { dst[oc + 9u] = a9[c]; }
-    if (np > 10u) { dst[oc + 10u] = a10[c]; }
-    if (np > 11u) { dst[oc + 11u] = a11[c]; }
+    dst[oc] = act(a0)[c];
+    if (np > 1u) { dst[oc + 1u] = act(a1)[c]; }
+    if (np > 2u) { dst[oc + 2u] = act(a2)[c]; }
+    if (np > 3u) { dst[oc + 3u] = act(a3)[c]; }
+    if (np > 4u) { dst[oc + 4u] = act(a4)[c]; }
+    if (np > 5u) { dst[oc + 5u] = act(a5)[c]; }
+    if (np > 6u) { dst[oc + 6u] = act(a6)[c]; }
+    if (np > 7u) { dst[oc + 7u] = act(a7)[c]; }
+    if (np > 8u) { dst[oc + 8u] = act(a8)[c]; }
+    if (np > 9u) { dst[oc + 9u] = act(a9)[c]; }
+    if (np > 10u) { dst[oc + 10u] = act(a10)[c]; }
+    if (np > 11u) { dst[oc + 11u] = act(a11)[c]; }
   }
 }
 
@@ -281,10 +287,10 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let np = min(4u, P.ow - ow0);
   for (var c = 0u; c < nc; c++) {
     let oc = o + c * hw;
-    dst[oc] = a0[c];
-    if (np > 1u) { dst[oc + 1u] = a1[c]; }
-    if (np > 2u) { dst[oc + 2u] = a2[c]; }
-    if (np > 3u) { dst[oc + 3u] = a3[c]; }
+    dst[oc] = act(a0)[c];
+    if (np > 1u) { dst[oc + 1u] = act(a1)[c]; }
+    if (np > 2u) { dst[oc + 2u] = act(a2)[c]; }
+    if (np > 3u) { dst[oc + 3u] = act(a3)[c]; }
   }
 }
 

@@ -28,6 +28,11 @@ struct Params {
 @group(0) @binding(4) var<uniform> P: Params;
 
 override KW: u32 = 3u;
+// Fused ReLU epilogue of the forward kernels (conv2d(..., { relu: true })): out = max(0, conv + bias).
+override RELU: bool = false;
+fn act(v: f32) -> f32 {
+  return select(v, max(v, 0.0), RELU);
+}
 // Output pixels per lane (2, 3 or 4; the host picks what wastes least on the row width).
 override NP: u32 = 4u;
 
@@ -87,7 +92,7 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     var b = 0.0;
     if (P.d != 0u) { b = src2[co0 + r]; }
     for (var p = 0u; p < NP; p++) {
-      if (p < np) { dst[o + p] = acc[r * NP + p] + b; }
+      if (p < np) { dst[o + p] = act(acc[r * NP + p] + b); }
     }
     o += hw;
   }
@@ -211,7 +216,7 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
       var b = 0.0;
       if (P.d != 0u) { b = src2[co0 + r]; }
       for (var p = 0u; p < NP; p++) {
-        if (p < np) { dst[o + p] = acc[(h * 8u + r) * NP + p] + b; }
+        if (p < np) { dst[o + p] = act(acc[(h * 8u + r) * NP + p] + b); }
       }
       o += hw;
     }

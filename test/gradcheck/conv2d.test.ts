@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, setConvVariant, setConvForwardVariant, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -105,6 +105,32 @@ const restoreAuto = (): void => {
 for (const [name, use] of Object.entries(KERNEL_SETS))
   describe(`conv2d gradcheck, '${name}' kernels`, () => {
     withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name === 'rows' || hasSubgroups8());
+    // relu(conv(x) + b) is not differentiable at 0 (finite differences fail there): the fused epilogue
+    // is checked against the unfused pair, itself gradchecked above and in elementwise.test.ts.
+    for (const [what, opts] of [['3x3 same', { padding: 'same' }], ['3x3 stride 2 (direct kernel)', { padding: 1, stride: 2 }]] as const)
+      it(`fused ReLU equals relu(conv2d) with all gradients: ${what}`, async () => {
+        const rng = new Rng(41);
+        const xd = Float32Array.from(randomArray(2 * 3 * 9 * 10, rng));
+        const wd = Float32Array.from(randomArray(10 * 3 * 3 * 3, rng));
+        const bd = Float32Array.from(randomArray(10, rng));
+        const run = async (fused: boolean) => {
+          const x = tensor(xd, [2, 3, 9, 10] as const, { requiresGrad: true });
+          const w = tensor(wd, [10, 3, 3, 3] as const, { requiresGrad: true });
+          const b = tensor(bd, [10] as const, { requiresGrad: true });
+          const y = tidy(() => {
+            const out = fused ? conv2d(x, w, b, { ...opts, relu: true }) : relu(conv2d(x, w, b, opts));
+            sum(mul(out, tensor(Float32Array.from(randomArray(out.size, new Rng(43))), out.shape))).backward();
+            return out;
+          });
+          const r = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.toArray()));
+          for (const t of [y, x, w, b, x.grad!, w.grad!, b.grad!]) t.dispose();
+          return r;
+        };
+        const fused = await run(true);
+        const plain = await run(false);
+        expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0)).toBe(true);
+        fused.forEach((f, i) => expectClose(f, plain[i]!, { atol: 1e-6, rtol: 1e-6 }, ['y', 'dx', 'dw', 'db'][i]!));
+      });
     // Odd OH: the last pair of sg2x2 has one row.
     it('grads N=2, 3 -> 11 channels, 7x10, 3x3 same (odd rows)', () => checkLarge([2, 3, 7, 10], [11, 3, 3, 3], { padding: 'same' }, true, 34));
     gradcheckCases(CASES, 2024);

@@ -202,12 +202,13 @@ describe('vgg', () => {
 });
 
 describe('BatchNorm + ReLU fusion in Sequential', () => {
-  it('fast with fusion on and off: same logits, loss gradients and running statistics', async () => {
+  for (const name of ['fast', 'seed-cnn'])
+  it(`${name} with fusion on and off: same logits, loss gradients and running statistics`, async () => {
     const x = randUniform([4, 1, 48, 48] as const, 0, 1, { seed: 9 });
     const run = async (fused: boolean) => {
       setLayerFusion(fused);
       try {
-        const model = createModel('fast', { seed: 3 });
+        const model = createModel(name, { seed: 3 });
         model.train();
         const out = tidy(() => {
           const logits = model.forward(x);

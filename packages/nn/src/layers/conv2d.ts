@@ -32,8 +32,17 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor<Shape4> {
+    return this.convolve(x, false);
+  }
+
+  /** max(0, forward(x)) in the same kernel (Sequential uses it for a Conv2d followed by a ReLU); the output must stay alive until backward. */
+  forwardRelu(x: Tensor): Tensor<Shape4> {
+    return this.convolve(x, true);
+  }
+
+  private convolve(x: Tensor, relu: boolean): Tensor<Shape4> {
     expectShape('Conv2d', x.shape, 4, '[N, C, H, W]', this.inChannels);
-    return conv2d(x as Tensor<Shape4>, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    return conv2d(x as Tensor<Shape4>, this.weight, this.bias, { stride: this.stride, padding: this.padding, relu });
   }
 
   override outputShape(inShape: Shape): Shape4 {

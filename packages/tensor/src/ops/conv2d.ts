@@ -14,6 +14,7 @@ import { choose, type Trial } from '../tune.js';
 import { dispatch, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
 import { record } from '../autograd.js';
+import { reluGradient } from './elementwise.js';
 
 /**
  * 'same': TensorFlow/Keras semantics, out = ceil(in / stride), the odd pixel of padding at the
@@ -26,6 +27,8 @@ export interface Conv2dOptions {
   stride?: number | readonly [number, number];
   /** Default 'valid'. */
   padding?: Padding;
+  /** Fused ReLU epilogue: max(0, conv + bias) in the same kernel; the backward masks by output > 0. */
+  relu?: boolean;
 }
 
 // Every entry point has the same layout: three read-only buffers (dummies where unused), one output.
@@ -52,9 +55,14 @@ const ROWS_MAX_KW = 16;
 /** Pixels per step of weight_rows (GRAD_PIX in the shader). */
 const GRAD_PIX = 4;
 
-function forwardRowsKernel(kw: number, rowPix: number): Kernel {
-  return { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw, ROW_PIX: rowPix } };
+const forwardKernels = new Map<string, Kernel>();
+function forwardRowsKernel(kw: number, rowPix: number, relu: boolean): Kernel {
+  const key = `rows${kw}:${rowPix}:${+relu}`;
+  let k = forwardKernels.get(key);
+  if (!k) forwardKernels.set(key, (k = { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw, ROW_PIX: rowPix, RELU: +relu } }));
+  return k;
 }
+const FORWARD_RELU: Kernel = { ...FORWARD, constants: { RELU: 1 } };
 /**
  * Default pixels per lane of the subgroup kernels (NP in conv2d_subgroup.wgsl) when the shape is not
  * tuned: the first of `order` that pads the row least. Forward: 8 x 3 accumulators per lane measured
@@ -68,17 +76,17 @@ function subgroupPixels(ow: number, order: readonly number[]): number {
 const FORWARD_NP = [3, 4, 2] as const;
 const WEIGHT_NP = [4, 3, 2] as const;
 const subgroupKernels = new Map<string, Kernel>();
-function forwardSubgroupKernel(kw: number, np: number): Kernel {
-  const key = `f${kw}:${np}`;
+function forwardSubgroupKernel(kw: number, np: number, relu: boolean): Kernel {
+  const key = `f${kw}:${np}:${+relu}`;
   let k = subgroupKernels.get(key);
-  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg', bindings: LAYOUT, constants: { KW: kw, NP: np } }));
+  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg', bindings: LAYOUT, constants: { KW: kw, NP: np, RELU: +relu } }));
   return k;
 }
 
-function forwardRows2Kernel(kh: number, kw: number): Kernel {
-  const key = `r${kh}:${kw}`;
+function forwardRows2Kernel(kh: number, kw: number, relu: boolean): Kernel {
+  const key = `r${kh}:${kw}:${+relu}`;
   let k = subgroupKernels.get(key);
-  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg_rows2', bindings: LAYOUT, constants: { KH: kh, KW: kw, NP: 2 } }));
+  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg_rows2', bindings: LAYOUT, constants: { KH: kh, KW: kw, NP: 2, RELU: +relu } }));
   return k;
 }
 
@@ -275,17 +283,24 @@ export function conv2d(
     throw new Error(`conv2d: bias must have shape [${g.cout}] (one per output channel): bias ${fmtShape(bias.shape)}, w ${fmtShape(w.shape)}`);
   // Weights as [Cin*KH*KW, Cout4]: the 4 channels of a block are one vec4.
   const wf = pack(w, 1, g.cout, g.cin * g.kh * g.kw);
-  const out = forwardPacked(x, wf, bias ?? null, g);
+  const relu = options?.relu === true;
+  const out = forwardPacked(x, wf, bias ?? null, g, undefined, relu);
   wf.dispose();
-  return record(out, 'conv2d', [x, w, bias], (gy) => [
-    x.requiresGrad ? inputGrad(gy, w, g) : null,
-    w.requiresGrad ? weightGrad(gy, x, g) : null,
-    bias?.requiresGrad ? biasGrad(gy, g) : null,
-  ]);
+  return record(out, 'conv2d', [x, w, bias], (gOut) => {
+    // Fused ReLU: the gradient of max(0, z) is g where the output is > 0 (so the output must stay alive).
+    const gy = relu ? reluGradient(gOut, out) : gOut;
+    const grads = [
+      x.requiresGrad ? inputGrad(gy, w, g) : null,
+      w.requiresGrad ? weightGrad(gy, x, g) : null,
+      bias?.requiresGrad ? biasGrad(gy, g) : null,
+    ];
+    if (gy !== gOut) gy.dispose();
+    return grads;
+  });
 }
 
 /** out = conv(x, w) + bias with w already packed as [Cin*KH*KW, Cout4]. */
-function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
+function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
@@ -302,7 +317,7 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * pairs * owb;
     const groups8 = Math.ceil(g.cout / 8);
-    dispatch(forwardRows2Kernel(g.kh, g.kw), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
+    dispatch(forwardRows2Kernel(g.kh, g.kw, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
   } else if (choice.startsWith('sg')) {
     // Subgroup kernel: lanes own NP pixels each, 8 channels per subgroup broadcast from the weights.
@@ -313,7 +328,7 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * g.oh * owb;
     const groups8 = Math.ceil(g.cout / 8);
-    dispatch(forwardSubgroupKernel(g.kw, np), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
+    dispatch(forwardSubgroupKernel(g.kw, np, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
   } else if (fast) {
     // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
@@ -324,12 +339,12 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const wp = rowPix * (owb - 1) + 4 * nv;
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * g.oh * owb;
-    dispatch(forwardRowsKernel(g.kw, rowPix), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4]), cob * Math.ceil(blocks / WG));
+    dispatch(forwardRowsKernel(g.kw, rowPix, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4]), cob * Math.ceil(blocks / WG));
     xp.dispose();
   } else {
     const owb = blocks4(g.ow);
     const blocks = g.n * g.oh * owb;
-    dispatch(FORWARD, [x.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias]), cob * Math.ceil(blocks / WG));
+    dispatch(relu ? FORWARD_RELU : FORWARD, [x.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias]), cob * Math.ceil(blocks / WG));
   }
   return out;
 }
