@@ -64,7 +64,7 @@ export function toMarkdown(r: Results): string {
   const a = r.adapter;
   out.push(
     `- Adapter: ${a.vendor} ${a.device || a.architecture}${a.description ? ` (${a.description}${a.software ? ', software' : ''})` : ''}; ` +
-      `${r.date.slice(0, 16).replace('T', ' ')} UTC; ${r.runs} timed runs per row after the warm-up (a row whose first run takes over 2 s: 1 warm-up, at most 3 runs).`,
+      `${r.date.slice(0, 16).replace('T', ' ')} UTC; at least ${r.runs} timed runs per row after the warm-up, more for short rows (until ~300 ms of timed work, at most ${5 * r.runs}); a row whose first run takes over 2 s: 1 warm-up, at most 3 runs.`,
   );
   for (const [name, p] of Object.entries(r.peers ?? {})) out.push(`- Peer ${name}: ${'detail' in p ? p.detail : `cannot run: ${p.error}`}.`);
   out.push('');
