@@ -42,6 +42,19 @@ fn lanes8(v: f32) -> array<f32, 8> {
     subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
 }
 
+// The forward kernels' lane -> (channel group, block of NP pixels in one of `rows` rows): workgroup
+// g is one channel group x 64 blocks. Lanes past the last block compute a copy of it (no early
+// return: every lane must reach the broadcasts) and store nothing (`ok` false).
+struct Block { cg: u32, ok: bool, ow0: u32, row: u32, n: u32 }
+
+fn block_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32, rows: u32) -> Block {
+  let g = linear_group(wid, nwg);
+  let block = (g / P.a) * 64u + li;
+  let pb = min(block, P.c - 1u);
+  let r = pb / P.b;
+  return Block(g % P.a, block < P.c, (pb % P.b) * NP, r % rows, r / rows);
+}
+
 // out[n, co, oh, ow] = bias[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * xp[n, ci, oh*sh + kh, ow + kw]
 // src0 = xp [N, Cin, Hp, Wp] zero-padded, src1 = weights packed [Cin*KH*KW, Cout4] (pack), src2 = bias.
 // a = channel groups of 8, b = pixel blocks (of NP) per output row, c = N*OH*b, d = has bias,
@@ -50,16 +63,11 @@ fn lanes8(v: f32) -> array<f32, 8> {
 @compute @workgroup_size(64)
 fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = linear_group(wid, nwg);
-  let cg = g % P.a;
-  let block = (g / P.a) * 64u + li;
-  // Lanes past the last block compute a copy of it (no early return: every lane must reach the broadcasts).
-  let pb = min(block, P.c - 1u);
-  let owb = pb % P.b;
-  let row = pb / P.b;
-  let oh = row % P.oh;
-  let n = row / P.oh;
-  let ow0 = owb * NP;
+  let t = block_of(wid, nwg, li, P.oh);
+  let cg = t.cg;
+  let oh = t.row;
+  let n = t.n;
+  let ow0 = t.ow0;
   let co0 = cg * 8u;
   let hp = P.e;
   let wp = P.f;
@@ -83,7 +91,7 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     xr += (hp - P.kh) * wp;
   }
 
-  if (block >= P.c) { return; }
+  if (!t.ok) { return; }
   let hw = P.oh * P.ow;
   let np = min(NP, P.ow - ow0);
   var o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
@@ -164,16 +172,11 @@ override KH: u32 = 3u;
 @compute @workgroup_size(64)
 fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = linear_group(wid, nwg);
-  let cg = g % P.a;
-  let block = (g / P.a) * 64u + li;
-  let pb = min(block, P.c - 1u);
-  let owb = pb % P.b;
-  let pair = pb / P.b;
-  let pairs = (P.oh + 1u) / 2u;
-  let oh0 = (pair % pairs) * 2u;
-  let n = pair / pairs;
-  let ow0 = owb * NP;
+  let t = block_of(wid, nwg, li, (P.oh + 1u) / 2u);
+  let cg = t.cg;
+  let oh0 = t.row * 2u;
+  let n = t.n;
+  let ow0 = t.ow0;
   let co0 = cg * 8u;
   let hp = P.e;
   let wp = P.f;
@@ -204,7 +207,7 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     xr += hp * wp;
   }
 
-  if (block >= P.c) { return; }
+  if (!t.ok) { return; }
   let hw = P.oh * P.ow;
   let np = min(NP, P.ow - ow0);
   let rows = min(2u, P.oh - oh0);

@@ -264,19 +264,24 @@ export async function evaluate(
     await drain(3);
   }
   await drain(0);
-  const preds = new Int32Array(data.count);
+  model.train(wasTraining);
+  return score(probs, data.labels, data.count);
+}
+
+/** Predictions (first maximum), accuracy and mean negative log-likelihood of [count, 7] probabilities. */
+function score(probs: Float32Array, labels: Uint8Array, count: number): EvalOutput {
+  const preds = new Int32Array(count);
   let correct = 0;
   let nll = 0;
-  for (let i = 0; i < data.count; i++) {
+  for (let i = 0; i < count; i++) {
     const row = probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
     let best = 0;
     for (let c = 1; c < NUM_CLASSES; c++) if (row[c]! > row[best]!) best = c;
     preds[i] = best;
-    if (best === data.labels[i]) correct++;
-    nll -= Math.log(Math.max(row[data.labels[i]!]!, 1e-12));
+    if (best === labels[i]) correct++;
+    nll -= Math.log(Math.max(row[labels[i]!]!, 1e-12));
   }
-  model.train(wasTraining);
-  return { loss: data.count ? nll / data.count : 0, acc: data.count ? correct / data.count : 0, preds, probs };
+  return { loss: count ? nll / count : 0, acc: count ? correct / count : 0, preds, probs };
 }
 
 /**
@@ -295,18 +300,7 @@ export async function evaluateEnsemble(
     const r = await evaluate(m, data, batch, tta);
     for (let k = 0; k < probs.length; k++) probs[k] = probs[k]! + r.probs[k]! / models.length;
   }
-  const preds = new Int32Array(data.count);
-  let correct = 0;
-  let nll = 0;
-  for (let i = 0; i < data.count; i++) {
-    const row = probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
-    let best = 0;
-    for (let c = 1; c < NUM_CLASSES; c++) if (row[c]! > row[best]!) best = c;
-    preds[i] = best;
-    if (best === data.labels[i]) correct++;
-    nll -= Math.log(Math.max(row[data.labels[i]!]!, 1e-12));
-  }
-  return { loss: data.count ? nll / data.count : 0, acc: data.count ? correct / data.count : 0, preds, probs };
+  return score(probs, data.labels, data.count);
 }
 
 export interface TrainHooks {

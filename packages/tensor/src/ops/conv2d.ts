@@ -55,12 +55,8 @@ const ROWS_MAX_KW = 16;
 /** Pixels per step of weight_rows (GRAD_PIX in the shader). */
 const GRAD_PIX = 4;
 
-const forwardKernels = new Map<string, Kernel>();
 function forwardRowsKernel(kw: number, rowPix: number, relu: boolean): Kernel {
-  const key = `rows${kw}:${rowPix}:${+relu}`;
-  let k = forwardKernels.get(key);
-  if (!k) forwardKernels.set(key, (k = { shader: 'conv2d', entry: 'forward_rows', bindings: LAYOUT, constants: { KW: kw, ROW_PIX: rowPix, RELU: +relu } }));
-  return k;
+  return cachedKernel('conv2d', 'forward_rows', { KW: kw, ROW_PIX: rowPix, RELU: +relu });
 }
 const FORWARD_RELU: Kernel = { ...FORWARD, constants: { RELU: 1 } };
 /**
@@ -75,26 +71,24 @@ function subgroupPixels(ow: number, order: readonly number[]): number {
 }
 const FORWARD_NP = [3, 4, 2] as const;
 const WEIGHT_NP = [4, 3, 2] as const;
-const subgroupKernels = new Map<string, Kernel>();
-function forwardSubgroupKernel(kw: number, np: number, relu: boolean): Kernel {
-  const key = `f${kw}:${np}:${+relu}`;
-  let k = subgroupKernels.get(key);
-  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg', bindings: LAYOUT, constants: { KW: kw, NP: np, RELU: +relu } }));
+/** One Kernel object per (entry, constants), so the dispatch cache finds it by identity. */
+const kernelCache = new Map<string, Kernel>();
+function cachedKernel(shader: string, entry: string, constants: Record<string, number>): Kernel {
+  const key = `${shader}.${entry}:${JSON.stringify(constants)}`;
+  let k = kernelCache.get(key);
+  if (!k) kernelCache.set(key, (k = { shader, entry, bindings: LAYOUT, constants }));
   return k;
+}
+function forwardSubgroupKernel(kw: number, np: number, relu: boolean): Kernel {
+  return cachedKernel('conv2d_subgroup', 'forward_sg', { KW: kw, NP: np, RELU: +relu });
 }
 
 function forwardRows2Kernel(kh: number, kw: number, relu: boolean): Kernel {
-  const key = `r${kh}:${kw}:${+relu}`;
-  let k = subgroupKernels.get(key);
-  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'forward_sg_rows2', bindings: LAYOUT, constants: { KH: kh, KW: kw, NP: 2, RELU: +relu } }));
-  return k;
+  return cachedKernel('conv2d_subgroup', 'forward_sg_rows2', { KH: kh, KW: kw, NP: 2, RELU: +relu });
 }
 
 function weightSubgroupKernel(kw: number, np: number): Kernel {
-  const key = `w${kw}:${np}`;
-  let k = subgroupKernels.get(key);
-  if (!k) subgroupKernels.set(key, (k = { shader: 'conv2d_subgroup', entry: 'weight_sg', bindings: LAYOUT, constants: { KW: kw, NP: np } }));
-  return k;
+  return cachedKernel('conv2d_subgroup', 'weight_sg', { KW: kw, NP: np });
 }
 
 /**
@@ -154,7 +148,7 @@ function forwardTrial(g: Geometry): Trial {
 }
 
 function weightRowsKernel(kw: number): Kernel {
-  return { shader: 'conv2d', entry: 'weight_rows', bindings: LAYOUT, constants: { KW: kw } };
+  return cachedKernel('conv2d', 'weight_rows', { KW: kw });
 }
 
 interface Geometry {
