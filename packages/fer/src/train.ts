@@ -397,6 +397,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     model.train();
     const bar = cfg.progress ? new ProgressBar(`epoch ${epoch + 1}/${cfg.epochs}`, batcher.samplesPerEpoch) : null;
     const tEpoch = performance.now();
+    let tuneMs = 0;
     let seen = 0;
     let lossSum = 0;
     let correct = 0;
@@ -454,10 +455,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           bar?.update(f.seen, f.seen, metrics());
         }
         // New shapes (the first step, the last partial batch, evaluation) queue kernel timings.
+        // Tuning time is left out of the epoch's images/s (it happens once per shape and adapter).
         if (cfg.tune && pendingTunes() > 0) {
           const t0 = performance.now();
           const tuned = await autotune();
-          if (tuned.length) log(`tuned kernels for ${tuned.length} new shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached in ${tuneState().file})`);
+          const ms = performance.now() - t0;
+          tuneMs += ms;
+          bar?.exclude(ms);
+          if (tuned.length) log(`tuned kernels for ${tuned.length} new shapes in ${(ms / 1000).toFixed(1)} s (cached in ${tuneState().file})`);
         }
       }
       readbacks.push({ values: quiet(stats.toArray()), step });
@@ -466,7 +471,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     } finally {
       stats.dispose();
     }
-    const trainSecs = (performance.now() - tEpoch) / 1000;
+    const trainSecs = (performance.now() - tEpoch - tuneMs) / 1000;
     bar?.finish(seen, seen, { loss: lossSum / Math.max(1, counted), acc: correct / Math.max(1, counted) });
 
     const val = await evaluate(model, valSet);

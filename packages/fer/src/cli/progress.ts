@@ -6,7 +6,7 @@ export interface ProgressValues {
 }
 
 export class ProgressBar {
-  private readonly start = performance.now();
+  private start = performance.now();
   private lastDraw = 0;
   private lastDecile = -1;
   private readonly tty = process.stderr.isTTY === true;
@@ -17,6 +17,11 @@ export class ProgressBar {
     private readonly unit = 'img',
     private readonly width = 28,
   ) {}
+
+  /** Leaves `ms` (time spent on something else, e.g. kernel tuning) out of the rate and ETA. */
+  exclude(ms: number): void {
+    this.start += ms;
+  }
 
   update(done: number, images: number, values: ProgressValues = {}, force = false): void {
     const now = performance.now();
