@@ -55,6 +55,39 @@ fn block_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32, rows: u32) -> Block {
   return Block(g % P.a, block < P.c, (pb % P.b) * NP, r % rows, r / rows);
 }
 
+// The NP + KW - 1 input values of a lane's pixels in one padded input row, from element `at`.
+fn window(at: u32) -> array<f32, 20> {
+  var xs: array<f32, 20>;
+  for (var j = 0u; j < NP + KW - 1u; j++) { xs[j] = src0[at + j]; }
+  return xs;
+}
+
+// Kernel column kw for output row h: acc[(h * 8 + r) * NP + p] += w(channel co0 + r) * xs[kw + p].
+fn mac(acc: ptr<function, array<f32, 32>>, h: u32, wv: array<f32, 8>, xs: array<f32, 20>, kw: u32) {
+  for (var r = 0u; r < 8u; r++) {
+    for (var p = 0u; p < NP; p++) {
+      let i = (h * 8u + r) * NP + p;
+      (*acc)[i] = fma(wv[r], xs[kw + p], (*acc)[i]);
+    }
+  }
+}
+
+// Stores output row oh (accumulators of row h) for the valid channels and pixels, + bias, ReLU epilogue.
+fn store_row(acc: ptr<function, array<f32, 32>>, h: u32, n: u32, oh: u32, co0: u32, ow0: u32) {
+  let hw = P.oh * P.ow;
+  let np = min(NP, P.ow - ow0);
+  var o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
+  for (var r = 0u; r < 8u; r++) {
+    if (co0 + r >= P.cout) { break; }
+    var b = 0.0;
+    if (P.d != 0u) { b = src2[co0 + r]; }
+    for (var p = 0u; p < NP; p++) {
+      if (p < np) { dst[o + p] = act((*acc)[(h * 8u + r) * NP + p] + b); }
+    }
+    o += hw;
+  }
+}
+
 // out[n, co, oh, ow] = bias[co] + sum_{ci, kh, kw} w[co, ci, kh, kw] * xp[n, ci, oh*sh + kh, ow + kw]
 // src0 = xp [N, Cin, Hp, Wp] zero-padded, src1 = weights packed [Cin*KH*KW, Cout4] (pack), src2 = bias.
 // a = channel groups of 8, b = pixel blocks (of NP) per output row, c = N*OH*b, d = has bias,
@@ -73,18 +106,15 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let wp = P.f;
 
   var acc: array<f32, 32>;
-  var xs: array<f32, 20>;
   var xr = (n * P.cin * hp + oh * P.sh) * wp + ow0;
   var wk = min(co0 + lane, P.g - 1u);
   for (var ci = 0u; ci < P.cin; ci++) {
     for (var kh = 0u; kh < P.kh; kh++) {
-      for (var j = 0u; j < NP + KW - 1u; j++) { xs[j] = src0[xr + j]; }
+      let xs = window(xr);
       for (var kw = 0u; kw < KW; kw++) {
         let wv = lanes8(src1[wk]);
         wk += P.g;
-        for (var r = 0u; r < 8u; r++) {
-          for (var p = 0u; p < NP; p++) { acc[r * NP + p] = fma(wv[r], xs[kw + p], acc[r * NP + p]); }
-        }
+        mac(&acc, 0u, wv, xs, kw);
       }
       xr += wp;
     }
@@ -92,18 +122,7 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 
   if (!t.ok) { return; }
-  let hw = P.oh * P.ow;
-  let np = min(NP, P.ow - ow0);
-  var o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
-  for (var r = 0u; r < 8u; r++) {
-    if (co0 + r >= P.cout) { break; }
-    var b = 0.0;
-    if (P.d != 0u) { b = src2[co0 + r]; }
-    for (var p = 0u; p < NP; p++) {
-      if (p < np) { dst[o + p] = act(acc[r * NP + p] + b); }
-    }
-    o += hw;
-  }
+  store_row(&acc, 0u, n, oh, co0, ow0);
 }
 
 // dw[co, ci, kh, kw] = sum_{n, oh, ow} gy[n, co, oh, ow] * xp[n, ci, oh*sh + kh, ow + kw]
@@ -183,24 +202,17 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 
   // acc[(h * 8 + r) * NP + p]: output row oh0 + h, channel co0 + r, pixel ow0 + p.
   var acc: array<f32, 32>;
-  var xa: array<f32, 20>;
-  var xb: array<f32, 20>;
   var xr = (n * P.cin * hp + oh0) * wp + ow0;
   var wk = min(co0 + lane, P.g - 1u);
   for (var ci = 0u; ci < P.cin; ci++) {
-    for (var j = 0u; j < NP + KW - 1u; j++) { xa[j] = src0[xr + j]; }
+    var xa = window(xr);
     for (var kh = 0u; kh < KH; kh++) {
-      let rb = xr + (kh + 1u) * wp;
-      for (var j = 0u; j < NP + KW - 1u; j++) { xb[j] = src0[rb + j]; }
+      let xb = window(xr + (kh + 1u) * wp);
       for (var kw = 0u; kw < KW; kw++) {
         let wv = lanes8(src1[wk]);
         wk += P.g;
-        for (var r = 0u; r < 8u; r++) {
-          for (var p = 0u; p < NP; p++) {
-            acc[r * NP + p] = fma(wv[r], xa[kw + p], acc[r * NP + p]);
-            acc[(8u + r) * NP + p] = fma(wv[r], xb[kw + p], acc[(8u + r) * NP + p]);
-          }
-        }
+        mac(&acc, 0u, wv, xa, kw);
+        mac(&acc, 1u, wv, xb, kw);
       }
       xa = xb;
     }
@@ -208,20 +220,6 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   }
 
   if (!t.ok) { return; }
-  let hw = P.oh * P.ow;
-  let np = min(NP, P.ow - ow0);
-  let rows = min(2u, P.oh - oh0);
-  for (var h = 0u; h < 2u; h++) {
-    if (h >= rows) { break; }
-    var o = (n * P.cout + co0) * hw + (oh0 + h) * P.ow + ow0;
-    for (var r = 0u; r < 8u; r++) {
-      if (co0 + r >= P.cout) { break; }
-      var b = 0.0;
-      if (P.d != 0u) { b = src2[co0 + r]; }
-      for (var p = 0u; p < NP; p++) {
-        if (p < np) { dst[o + p] = act(acc[(h * 8u + r) * NP + p] + b); }
-      }
-      o += hw;
-    }
-  }
+  store_row(&acc, 0u, n, oh0, co0, ow0);
+  if (oh0 + 1u < P.oh) { store_row(&acc, 1u, n, oh0 + 1u, co0, ow0); }
 }

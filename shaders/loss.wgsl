@@ -167,13 +167,8 @@ fn softmax_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   for (var c = 0u; c < C; c++) { w2[base + c] = exp(b0[base + c] - r.mx - r.lse) * (b1[base + c] - gp); }
 }
 
-// Index of the row maximum (first one on ties): x = b0 -> w1i (i32).
-@compute @workgroup_size(64)
-fn argmax_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = row_index(wid, nwg, li);
-  let C = P2.c;
-  if (i >= P2.n) { return; }
-  let base = i * C;
+// Index of the maximum of row b0[base .. base + C) (the first one on ties).
+fn row_argmax(base: u32, C: u32) -> u32 {
   var best = b0[base];
   var at = 0u;
   for (var c = 1u; c < C; c++) {
@@ -183,12 +178,20 @@ fn argmax_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
       at = c;
     }
   }
-  w1i[i] = i32(at);
+  return at;
+}
+
+// Index of the row maximum (first one on ties): x = b0 -> w1i (i32).
+@compute @workgroup_size(64)
+fn argmax_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = row_index(wid, nwg, li);
+  if (i >= P2.n) { return; }
+  w1i[i] = i32(row_argmax(i * P2.c, P2.c));
 }
 
 // Running training statistics, updated on the GPU so the loop reads them back once per N steps:
-// stats[0] += loss * n (b0 = the mean loss scalar), stats[1] += rows whose argmax (first maximum)
-// equals their i32 label (b2 = logits [n, c], labels at binding 1), stats[2] += n.
+// stats[0] += loss * n (b2 = the mean loss scalar), stats[1] += rows whose argmax (first maximum)
+// equals their i32 label (b0 = logits [n, c], labels at binding 1), stats[2] += n.
 // One invocation: a step's batch is small and this runs once per step.
 @compute @workgroup_size(1)
 fn accumulate_stats(@builtin(workgroup_id) wid: vec3<u32>) {
@@ -196,19 +199,9 @@ fn accumulate_stats(@builtin(workgroup_id) wid: vec3<u32>) {
   let C = P4.c;
   var correct = 0u;
   for (var i = 0u; i < n; i++) {
-    let base = i * C;
-    var best = b2[base];
-    var at = 0u;
-    for (var c = 1u; c < C; c++) {
-      let v = b2[base + c];
-      if (v > best) {
-        best = v;
-        at = c;
-      }
-    }
-    if (bitcast<i32>(labels[i]) == i32(at)) { correct++; }
+    if (bitcast<i32>(labels[i]) == i32(row_argmax(i * C, C))) { correct++; }
   }
-  w3[0] += b0[0] * f32(n);
+  w3[0] += b2[0] * f32(n);
   w3[1] += f32(correct);
   w3[2] += f32(n);
 }

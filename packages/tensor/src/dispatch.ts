@@ -52,10 +52,26 @@ const pipelines = new Map<string, Compiled>();
 // Ops mostly reuse their Kernel objects: an identity lookup skips building the string key.
 let byObject = new WeakMap<Kernel, Compiled>();
 
+const kernelKey = (k: Kernel): string =>
+  `${k.shader}:${k.entry}:${k.bindings.join(',')}:${k.constants ? JSON.stringify(k.constants) : ''}`;
+
+const interned = new Map<string, Kernel>();
+/**
+ * The one Kernel object for these fields: ops that specialise kernels per call (constants from
+ * shapes or flags) use it, so dispatch() finds the pipeline by object identity without a string key.
+ */
+export function kernelFor(shader: string, entry: string, bindings: ReadonlyArray<'read' | 'rw'>, constants?: Record<string, number>): Kernel {
+  const k: Kernel = constants ? { shader, entry, bindings, constants } : { shader, entry, bindings };
+  const key = kernelKey(k);
+  let hit = interned.get(key);
+  if (!hit) interned.set(key, (hit = k));
+  return hit;
+}
+
 function compile(k: Kernel): Compiled {
   const hit = byObject.get(k);
   if (hit) return hit;
-  const key = `${k.shader}:${k.entry}:${k.bindings.join(',')}:${k.constants ? JSON.stringify(k.constants) : ''}`;
+  const key = kernelKey(k);
   let c = pipelines.get(key);
   if (c) {
     byObject.set(k, c);

@@ -1,6 +1,6 @@
 export { initDevice, releaseDevice, gpu, gpuInstance, hasDevice, describeDevice, throwDeviceErrors, NO_ADAPTER_HELP, hasSubgroups8, describeSubgroups } from './device.js';
 export type { DeviceInfo, Gpu, InitOptions } from './device.js';
-export { dispatch, flush, sync, fence, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource } from './dispatch.js';
+export { dispatch, kernelFor, flush, sync, fence, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource } from './dispatch.js';
 export type { Kernel } from './dispatch.js';
 export { memory, sizeClass } from './pool.js';
 export type { MemoryStats } from './pool.js';

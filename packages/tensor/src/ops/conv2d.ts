@@ -11,7 +11,7 @@
 // WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { choose, type Trial } from '../tune.js';
-import { dispatch, type Kernel } from '../dispatch.js';
+import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
 import { record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
@@ -33,7 +33,9 @@ export interface Conv2dOptions {
 
 // Every entry point has the same layout: three read-only buffers (dummies where unused), one output.
 const LAYOUT = ['read', 'read', 'read', 'rw'] as const;
-const kernel = (entry: string): Kernel => ({ shader: 'conv2d', entry, bindings: LAYOUT });
+const kernel = (entry: string): Kernel => kernelFor('conv2d', entry, LAYOUT);
+/** A kernel of this layout specialised by override constants (one object per specialisation). */
+const convKernel = (shader: string, entry: string, constants: Record<string, number>): Kernel => kernelFor(shader, entry, LAYOUT, constants);
 const PACK = kernel('pack');
 const SUM_MID = kernel('sum_mid');
 const PAD = kernel('pad');
@@ -56,9 +58,9 @@ const ROWS_MAX_KW = 16;
 const GRAD_PIX = 4;
 
 function forwardRowsKernel(kw: number, rowPix: number, relu: boolean): Kernel {
-  return cachedKernel('conv2d', 'forward_rows', { KW: kw, ROW_PIX: rowPix, RELU: +relu });
+  return convKernel('conv2d', 'forward_rows', { KW: kw, ROW_PIX: rowPix, RELU: +relu });
 }
-const FORWARD_RELU: Kernel = { ...FORWARD, constants: { RELU: 1 } };
+const FORWARD_RELU = convKernel('conv2d', 'forward', { RELU: 1 });
 /**
  * Default pixels per lane of the subgroup kernels (NP in conv2d_subgroup.wgsl) when the shape is not
  * tuned: the first of `order` that pads the row least. Forward: 8 x 3 accumulators per lane measured
@@ -71,24 +73,16 @@ function subgroupPixels(ow: number, order: readonly number[]): number {
 }
 const FORWARD_NP = [3, 4, 2] as const;
 const WEIGHT_NP = [4, 3, 2] as const;
-/** One Kernel object per (entry, constants), so the dispatch cache finds it by identity. */
-const kernelCache = new Map<string, Kernel>();
-function cachedKernel(shader: string, entry: string, constants: Record<string, number>): Kernel {
-  const key = `${shader}.${entry}:${JSON.stringify(constants)}`;
-  let k = kernelCache.get(key);
-  if (!k) kernelCache.set(key, (k = { shader, entry, bindings: LAYOUT, constants }));
-  return k;
-}
 function forwardSubgroupKernel(kw: number, np: number, relu: boolean): Kernel {
-  return cachedKernel('conv2d_subgroup', 'forward_sg', { KW: kw, NP: np, RELU: +relu });
+  return convKernel('conv2d_subgroup', 'forward_sg', { KW: kw, NP: np, RELU: +relu });
 }
 
 function forwardRows2Kernel(kh: number, kw: number, relu: boolean): Kernel {
-  return cachedKernel('conv2d_subgroup', 'forward_sg_rows2', { KH: kh, KW: kw, NP: 2, RELU: +relu });
+  return convKernel('conv2d_subgroup', 'forward_sg_rows2', { KH: kh, KW: kw, NP: 2, RELU: +relu });
 }
 
 function weightSubgroupKernel(kw: number, np: number): Kernel {
-  return cachedKernel('conv2d_subgroup', 'weight_sg', { KW: kw, NP: np });
+  return convKernel('conv2d_subgroup', 'weight_sg', { KW: kw, NP: np });
 }
 
 /**
@@ -111,7 +105,6 @@ export function setConvForwardVariant(v: ConvForwardVariant | null): void {
 
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
-const subgroupsHere = (): boolean => hasSubgroups8();
 
 /**
  * The forward kernel for g: 'rows', or 'sg<NP>' (forward_sg with NP pixels per lane). Only for the
@@ -125,7 +118,7 @@ function forwardKernelFor(g: Geometry): string {
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
   if (forcedForward) return forcedForward;
-  if (!subgroupsHere()) return 'rows';
+  if (!hasSubgroups8()) return 'rows';
   // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
   // seed-cnn and fast layer), else NP pixels per lane.
   const fallback = gpu().info.software ? (rows2 ? 'sg2x2' : `sg${np}`) : 'rows';
@@ -148,7 +141,7 @@ function forwardTrial(g: Geometry): Trial {
 }
 
 function weightRowsKernel(kw: number): Kernel {
-  return cachedKernel('conv2d', 'weight_rows', { KW: kw });
+  return convKernel('conv2d', 'weight_rows', { KW: kw });
 }
 
 interface Geometry {
@@ -394,7 +387,7 @@ export function setConvVariant(v: ConvVariant): ConvVariant {
 
 /** The weight-gradient kernel for g: 'cpu' (weight_rows / backward_weight), 'gpu' (weight_gemm) or 'sg<NP>' (weight_sg). */
 function weightKernelFor(g: Geometry): string {
-  const sgOk = subgroupsHere() && g.sw === 1 && g.kw <= SUBGROUP_MAX_KW;
+  const sgOk = hasSubgroups8() && g.sw === 1 && g.kw <= SUBGROUP_MAX_KW;
   const np = subgroupPixels(g.ow, WEIGHT_NP);
   if (convVariant === 'cpu' || convVariant === 'gpu') return convVariant;
   // The subgroup kernel covers column stride 1 and KW <= 5 (its 8 x KW accumulators); others fall back.

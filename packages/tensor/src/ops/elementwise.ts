@@ -1,5 +1,5 @@
 // Elementwise ops: add, sub, mul, scale, neg, relu, copy (forward + backward). WGSL: unary.wgsl, binary.wgsl.
-import { dispatch, f32bits, type Kernel } from '../dispatch.js';
+import { dispatch, f32bits, kernelFor, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, checkSameShape, empty, type Shape } from '../tensor.js';
 import { record } from '../autograd.js';
 
@@ -8,16 +8,10 @@ const BINARY = { axpby: 0, mul: 1, reluGrad: 2 } as const;
 const WG = 256;
 const WG4 = 64;
 
-const kernels = new Map<string, Kernel>();
 /** `main` (one float per invocation) or, when the size is a multiple of 4, `main4` (a vec4 each). */
 function kernel(shader: 'unary' | 'binary', op: number, vec4: boolean): Kernel {
-  const key = `${shader}${op}${vec4 ? 4 : 1}`;
-  let k = kernels.get(key);
-  if (!k) {
-    const bindings = shader === 'unary' ? (['read', 'rw'] as const) : (['read', 'read', 'rw'] as const);
-    kernels.set(key, (k = { shader, entry: vec4 ? 'main4' : 'main', bindings, constants: { OP: op } }));
-  }
-  return k;
+  const bindings = shader === 'unary' ? (['read', 'rw'] as const) : (['read', 'read', 'rw'] as const);
+  return kernelFor(shader, vec4 ? 'main4' : 'main', bindings, { OP: op });
 }
 
 function run(shader: 'unary' | 'binary', op: number, buffers: GPUBuffer[], size: number, alpha: number, beta: number): void {

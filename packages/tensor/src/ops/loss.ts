@@ -151,5 +151,5 @@ export function accumulateStats(stats: Tensor<Shape1>, loss: Tensor, logits: Ten
   if (stats.size !== 3) throw new Error(`accumulateStats: stats must have 3 elements [loss sum, correct, count], got shape ${fmtShape(stats.shape)}`);
   if (loss.size !== 1) throw new Error(`accumulateStats: loss must be a scalar, got shape ${fmtShape(loss.shape)}`);
   if (labels.size !== N) throw new Error(`accumulateStats: labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(logits.shape)}`);
-  dispatch(ACCUMULATE_STATS, [loss.buffer, labels.buffer, logits.buffer, stats.buffer], [N, C, 0, 0], 1);
+  dispatch(ACCUMULATE_STATS, [logits.buffer, labels.buffer, loss.buffer, stats.buffer], [N, C, 0, 0], 1);
 }

@@ -1,7 +1,7 @@
 // Matrix products: matmul (with optional transposes) and linear (x @ w^T + bias, PyTorch layout),
 // forward and backward. WGSL: matmul.wgsl, entry points `matmul` (scalar loads, any size) and
 // `matmul_v4` (vec4 loads when K and both operands' contiguous dimensions are multiples of 4).
-import { dispatch, type Kernel } from '../dispatch.js';
+import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { Tensor, checkInputs, checkRank, empty, randNormal, fmtShape, type Shape1, type Shape2 } from '../tensor.js';
 import { choose, type Trial } from '../tune.js';
@@ -27,34 +27,16 @@ const WG_M = 64 / WG_N;
 export type MatmulVariant = 'block' | 'subgroup';
 
 function blockKernel(transA: boolean, transB: boolean, bias: boolean, vec4: boolean): Kernel {
-  return {
-    shader: 'matmul',
-    entry: vec4 ? 'matmul_v4' : 'matmul',
-    bindings: ['read', 'read', 'read', 'rw'],
-    constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, HAS_BIAS: bias ? 1 : 0, WG_N },
-  };
+  return kernelFor('matmul', vec4 ? 'matmul_v4' : 'matmul', ['read', 'read', 'read', 'rw'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, WG_N });
 }
 
 /** Subgroups per workgroup stacked along M in the subgroup kernel (32 rows x 64 columns per workgroup). */
 const SG_M = 2;
 
 function subgroupKernel(transA: boolean, transB: boolean, bias: boolean, K: number): Kernel {
-  return {
-    shader: 'matmul_subgroup',
-    entry: 'matmul_sg',
-    bindings: ['read', 'read', 'read', 'rw', 'read', 'read'],
-    constants: {
-      TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, HAS_BIAS: bias ? 1 : 0,
-      VEC_A: !transA && K % 4 === 0 ? 1 : 0, VEC_B: transB && K % 4 === 0 ? 1 : 0, SG_M,
-    },
-  };
-}
-
-const kernelCache = new Map<string, Kernel>();
-function cached(key: string, make: () => Kernel): Kernel {
-  let k = kernelCache.get(key);
-  if (!k) kernelCache.set(key, (k = make()));
-  return k;
+  return kernelFor('matmul_subgroup', 'matmul_sg', ['read', 'read', 'read', 'rw', 'read', 'read'], {
+    TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, VEC_A: +(!transA && K % 4 === 0), VEC_B: +(transB && K % 4 === 0), SG_M,
+  });
 }
 
 /**
@@ -73,7 +55,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   if (variant === 'subgroup') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
-    const k = cached(`sg${+transA}${+transB}${+(bias !== null)}${K % 4 === 0 ? 4 : 1}`, () => subgroupKernel(transA, transB, bias !== null, K));
+    const k = subgroupKernel(transA, transB, bias !== null, K);
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN], groupsN * groupsM);
     return out;
   }
@@ -84,7 +66,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   const tilesN = Math.ceil(N / 4);
   const groupsN = Math.ceil(tilesN / WG_N);
   const groupsM = Math.ceil(tilesM / WG_M);
-  const k = cached(`bl${+transA}${+transB}${+(bias !== null)}${+vec4}`, () => blockKernel(transA, transB, bias !== null, vec4));
+  const k = blockKernel(transA, transB, bias !== null, vec4);
   dispatch(k, buffers, [M, N, K, tilesM, tilesN, groupsN], groupsN * groupsM);
   return out;
 }

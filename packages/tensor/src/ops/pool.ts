@@ -12,22 +12,14 @@ export interface MaxPool2dOptions {
 }
 
 const WG = 64;
-const FORWARD = (writeArgmax: boolean): Kernel => ({
-  shader: 'pool',
-  entry: 'max_forward',
-  bindings: ['read', 'rw', 'rw'],
-  constants: { WRITE_ARGMAX: writeArgmax ? 1 : 0 },
-});
-const BACKWARD: Kernel = { shader: 'pool', entry: 'max_backward', bindings: ['read', 'read', 'rw'] };
-const FORWARD2 = (writeArgmax: boolean): Kernel => ({
-  shader: 'pool',
-  entry: 'max2_forward',
-  bindings: ['read', 'rw', 'rw'],
-  constants: { WRITE_ARGMAX: writeArgmax ? 1 : 0 },
-});
-const BACKWARD2: Kernel = { shader: 'pool', entry: 'max2_backward', bindings: ['read', 'read', 'rw'] };
-const FORWARD_KERNELS = [FORWARD(false), FORWARD(true)] as const;
-const FORWARD2_KERNELS = [FORWARD2(false), FORWARD2(true)] as const;
+/** A forward entry without and with the argmax output (indexed by `grad`). */
+const forwardPair = (entry: string): readonly [Kernel, Kernel] =>
+  [false, true].map((writeArgmax) => ({ shader: 'pool', entry, bindings: ['read', 'rw', 'rw'], constants: { WRITE_ARGMAX: +writeArgmax } }) as Kernel) as [Kernel, Kernel];
+const FORWARD_KERNELS = forwardPair('max_forward');
+const FORWARD2_KERNELS = forwardPair('max2_forward');
+const backward = (entry: string): Kernel => ({ shader: 'pool', entry, bindings: ['read', 'read', 'rw'] });
+const BACKWARD = backward('max_backward');
+const BACKWARD2 = backward('max2_backward');
 
 const pairOf = (v: number | readonly [number, number], what: string) => positivePair(v, `maxPool2d: ${what}`);
 
