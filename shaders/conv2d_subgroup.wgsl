@@ -97,16 +97,10 @@ fn store_row(acc: ptr<function, array<f32, 32>>, h: u32, n: u32, oh: u32, co0: u
 fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let t = block_of(wid, nwg, li, P.oh);
-  let cg = t.cg;
-  let oh = t.row;
-  let n = t.n;
-  let ow0 = t.ow0;
-  let co0 = cg * 8u;
-  let hp = P.e;
+  let co0 = t.cg * 8u;
   let wp = P.f;
-
   var acc: array<f32, 32>;
-  var xr = (n * P.cin * hp + oh * P.sh) * wp + ow0;
+  var xr = (t.n * P.cin * P.e + t.row * P.sh) * wp + t.ow0;
   var wk = min(co0 + lane, P.g - 1u);
   for (var ci = 0u; ci < P.cin; ci++) {
     for (var kh = 0u; kh < P.kh; kh++) {
@@ -118,11 +112,11 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       }
       xr += wp;
     }
-    xr += (hp - P.kh) * wp;
+    xr += (P.e - P.kh) * wp;
   }
 
   if (!t.ok) { return; }
-  store_row(&acc, 0u, n, oh, co0, ow0);
+  store_row(&acc, 0u, t.n, t.row, co0, t.ow0);
 }
 
 // dw[co, ci, kh, kw] = sum_{n, oh, ow} gy[n, co, oh, ow] * xp[n, ci, oh*sh + kh, ow + kw]
@@ -192,17 +186,12 @@ override KH: u32 = 3u;
 fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let t = block_of(wid, nwg, li, (P.oh + 1u) / 2u);
-  let cg = t.cg;
   let oh0 = t.row * 2u;
-  let n = t.n;
-  let ow0 = t.ow0;
-  let co0 = cg * 8u;
-  let hp = P.e;
+  let co0 = t.cg * 8u;
   let wp = P.f;
-
   // acc[(h * 8 + r) * NP + p]: output row oh0 + h, channel co0 + r, pixel ow0 + p.
   var acc: array<f32, 32>;
-  var xr = (n * P.cin * hp + oh0) * wp + ow0;
+  var xr = (t.n * P.cin * P.e + oh0) * wp + t.ow0;
   var wk = min(co0 + lane, P.g - 1u);
   for (var ci = 0u; ci < P.cin; ci++) {
     var xa = window(xr);
@@ -216,10 +205,10 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
       }
       xa = xb;
     }
-    xr += hp * wp;
+    xr += P.e * wp;
   }
 
   if (!t.ok) { return; }
-  store_row(&acc, 0u, n, oh0, co0, ow0);
-  if (oh0 + 1u < P.oh) { store_row(&acc, 1u, n, oh0 + 1u, co0, ow0); }
+  store_row(&acc, 0u, t.n, oh0, co0, t.ow0);
+  if (oh0 + 1u < P.oh) { store_row(&acc, 1u, t.n, oh0 + 1u, co0, t.ow0); }
 }
