@@ -25,6 +25,12 @@ describe('training presets', () => {
     expect([c.augment, c.labelSmoothing]).toEqual(['standard', 0.1]);
   });
 
+  it('cpu: vgg-lite with Adam, warm-up then cosine over 30 epochs, light augmentation, label smoothing', () => {
+    const c = applyPreset(DEFAULT_CONFIG, 'cpu', new Set());
+    expect([c.model, c.optimizer, c.lr, c.epochs, c.batch]).toEqual(['vgg-lite', 'adam', 1e-3, 30, 64]);
+    expect([c.schedule, c.warmup, c.augment, c.labelSmoothing, c.weightDecay]).toEqual(['cosine', 1, 'light', 0.1, 0]);
+  });
+
   it('flags given explicitly win over the preset', () => {
     const c = applyPreset({ ...DEFAULT_CONFIG, lr: 0.05, epochs: 3 }, 'best', new Set(['lr', 'epochs']));
     expect(c.lr).toBe(0.05);

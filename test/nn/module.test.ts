@@ -66,12 +66,12 @@ describe('Module naming', () => {
     for (const m of [a, b, c, he]) m.dispose();
   });
 
-  it('createModel knows seed-cnn, fast and vgg and lists valid names for an unknown one', () => {
-    expect(MODEL_NAMES).toEqual(['seed-cnn', 'fast', 'vgg']);
+  it('createModel knows seed-cnn, fast, vgg and vgg-lite and lists valid names for an unknown one', () => {
+    expect(MODEL_NAMES).toEqual(['seed-cnn', 'fast', 'vgg', 'vgg-lite']);
     const m = createModel('fast', { seed: 1 });
     expect(m.outputShape([2, 1, 48, 48])).toEqual([2, 7]);
     m.dispose();
-    expect(() => createModel('resnet', { seed: 1 })).toThrow(/unknown model 'resnet'; valid names: seed-cnn, fast, vgg/);
+    expect(() => createModel('resnet', { seed: 1 })).toThrow(/unknown model 'resnet'; valid names: seed-cnn, fast, vgg, vgg-lite/);
   });
 });
 
@@ -179,9 +179,10 @@ describe('layers', () => {
   });
 });
 
-describe('vgg', () => {
-  it('trains: forward and backward give a finite gradient for every parameter', async () => {
-    const model = createModel('vgg', { seed: 5 });
+describe('vgg and vgg-lite', () => {
+  for (const name of ['vgg', 'vgg-lite'])
+  it(`${name} trains: forward and backward give a finite gradient for every parameter`, async () => {
+    const model = createModel(name, { seed: 5 });
     model.train();
     const x = randUniform([2, 1, 48, 48] as const, 0, 1, { seed: 6 });
     const out = tidy(() => {
@@ -202,7 +203,7 @@ describe('vgg', () => {
 });
 
 describe('BatchNorm + ReLU fusion in Sequential', () => {
-  for (const name of ['fast', 'seed-cnn'])
+  for (const name of ['fast', 'seed-cnn', 'vgg-lite'])
   it(`${name} with fusion on and off: same logits, loss gradients and running statistics`, async () => {
     const x = randUniform([4, 1, 48, 48] as const, 0, 1, { seed: 9 });
     const run = async (fused: boolean) => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { seedCnn, fastCnn, vggNet, summary, summarize, Sequential, Conv2d, ReLU } from '@fer/nn';
+import { seedCnn, fastCnn, vggNet, vggLite, summary, summarize, Sequential, Conv2d, ReLU } from '@fer/nn';
 import { useGpu } from '../setup-gpu.js';
 
 useGpu();
@@ -56,6 +56,30 @@ describe('summary', () => {
     // Convolutions dominate: within 2% of the hand count of their multiply-adds.
     expect(info.flops / flops).toBeGreaterThan(1);
     expect(info.flops / flops).toBeLessThan(1.02);
+    expect(v.outputShape([3, 1, 48, 48])).toEqual([3, 7]);
+    v.dispose();
+  });
+
+  it('vgg-lite: hand-counted totals and FLOPs (convs 32 | 64 | 128, 128 | 256, 256-wide head)', () => {
+    const v = vggLite({ seed: 0 });
+    const conv = (cin: number, cout: number) => cout * cin * 9 + cout;
+    const bn = (c: number) => 4 * c;
+    // [cin, cout, spatial size] of each conv.
+    const convs: [number, number, number][] = [[1, 32, 48], [32, 64, 24], [64, 128, 12], [128, 128, 12], [128, 256, 6]];
+    let total = 0;
+    let flops = 0;
+    for (const [cin, cout, hw] of convs) {
+      total += conv(cin, cout) + bn(cout);
+      flops += 2 * cin * 9 * cout * hw * hw;
+    }
+    total += 256 * 9 * 256 + 256 + bn(256) + 256 * 7 + 7;
+    flops += 2 * (256 * 9 * 256 + 256 * 7);
+    const info = summarize(v, [1, 48, 48]);
+    expect(info.total).toBe(total);
+    expect(total).toBe(1_130_759);
+    expect(info.nonTrainable).toBe(2 * (32 + 64 + 128 + 128 + 256 + 256));
+    expect(info.flops / flops).toBeGreaterThan(1);
+    expect(info.flops / flops).toBeLessThan(1.03);
     expect(v.outputShape([3, 1, 48, 48])).toEqual([3, 7]);
     v.dispose();
   });

@@ -26,5 +26,5 @@ export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors,
 export type { Safetensors } from './safetensors.js';
 export { summary, summarize, fmtFlops } from './summary.js';
 export type { SummaryRow, SummaryInfo } from './summary.js';
-export { createModel, registerModel, seedCnn, fastCnn, vggNet, MODEL_NAMES } from './models/index.js';
+export { createModel, registerModel, seedCnn, fastCnn, vggNet, vggLite, MODEL_NAMES } from './models/index.js';
 export type { ModelName, ModelOptions } from './models/index.js';

@@ -2,19 +2,20 @@
 import type { Sequential } from '../layers/sequential.js';
 import { seedCnn } from './seed-cnn.js';
 import { fastCnn } from './fast-cnn.js';
-import { vggNet } from './vgg.js';
+import { vggNet, vggLite } from './vgg.js';
 import type { ModelOptions } from './common.js';
 
-export { seedCnn, fastCnn, vggNet };
+export { seedCnn, fastCnn, vggNet, vggLite };
 export type { ModelOptions };
 
 const MODELS: Record<string, (options: ModelOptions) => Sequential> = {
   'seed-cnn': seedCnn,
   fast: fastCnn,
   vgg: vggNet,
+  'vgg-lite': vggLite,
 };
 
-export type ModelName = 'seed-cnn' | 'fast' | 'vgg';
+export type ModelName = 'seed-cnn' | 'fast' | 'vgg' | 'vgg-lite';
 /** The names createModel accepts (grows with registerModel). */
 export const MODEL_NAMES: string[] = Object.keys(MODELS);
 
