@@ -1,4 +1,5 @@
-// The one module that knows about Dawn: adapter, device, limits and error capture.
+// The one module that knows about Dawn: adapter, device, limits, error capture and its event pump.
+import { promisify } from 'node:util';
 import { create, globals } from 'webgpu';
 
 export interface DeviceInfo {
@@ -57,6 +58,51 @@ export interface InitOptions {
   powerPreference?: GPUPowerPreference;
   /** Extra Dawn toggles passed to create(), e.g. 'backend=vulkan'. */
   dawnFlags?: string[];
+  /**
+   * Milliseconds between polls of Dawn's event pump while a GPU promise is pending (see pumpPoll);
+   * 0 polls on every event-loop turn. Default: env FER_GPU_POLL_MS, else 1 on a software adapter
+   * and 0 on hardware.
+   */
+  pollIntervalMs?: number;
+}
+
+// dawn.node completes its promises (mapAsync, onSubmittedWorkDone, ...) by pumping Dawn's events
+// from a native callback that re-queues itself with the global setImmediate for as long as any is
+// pending: a busy loop that holds one core at 100%. On a software adapter that core is one the
+// driver's worker threads need: on 2 cores, lavapipe's two threads got ~47% each during training
+// while the pump took a whole core. So the pump's callbacks (native functions without a name; no
+// JS code passes those) are deferred by pollMs with setTimeout, and every other setImmediate call
+// goes through unchanged. A hardware device keeps polling every turn: its CPU has cores to spare
+// and a step there is a few ms, so a ms of latency per wait would cost throughput.
+let pollMs = 0;
+let pumpInstalled = false;
+const NATIVE = /^function \(\) \{ \[native code\] \}$/;
+
+function installPumpPoll(): void {
+  if (pumpInstalled) return;
+  pumpInstalled = true;
+  const real = globalThis.setImmediate;
+  const polled = function setImmediate(fn: (...args: unknown[]) => void, ...args: unknown[]) {
+    if (pollMs > 0 && typeof fn === 'function' && fn.name === '' && NATIVE.test(Function.prototype.toString.call(fn)))
+      return setTimeout(fn, pollMs, ...args) as unknown as NodeJS.Immediate;
+    return real(fn, ...args);
+  } as typeof globalThis.setImmediate;
+  // util.promisify(setImmediate) and timers keep working through the original.
+  Object.assign(polled, { [promisify.custom]: (real as unknown as Record<symbol, unknown>)[promisify.custom], __promisify__: real.__promisify__ });
+  globalThis.setImmediate = polled;
+}
+
+/** The current poll interval of Dawn's event pump in ms (0 = every event-loop turn). */
+export function pumpPoll(): number {
+  return pollMs;
+}
+
+function pollIntervalFor(options: InitOptions, software: boolean): number {
+  const env = process.env.FER_GPU_POLL_MS;
+  const v = options.pollIntervalMs ?? (env !== undefined && env !== '' ? Number(env) : software ? 1 : 0);
+  if (!(Number.isFinite(v) && v >= 0 && v <= 1000))
+    throw new Error(`GPU poll interval must be a number of ms in [0, 1000] (pollIntervalMs or env FER_GPU_POLL_MS), got ${String(options.pollIntervalMs ?? env)}`);
+  return v;
 }
 
 /** Gets (once) the adapter and device. Every tensor op needs this to have resolved first. */
@@ -82,6 +128,8 @@ export async function initDevice(options: InitOptions = {}): Promise<Gpu> {
     const software =
       ai.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${ai.device} ${ai.description}`) ||
       (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+    pollMs = pollIntervalFor(options, software);
+    installPumpPoll();
     const held: Held = {
       instance,
       adapter,
