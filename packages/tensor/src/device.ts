@@ -97,12 +97,24 @@ export function pumpPoll(): number {
   return pollMs;
 }
 
-function pollIntervalFor(options: InitOptions, software: boolean): number {
+/**
+ * Sets the poll interval of Dawn's event pump (ms, 0 = every event-loop turn); returns the previous
+ * one. initDevice sets the default (see InitOptions.pollIntervalMs).
+ */
+export function setPumpPoll(ms: number, source = 'setPumpPoll'): number {
+  if (!(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 && ms <= 1000))
+    throw new Error(`${source}: the GPU poll interval must be a number of ms in [0, 1000], got ${String(ms)}`);
+  const prev = pollMs;
+  pollMs = ms;
+  installPumpPoll();
+  return prev;
+}
+
+function defaultPoll(options: InitOptions, software: boolean): void {
   const env = process.env.FER_GPU_POLL_MS;
-  const v = options.pollIntervalMs ?? (env !== undefined && env !== '' ? Number(env) : software ? 1 : 0);
-  if (!(Number.isFinite(v) && v >= 0 && v <= 1000))
-    throw new Error(`GPU poll interval must be a number of ms in [0, 1000] (pollIntervalMs or env FER_GPU_POLL_MS), got ${String(options.pollIntervalMs ?? env)}`);
-  return v;
+  if (options.pollIntervalMs !== undefined) setPumpPoll(options.pollIntervalMs, 'initDevice pollIntervalMs');
+  else if (env !== undefined && env !== '') setPumpPoll(Number(env), `env FER_GPU_POLL_MS='${env}'`);
+  else setPumpPoll(software ? 1 : 0);
 }
 
 /** Gets (once) the adapter and device. Every tensor op needs this to have resolved first. */
@@ -128,8 +140,7 @@ export async function initDevice(options: InitOptions = {}): Promise<Gpu> {
     const software =
       ai.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${ai.device} ${ai.description}`) ||
       (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-    pollMs = pollIntervalFor(options, software);
-    installPumpPoll();
+    defaultPoll(options, software);
     const held: Held = {
       instance,
       adapter,

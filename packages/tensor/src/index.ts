@@ -1,4 +1,4 @@
-export { initDevice, releaseDevice, gpu, gpuInstance, hasDevice, describeDevice, throwDeviceErrors, NO_ADAPTER_HELP, hasSubgroups8, describeSubgroups, pumpPoll } from './device.js';
+export { initDevice, releaseDevice, gpu, gpuInstance, hasDevice, describeDevice, throwDeviceErrors, NO_ADAPTER_HELP, hasSubgroups8, describeSubgroups, pumpPoll, setPumpPoll } from './device.js';
 export type { DeviceInfo, Gpu, InitOptions } from './device.js';
 export { dispatch, kernelFor, flush, sync, fence, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource } from './dispatch.js';
 export type { Kernel } from './dispatch.js';
