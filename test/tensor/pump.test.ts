@@ -1,5 +1,6 @@
-// Dawn's event pump (device.ts): on a software adapter its self-re-queuing native callback is
-// deferred with setTimeout instead of spinning through setImmediate; JS callbacks are untouched.
+// Dawn's event pump (device.ts): on a software adapter its self-re-queuing native callback sleeps
+// (Atomics.wait, growing with the wait) instead of spinning through setImmediate; JS callbacks are
+// untouched.
 import { describe, it, expect, afterEach } from 'vitest';
 import { promisify } from 'node:util';
 import { gpu, pumpPoll, setPumpPoll, randUniform, matmul, sync, tidy, type Tensor, type Shape2 } from '@fer/tensor';
@@ -7,18 +8,15 @@ import { useGpu } from '../setup-gpu.js';
 
 useGpu();
 
-const isPump = (fn: unknown): boolean =>
-  typeof fn === 'function' && fn.name === '' && /^function \(\) \{ \[native code\] \}$/.test(Function.prototype.toString.call(fn));
-
-/** Runs GPU work long enough to keep a promise pending, counting the pump callbacks deferred with setTimeout. */
-async function deferredPumps(): Promise<number> {
+/** Runs GPU work long enough to keep a promise pending; the pump's sleeps meanwhile (ms each). */
+async function pumpSleeps(): Promise<number[]> {
   const a = randUniform([384, 384] as const, -1, 1, { seed: 1 }) as Tensor<Shape2>;
-  const realTimeout = globalThis.setTimeout;
-  let deferred = 0;
-  globalThis.setTimeout = ((fn: unknown, ...rest: unknown[]) => {
-    if (isPump(fn)) deferred++;
-    return (realTimeout as (...args: unknown[]) => unknown)(fn, ...rest);
-  }) as typeof setTimeout;
+  const realWait = Atomics.wait;
+  const sleeps: number[] = [];
+  Atomics.wait = ((ta: Int32Array, i: number, v: number, ms?: number) => {
+    sleeps.push(ms ?? Infinity);
+    return realWait(ta, i, v, ms);
+  }) as typeof Atomics.wait;
   try {
     tidy(() => {
       let x = a;
@@ -27,10 +25,10 @@ async function deferredPumps(): Promise<number> {
     }).dispose();
     await sync();
   } finally {
-    globalThis.setTimeout = realTimeout;
+    Atomics.wait = realWait;
     a.dispose();
   }
-  return deferred;
+  return sleeps;
 }
 
 describe("Dawn's event pump", () => {
@@ -44,14 +42,17 @@ describe("Dawn's event pump", () => {
     expect(pumpPoll()).toBe(gpu().info.software ? 1 : 0);
   });
 
-  it('with a poll interval, pending GPU work is awaited through deferred pump callbacks', async () => {
-    saved = setPumpPoll(1);
-    expect(await deferredPumps()).toBeGreaterThan(0);
+  it('with a poll interval, the pump sleeps between polls, growing up to the interval', async () => {
+    saved = setPumpPoll(0.5);
+    const sleeps = await pumpSleeps();
+    expect(sleeps.length).toBeGreaterThan(3);
+    expect(Math.max(...sleeps)).toBeLessThanOrEqual(0.5);
+    expect(sleeps[sleeps.length - 1]!).toBeGreaterThan(sleeps[0]!);
   });
 
-  it('with interval 0 the pump runs on every turn (no deferral)', async () => {
+  it('with interval 0 the pump runs on every turn (never sleeps)', async () => {
     saved = setPumpPoll(0);
-    expect(await deferredPumps()).toBe(0);
+    expect(await pumpSleeps()).toEqual([]);
   });
 
   it('JS callbacks of setImmediate still run at once, with their arguments, and promisify works', async () => {

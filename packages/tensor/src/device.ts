@@ -59,9 +59,9 @@ export interface InitOptions {
   /** Extra Dawn toggles passed to create(), e.g. 'backend=vulkan'. */
   dawnFlags?: string[];
   /**
-   * Milliseconds between polls of Dawn's event pump while a GPU promise is pending (see pumpPoll);
-   * 0 polls on every event-loop turn. Default: env FER_GPU_POLL_MS, else 1 on a software adapter
-   * and 0 on hardware.
+   * The longest sleep in ms between polls of Dawn's event pump while a GPU promise is pending (see
+   * setPumpPoll); 0 polls on every event-loop turn. Default: env FER_GPU_POLL_MS, else 1 on a
+   * software adapter and 0 on hardware.
    */
   pollIntervalMs?: number;
 }
@@ -70,36 +70,59 @@ export interface InitOptions {
 // from a native callback that re-queues itself with the global setImmediate for as long as any is
 // pending: a busy loop that holds one core at 100%. On a software adapter that core is one the
 // driver's worker threads need: on 2 cores, lavapipe's two threads got ~47% each during training
-// while the pump took a whole core. So the pump's callbacks (native functions without a name; no
-// JS code passes those) are deferred by pollMs with setTimeout, and every other setImmediate call
-// goes through unchanged. A hardware device keeps polling every turn: its CPU has cores to spare
-// and a step there is a few ms, so a ms of latency per wait would cost throughput.
+// while the pump took a whole core, and every kernel ran at about half speed.
+//
+// So the pump's callbacks (native functions without a name; JS code never passes those) sleep
+// before they run, and every other setImmediate call goes through unchanged. The sleep grows with
+// the time the wait has lasted (1/16 of it, capped at pollMs): a short wait is still answered
+// within microseconds and a long one costs at most ~6% latency, while a 300 ms training step
+// polls ~1,000 times/s, sleeping in between. The sleep is Atomics.wait (sub-ms, no CPU; setTimeout
+// cannot wait less than 1 ms); other events run between polls as before. A wait starts when the
+// pump is queued from outside one of its own callbacks (Dawn's count of pending promises left 0).
+// A hardware device keeps pumping every turn: its CPU has cores to spare.
 let pollMs = 0;
 let pumpInstalled = false;
+let waitStart = 0;
+let inPump = false;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const NATIVE = /^function \(\) \{ \[native code\] \}$/;
+
+function isPump(fn: unknown): fn is (...args: unknown[]) => void {
+  return typeof fn === 'function' && fn.name === '' && NATIVE.test(Function.prototype.toString.call(fn));
+}
 
 function installPumpPoll(): void {
   if (pumpInstalled) return;
   pumpInstalled = true;
   const real = globalThis.setImmediate;
   const polled = function setImmediate(fn: (...args: unknown[]) => void, ...args: unknown[]) {
-    if (pollMs > 0 && typeof fn === 'function' && fn.name === '' && NATIVE.test(Function.prototype.toString.call(fn)))
-      return setTimeout(fn, pollMs, ...args) as unknown as NodeJS.Immediate;
-    return real(fn, ...args);
+    if (pollMs <= 0 || !isPump(fn)) return real(fn, ...args);
+    const now = performance.now();
+    if (!inPump) waitStart = now;
+    const sleepMs = Math.min(pollMs, (now - waitStart) / 16);
+    return real(() => {
+      if (sleepMs >= 0.01) Atomics.wait(sleeper, 0, 0, sleepMs);
+      inPump = true;
+      try {
+        fn(...args);
+      } finally {
+        inPump = false;
+      }
+    });
   } as typeof globalThis.setImmediate;
   // util.promisify(setImmediate) and timers keep working through the original.
   Object.assign(polled, { [promisify.custom]: (real as unknown as Record<symbol, unknown>)[promisify.custom], __promisify__: real.__promisify__ });
   globalThis.setImmediate = polled;
 }
 
-/** The current poll interval of Dawn's event pump in ms (0 = every event-loop turn). */
+/** The longest sleep between polls of Dawn's event pump in ms (0 = every event-loop turn). */
 export function pumpPoll(): number {
   return pollMs;
 }
 
 /**
- * Sets the poll interval of Dawn's event pump (ms, 0 = every event-loop turn); returns the previous
- * one. initDevice sets the default (see InitOptions.pollIntervalMs).
+ * Sets the longest sleep between polls of Dawn's event pump (ms, 0 = poll every event-loop turn);
+ * returns the previous one. initDevice sets the default (see InitOptions.pollIntervalMs).
  */
 export function setPumpPoll(ms: number, source = 'setPumpPoll'): number {
   if (!(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 && ms <= 1000))
