@@ -8,9 +8,13 @@ import { useGpu } from '../setup-gpu.js';
 
 useGpu();
 
-/** Runs GPU work long enough to keep a promise pending; the pump's sleeps meanwhile (ms each). */
+/**
+ * Runs GPU work long enough to keep a promise pending for tens of ms (12 matmuls: 384^2 on a CPU
+ * adapter, 2048^2 on a GPU); the pump's sleeps meanwhile (ms each).
+ */
 async function pumpSleeps(): Promise<number[]> {
-  const a = randUniform([384, 384] as const, -1, 1, { seed: 1 }) as Tensor<Shape2>;
+  const n = gpu().info.software ? 384 : 2048;
+  const a = randUniform([n, n] as const, -1, 1, { seed: 1 }) as Tensor<Shape2>;
   const realWait = Atomics.wait;
   const sleeps: number[] = [];
   Atomics.wait = ((ta: Int32Array, i: number, v: number, ms?: number) => {
