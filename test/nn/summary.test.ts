@@ -31,24 +31,34 @@ describe('summary', () => {
     m.dispose();
   });
 
+  /**
+   * Hand count of a VGG-style net: each [cin, cout, spatial size] conv (3x3, bias, BN with 4 values
+   * per channel), then Linear(flat, head) + BN + Linear(head, 7). FLOPs: 2 per multiply-add.
+   */
+  const vggCount = (convs: [number, number, number][], flat: number, head: number) => {
+    let total = 0;
+    let convFlops = 0;
+    for (const [cin, cout, hw] of convs) {
+      total += cout * cin * 9 + cout + 4 * cout;
+      convFlops += 2 * cin * 9 * cout * hw * hw;
+    }
+    total += flat * head + head + 4 * head + head * 7 + 7;
+    return { total, convFlops, headFlops: 2 * (flat * head + head * 7) };
+  };
+
   it('vgg: hand-counted totals and FLOPs (4 stages of two 3x3 convs, 512-wide head)', () => {
     const v = vggNet({ seed: 0 });
-    const conv = (cin: number, cout: number) => cout * cin * 9 + cout;
-    const bn = (c: number) => 4 * c;
-    const widths = [64, 128, 256, 512];
-    let total = 0;
-    let flops = 0;
+    const convs: [number, number, number][] = [];
     let c = 1;
     let hw = 48;
-    for (const w of widths) {
+    for (const w of [64, 128, 256, 512]) {
       for (let k = 0; k < 2; k++) {
-        total += conv(c, w) + bn(w);
-        flops += 2 * c * 9 * w * hw * hw;
+        convs.push([c, w, hw]);
         c = w;
       }
       hw /= 2;
     }
-    total += 512 * 9 * 512 + 512 + bn(512) + 512 * 7 + 7;
+    const { total, convFlops: flops } = vggCount(convs, 512 * 9, 512);
     const info = summarize(v, [1, 48, 48]);
     expect(info.total).toBe(total);
     expect(total).toBe(7_057_351);
@@ -62,21 +72,11 @@ describe('summary', () => {
 
   it('vgg-lite: hand-counted totals and FLOPs (convs 32 | 64 | 128, 128 | 256, 256-wide head)', () => {
     const v = vggLite({ seed: 0 });
-    const conv = (cin: number, cout: number) => cout * cin * 9 + cout;
-    const bn = (c: number) => 4 * c;
-    // [cin, cout, spatial size] of each conv.
-    const convs: [number, number, number][] = [[1, 32, 48], [32, 64, 24], [64, 128, 12], [128, 128, 12], [128, 256, 6]];
-    let total = 0;
-    let flops = 0;
-    for (const [cin, cout, hw] of convs) {
-      total += conv(cin, cout) + bn(cout);
-      flops += 2 * cin * 9 * cout * hw * hw;
-    }
-    total += 256 * 9 * 256 + 256 + bn(256) + 256 * 7 + 7;
-    flops += 2 * (256 * 9 * 256 + 256 * 7);
+    const count = vggCount([[1, 32, 48], [32, 64, 24], [64, 128, 12], [128, 128, 12], [128, 256, 6]], 256 * 9, 256);
+    const flops = count.convFlops + count.headFlops;
     const info = summarize(v, [1, 48, 48]);
-    expect(info.total).toBe(total);
-    expect(total).toBe(1_130_759);
+    expect(info.total).toBe(count.total);
+    expect(count.total).toBe(1_130_759);
     expect(info.nonTrainable).toBe(2 * (32 + 64 + 128 + 128 + 256 + 256));
     expect(info.flops / flops).toBeGreaterThan(1);
     expect(info.flops / flops).toBeLessThan(1.03);
