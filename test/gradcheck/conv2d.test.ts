@@ -83,15 +83,18 @@ function gradcheckCases(cases: Case[], seed: number): void {
   }
 }
 
-// Every kernel the tuner may pick runs every case: the register-blocked kernels (any adapter) and
-// each subgroup variant (8-lane subgroups: lavapipe); geometries a subgroup kernel does not cover
-// fall back inside the op.
+// Every kernel the tuner may pick runs every case: the register-blocked kernels (any adapter), the
+// tiled implicit-GEMM forward kernels meant for hardware GPUs (any adapter; with the hardware weight
+// gradient) and each subgroup variant (8-lane subgroups: lavapipe); geometries a subgroup kernel
+// does not cover fall back inside the op.
 const set = (forward: Parameters<typeof setConvForwardVariant>[0], weight: Parameters<typeof setConvVariant>[0]) => () => {
   setConvForwardVariant(forward);
   setConvVariant(weight);
 };
 const KERNEL_SETS = {
   rows: set('rows', 'cpu'),
+  'gemm forward (128 channels x 128 pixels), gpu weight': set('gemm', 'gpu'),
+  'gemm64 forward (64 channels x 128 pixels), gpu weight': set('gemm64', 'gpu'),
   'sg2 (forward and weight)': set('sg2', 'sg2'),
   'sg3 (forward and weight)': set('sg3', 'sg3'),
   'sg4 (forward and weight)': set('sg4', 'sg4'),
@@ -104,7 +107,7 @@ const restoreAuto = (): void => {
 
 for (const [name, use] of Object.entries(KERNEL_SETS))
   describe(`conv2d gradcheck, '${name}' kernels`, () => {
-    withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name === 'rows' || hasSubgroups8());
+    withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name === 'rows' || name.startsWith('gemm') || hasSubgroups8());
     // relu(conv(x) + b) is not differentiable at 0 (finite differences fail there): the fused epilogue
     // is checked against the unfused pair, itself gradchecked above and in elementwise.test.ts.
     for (const [what, opts] of [['3x3 same', { padding: 'same' }], ['3x3 stride 2 (direct kernel)', { padding: 1, stride: 2 }]] as const)
@@ -179,7 +182,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sg2, sg3, sg4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, subgroup, sg2, sg3, sg4, sg2x2 or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, subgroup, sg2, sg3, sg4, sg2x2 or null/);
   });
 });
 

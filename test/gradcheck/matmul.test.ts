@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, matmul, linear, tensor, tidy, sum, mul, zeros, setMatmulVariant, hasSubgroups8, type MatmulVariant, type Tensor, type Shape2 } from '@fer/tensor';
+import { Rng, matmul, linear, tensor, tidy, sum, mul, zeros, setMatmulVariant, hasSubgroups8, MATMUL_VARIANTS, type MatmulVariant, type Tensor, type Shape2 } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose, type Tolerance } from './harness.js';
 import { matmulRef, linearRef, transposeRef } from './reference/matmul.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -25,9 +25,9 @@ function stored(rows: number, cols: number, trans: boolean): Shape2 {
 }
 
 // Every matmul kernel the automatic choice may pick runs the whole suite.
-for (const variant of ['block', 'subgroup'] as const)
+for (const variant of MATMUL_VARIANTS)
   describe(`matmul kernel '${variant}'`, () => {
-    withVariant<MatmulVariant>(variant, setMatmulVariant, () => variant === 'block' || hasSubgroups8());
+    withVariant<MatmulVariant>(variant, setMatmulVariant, () => variant !== 'subgroup' || hasSubgroups8());
 
   describe('matmul gradcheck', () => {
     const rng = new Rng(11);
@@ -113,6 +113,7 @@ for (const variant of ['block', 'subgroup'] as const)
       [64, 96, 128], // vec4 path, several workgroups in both directions
       [67, 130, 45], // odd: scalar path, partial tiles and partial workgroups
       [1, 256, 7], // batch 1 through a classifier-like head
+      [150, 21, 260], // tiled kernels: 2 x 3 tiles of 128 x 128 (3 x 3 of 64 x 128), all partial; K not a multiple of 8 or 16
     ] as const)
       for (const [transA, transB] of TRANS)
         it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, () => checkLarge(M, K, N, transA, transB, rng));

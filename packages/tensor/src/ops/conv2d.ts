@@ -7,7 +7,9 @@
 // convolution with the flipped kernel) and weight_rows. Other strides use the direct kernels
 // forward, backward_input (a gather, stride phases handled) and backward_weight.
 // On hardware adapters the weight gradient is instead a workgroup-memory tiled GEMM with implicit
-// im2col and split-K (weight_gemm); setConvVariant forces either variant (tests run both).
+// im2col and split-K (weight_gemm); setConvVariant forces either variant (tests run both). The
+// forward (and the stride-1 input gradient) has a tiled implicit-GEMM variant for hardware too
+// (forward_gemm, any stride), which the tuner weighs against the others there.
 // WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { choose, type Trial } from '../tune.js';
@@ -81,24 +83,31 @@ function forwardRows2Kernel(kh: number, kw: number, relu: boolean): Kernel {
   return convKernel('conv2d_subgroup', 'forward_sg_rows2', { KH: kh, KW: kw, NP: 2, RELU: +relu });
 }
 
+function forwardGemmKernel(ftm: number, relu: boolean): Kernel {
+  return convKernel('conv2d', 'forward_gemm', { FTM: ftm, RELU: +relu });
+}
+
 function weightSubgroupKernel(kw: number, np: number): Kernel {
   return convKernel('conv2d_subgroup', 'weight_sg', { KW: kw, NP: np });
 }
 
 /**
  * Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (forward_rows, any
- * adapter); on 8-lane subgroups 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane),
- * 'sg2x2' (forward_sg_rows2: 2 pixels x 2 rows per lane; row stride 1), or 'subgroup' (forward_sg
- * with the default pixels per lane). The tuner picks among them per shape.
+ * adapter); 'gemm' / 'gemm64' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64 output
+ * channels x 128 pixels, any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
+ * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
+ * 2 pixels x 2 rows per lane; row stride 1), or 'subgroup' (forward_sg with the default pixels per
+ * lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2'];
+export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2'];
+const isGemm = (v: string | null): boolean => v === 'gemm' || v === 'gemm64';
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
 export function setConvForwardVariant(v: ConvForwardVariant | null): void {
   if (v !== null && !FORWARD_VARIANTS.includes(v))
     throw new Error(`setConvForwardVariant: expected one of ${FORWARD_VARIANTS.join(', ')} or null, got ${JSON.stringify(v)}`);
-  if (v !== null && v !== 'rows' && !hasSubgroups8())
+  if (v !== null && v !== 'rows' && !isGemm(v) && !hasSubgroups8())
     throw new Error(`setConvForwardVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedForward = v;
 }
@@ -107,10 +116,18 @@ const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
 
 /**
- * The forward kernel for g: 'rows', or 'sg<NP>' (forward_sg with NP pixels per lane). Only for the
- * fast-path geometries (column stride 1, KW <= 16); the tuner picks among the candidates.
+ * The forward kernel for g: 'rows', 'sg<NP>' (forward_sg with NP pixels per lane), 'sg2x2', 'gemm',
+ * 'gemm64', or 'direct' (forward: any stride; 'rows' and the subgroup kernels need the fast-path
+ * geometries, column stride 1 and KW <= 16). The tuner picks among the candidates.
  */
-function forwardKernelFor(g: Geometry): string {
+function forwardKernelFor(g: Geometry, fast: boolean): string {
+  const software = gpu().info.software;
+  if (!fast) {
+    if (isGemm(forcedForward)) return forcedForward!;
+    if (forcedForward || software) return 'direct';
+    return choose('conv2d.forward', geometryKey(g), ['direct', 'gemm', 'gemm64'], 'gemm', () => forwardTrial(g));
+  }
+  if (!software && !forcedForward) return choose('conv2d.forward', geometryKey(g), ['rows', 'gemm', 'gemm64'], 'gemm', () => forwardTrial(g));
   const np = subgroupPixels(g.ow, FORWARD_NP);
   // Two rows per lane need row stride 1 (shared input rows) and an unrolled kernel-row loop.
   const rows2 = g.sh === 1 && g.kh <= ROWS2_MAX_KH;
@@ -121,7 +138,7 @@ function forwardKernelFor(g: Geometry): string {
   if (!hasSubgroups8()) return 'rows';
   // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
   // seed-cnn and fast layer), else NP pixels per lane.
-  const fallback = gpu().info.software ? (rows2 ? 'sg2x2' : `sg${np}`) : 'rows';
+  const fallback = rows2 ? 'sg2x2' : `sg${np}`;
   const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : [])];
   return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
@@ -293,8 +310,13 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
   const hasBias = bias ? 1 : 0;
   const bb = bias ? bias.buffer : wf.buffer;
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
-  const choice = fast ? (kernelChoice ?? forwardKernelFor(g)) : 'direct';
-  if (choice === 'sg2x2') {
+  const choice = kernelChoice ?? forwardKernelFor(g, fast);
+  if (isGemm(choice)) {
+    const ftm = choice === 'gemm' ? 8 : 4;
+    const pixelTiles = Math.ceil((g.n * g.oh * g.ow) / 128);
+    const channelTiles = Math.ceil(g.cout / (16 * ftm));
+    dispatch(forwardGemmKernel(ftm, relu), [x.buffer, wf.buffer, bb, out.buffer], words(g, [pixelTiles, cob, hasBias]), pixelTiles * channelTiles);
+  } else if (choice === 'sg2x2') {
     // Two output rows x 2 pixels per lane; one more zero row so the last pair's second row is defined.
     const np = 2;
     const owb = Math.ceil(g.ow / np);
@@ -317,7 +339,7 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardSubgroupKernel(g.kw, np, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
-  } else if (fast) {
+  } else if (choice === 'rows') {
     // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
     const rowPix = rowPixels(g.ow);
     const owb = Math.ceil(g.ow / rowPix);

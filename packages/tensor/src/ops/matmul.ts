@@ -1,6 +1,7 @@
 // Matrix products: matmul (with optional transposes) and linear (x @ w^T + bias, PyTorch layout),
 // forward and backward. WGSL: matmul.wgsl, entry points `matmul` (scalar loads, any size) and
-// `matmul_v4` (vec4 loads when K and both operands' contiguous dimensions are multiples of 4).
+// `matmul_v4` (vec4 loads when K and both operands' contiguous dimensions are multiples of 4);
+// matmul_subgroup.wgsl (lavapipe); matmul_tiled.wgsl (shared-memory tiles, for hardware GPUs).
 import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { Tensor, checkInputs, checkRank, empty, randNormal, fmtShape, type Shape1, type Shape2 } from '../tensor.js';
@@ -23,8 +24,23 @@ export interface MatmulOptions {
 const WG_N = 4;
 const WG_M = 64 / WG_N;
 
-/** Matmul kernels: 'block' (any adapter), 'subgroup' (8-lane subgroups, i.e. lavapipe; see matmul_subgroup.wgsl). */
-export type MatmulVariant = 'block' | 'subgroup';
+/**
+ * Matmul kernels: 'block' (any adapter), 'subgroup' (8-lane subgroups, i.e. lavapipe; see
+ * matmul_subgroup.wgsl), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
+ * 'tiled' (128x128 tile, 8x8 per invocation, 8 k per stage), 'tiled_k16' (the same, 16 k per stage),
+ * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs).
+ */
+export type MatmulVariant = 'block' | 'subgroup' | 'tiled' | 'tiled_k16' | 'tiled64';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'tiled', 'tiled_k16', 'tiled64'];
+
+/** Rows per invocation (TM) and k per stage (BK) of each tiled variant. */
+const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number }>> = {
+  tiled: { TM: 8, BK: 8 },
+  tiled_k16: { TM: 8, BK: 16 },
+  tiled64: { TM: 4, BK: 8 },
+};
+/** The candidates the tuner times on hardware adapters (on lavapipe: 'block' and 'subgroup'). */
+const HARDWARE_CANDIDATES: readonly MatmulVariant[] = ['block', 'tiled', 'tiled_k16', 'tiled64'];
 
 function blockKernel(transA: boolean, transB: boolean, bias: boolean, vec4: boolean): Kernel {
   return kernelFor('matmul', vec4 ? 'matmul_v4' : 'matmul', ['read', 'read', 'read', 'rw'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, WG_N });
@@ -52,6 +68,14 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   // Without a bias, binding 2 is never read: bind `a` there (read-only aliasing is allowed).
   const buffers = [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer];
   const variant = variantChoice ?? matmulVariant({ M, N, K, transA, transB }, bias !== null);
+  const tiled = TILED[variant];
+  if (tiled) {
+    const groupsN = Math.ceil(N / 128);
+    const groupsM = Math.ceil(M / (16 * tiled.TM));
+    const k = kernelFor('matmul_tiled', 'matmul_tiled', ['read', 'read', 'read', 'rw'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), ...tiled });
+    dispatch(k, buffers, [M, N, K, groupsN], groupsN * groupsM);
+    return out;
+  }
   if (variant === 'subgroup') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
@@ -76,17 +100,19 @@ export interface MatmulShape { M: number; N: number; K: number; transA: boolean;
 let forcedMatmul: MatmulVariant | null = null;
 /** Forces one matmul kernel (tests run every variant); null restores the automatic choice. */
 export function setMatmulVariant(v: MatmulVariant | null): void {
-  if (v !== null && v !== 'block' && v !== 'subgroup') throw new Error(`setMatmulVariant: expected 'block', 'subgroup' or null, got ${JSON.stringify(v)}`);
+  if (v !== null && !MATMUL_VARIANTS.includes(v)) throw new Error(`setMatmulVariant: expected one of ${MATMUL_VARIANTS.map((x) => `'${x}'`).join(', ')} or null, got ${JSON.stringify(v)}`);
   if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setMatmulVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedMatmul = v;
 }
 
 function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (forcedMatmul) return forcedMatmul;
-  if (!hasSubgroups8()) return 'block';
-  const fallback = gpu().info.software ? 'subgroup' : 'block';
+  const software = gpu().info.software;
+  if (software && !hasSubgroups8()) return 'block';
+  const candidates = software ? ['block', 'subgroup'] : HARDWARE_CANDIDATES;
+  const fallback = software ? 'subgroup' : 'tiled';
   const key = `${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
-  return choose('matmul', key, ['block', 'subgroup'], fallback, () => matmulTrial(s, bias)) as MatmulVariant;
+  return choose('matmul', key, candidates, fallback, () => matmulTrial(s, bias)) as MatmulVariant;
 }
 
 function matmulTrial(s: MatmulShape, bias: boolean): Trial {
