@@ -25,5 +25,19 @@ mkdir -p .gpu/app/node_modules/webgpu/dist
 cp "$W/package.json" "$W/index.js" .gpu/app/node_modules/webgpu/
 xz -T0 -c "$W/dist/linux-x64/dawn.node" > .gpu/dawn.node.xz
 cp -rL "$(readlink -f node_modules/.pnpm/pngjs@*/node_modules/pngjs | head -1)" .gpu/app/node_modules/pngjs
+# The bench's peers (TF.js-WebGPU on the same Dawn adapter): each package's Node bundle (one file)
+# and package.json, and the few packages those bundles require; ~8 MB instead of the packages' ~100 MB.
+TF=.gpu/app/node_modules/@tensorflow
+for p in tfjs tfjs-core tfjs-backend-cpu tfjs-backend-webgl tfjs-backend-webgpu tfjs-converter tfjs-data tfjs-layers; do
+  src=$(readlink -f node_modules/.pnpm/@tensorflow+$p@*/node_modules/@tensorflow/$p | head -1)
+  main=$(node -p "require('$src/package.json').main")
+  mkdir -p "$TF/$p/$(dirname "$main")"
+  cp "$src/package.json" "$TF/$p/"
+  cp "$src/$main" "$TF/$p/$main"
+done
+for p in long seedrandom node-fetch whatwg-url tr46 webidl-conversions; do
+  cp -rL "$(readlink -f node_modules/.pnpm/$p@*/node_modules/$p | head -1)" .gpu/app/node_modules/$p
+done
+cp scripts/gpu-run.sh .gpu/
 cp scripts/gpu-unpack.sh .gpu/
 du -sh .gpu

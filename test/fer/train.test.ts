@@ -4,8 +4,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
-import { train, evaluate, evaluateEnsemble, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
-import { Rng } from '@fer/tensor';
+import { train, evaluate, evalBatchFor, evaluateEnsemble, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
+import { Rng, gpu } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
 
@@ -157,6 +157,25 @@ describe('training loop', () => {
       expect(sum).toBeCloseTo(1, 5);
     }
     expect(a.acc).toBe(Array.from(a.preds).filter((p, i) => p === set.labels[i]).length / set.count);
+    model.dispose();
+  });
+
+  it("evaluate shrinks its batch to fit the device's storage bindings (vgg's 64 x 48 x 48 maps)", async () => {
+    const model = createModel('vgg', { seed: 1 });
+    const perImage = 64 * 48 * 48 * 4; // bytes of vgg's largest activation per image
+    const fits = Math.floor(gpu().device.limits.maxStorageBufferBindingSize / (2 * perImage));
+    expect(evalBatchFor(model, 4096)).toBe(Math.min(4096, fits));
+    expect(evalBatchFor(model, 8)).toBe(8);
+    expect(evalBatchFor(createModel('fast', { seed: 1 }), 128)).toBe(128);
+    // One batch of 240 binds a 142 MB activation (in a 192 MiB pooled buffer): lavapipe refuses
+    // bindings over 128 MiB.
+    const count = 240;
+    const rng = new Rng(5);
+    const images = Uint8Array.from({ length: count * 48 * 48 }, () => Math.floor(rng.uniform() * 256));
+    const labels = Uint8Array.from({ length: count }, (_, i) => i % 7);
+    const r = await evaluate(model, { images, labels, count });
+    expect(r.preds).toHaveLength(count);
+    for (let i = 0; i < count; i++) expect(r.probs.subarray(i * 7, i * 7 + 7).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     model.dispose();
   });
 

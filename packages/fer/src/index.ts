@@ -7,5 +7,5 @@ export * from './metrics.js';
 export * from './plots/plots.js';
 export * from './checkpoint.js';
 export * from './presets.js';
-export { train, evaluate, evaluateEnsemble, DEFAULT_CONFIG, TrainingError, TTA_MODES, TENCROP_SHIFT, ttaViews, shiftFaces, flipRows } from './train.js';
+export { train, evaluate, evalBatchFor, evaluateEnsemble, DEFAULT_CONFIG, TrainingError, TTA_MODES, TENCROP_SHIFT, ttaViews, shiftFaces, flipRows } from './train.js';
 export type { TrainConfig, TrainResult, EpochRecord, EvalOutput, Tta, TrainHooks, OptimizerName, ScheduleName } from './train.js';

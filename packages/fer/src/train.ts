@@ -3,10 +3,10 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Rng, tensor, tidy, noGrad, zeros, fence, accumulateStats, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
+  Rng, gpu, shapeSize, tensor, tidy, noGrad, zeros, fence, accumulateStats, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
 } from '@fer/tensor';
 import {
-  createModel, summary, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau,
+  createModel, summary, summarize, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau,
   getDropoutRngState, setDropoutRngState, type Module, type Optimizer, type ReduceLrOnPlateauState,
 } from '@fer/nn';
 import { CLASSES, IMAGE_SIZE, NUM_CLASSES } from './data/classes.js';
@@ -226,13 +226,29 @@ export function flipRows(x: Float32Array): Float32Array {
   return out;
 }
 
-/** Runs the model in eval mode over a split: mean loss, accuracy, every prediction and probability. */
+/**
+ * The largest evaluation batch, at most `wanted`, whose biggest activation fits one storage-buffer
+ * binding of this device. Kernels bind whole tensors and lavapipe caps a binding at 128 MiB, which
+ * vgg's 64 x 48 x 48 maps pass at 256 images. The margin of 2 covers the zero-padded input copies
+ * some conv kernels make (x1.17 at most for 5x5) and the buffer pool's size classes (x1.5 at most).
+ */
+export function evalBatchFor(model: Module, wanted: number): number {
+  const largest = Math.max(...summarize(model, [1, IMAGE_SIZE, IMAGE_SIZE]).rows.map((r) => shapeSize(r.outputShape)));
+  const fits = Math.floor(gpu().device.limits.maxStorageBufferBindingSize / (2 * 4 * largest));
+  return Math.max(1, Math.min(wanted, fits));
+}
+
+/**
+ * Runs the model in eval mode over a split: mean loss, accuracy, every prediction and probability.
+ * `batch` is an upper bound: evalBatchFor() lowers it where the device's bindings are small.
+ */
 export async function evaluate(
   model: Module,
   data: { images: Uint8Array; labels: Uint8Array; count: number },
-  batch = 256,
+  wantedBatch = 256,
   tta: Tta = 'none',
 ): Promise<EvalOutput> {
+  const batch = evalBatchFor(model, wantedBatch);
   const wasTraining = model.training;
   model.eval();
   const probs = new Float32Array(data.count * NUM_CLASSES);

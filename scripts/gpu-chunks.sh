@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Splits what a GPU session needs into chunks that each fit in one `device` call beside the tracked
+# tree (a call carries at most 64 MiB in all): .gpu/ from gpu-pack.sh (node, Vulkan loader, built
+# app, TF.js peers: ~33 MB) plus the packed data set (the decoded cache a training run writes to
+# .cache/, xz-compressed: ~65 MB). Output: .gpuchunks/1, 2, ... (git-ignored), CHUNK_MB each.
+# On the device, one call per chunk:   mkdir -p /root/stage && cp .gpuchunks/N/* /root/stage/
+# and with the last one:               cat /root/stage/part-* .gpuchunks/LAST/part-* | tar -x -C /root/w
+#                                      cd /root/w && bash .gpu/gpu-run.sh 540
+# The machine keeps /root between calls only while it is warm (30 s idle): make the calls back to back.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CHUNK_MB=${CHUNK_MB:-33}
+bash scripts/gpu-pack.sh
+bin=$(ls -t .cache/fer2013-*.bin 2>/dev/null | head -1 || true)
+[ -n "$bin" ] || { echo "gpu-chunks: no packed data set in .cache/: run any training once (pnpm fer:train --epochs 1) to write it" >&2; exit 1; }
+if [ ! -f .gpu/fer2013.bin.xz ] || [ "$bin" -nt .gpu/fer2013.bin.xz ]; then xz -T0 -6 -c "$bin" > .gpu/fer2013.bin.xz; fi
+rm -rf .gpuchunks && mkdir -p .gpuchunks
+tar -cf - .gpu | split -b "${CHUNK_MB}M" -d - .gpuchunks/part-
+n=0
+for f in .gpuchunks/part-*; do n=$((n + 1)); mkdir -p ".gpuchunks/$n"; mv "$f" ".gpuchunks/$n/"; done
+du -sh .gpuchunks/*
