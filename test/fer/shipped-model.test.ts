@@ -1,6 +1,7 @@
 // Regression guard for the shipped weights (models/fer-best.safetensors, see models/README.md):
 // accuracy on a fixed 500-image slice of PublicTest stays above a floor a few points under the
-// measured figure (69.0% on this slice, lavapipe, when it was shipped).
+// measured figure (74.2% on this slice for the vgg of `--preset gpu`, lavapipe, when it was shipped;
+// the seed-cnn shipped before it had 69.0%).
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { loadModel, loadSplit, evaluate, IMAGE_PIXELS } from '@fer/fer';
@@ -10,7 +11,7 @@ useGpu();
 
 const MODEL = new URL('../../models/fer-best.safetensors', import.meta.url).pathname;
 const DATA = new URL('../../../shared/fer2013/', import.meta.url).pathname;
-const FLOOR = 0.66;
+const FLOOR = 0.71;
 
 describe('shipped model', () => {
   it('keeps its accuracy on a fixed 500-image slice of PublicTest', async () => {
@@ -26,7 +27,7 @@ describe('shipped model', () => {
       labels[i] = pub.labels[src]!;
     });
     const { model, name } = await loadModel(MODEL);
-    expect(name).toBe('seed-cnn');
+    expect(name).toBe('vgg');
     const res = await evaluate(model, { images, labels, count: 500 }, 100);
     model.dispose();
     console.log(`shipped model on the 500-image PublicTest slice: ${(res.acc * 100).toFixed(1)}%`);
