@@ -11,8 +11,12 @@
 // while the current stage is multiplied (one barrier pair per stage, no double buffer in shared memory).
 // Global reads are scalar and bounds-checked (zeros outside), so any M, N, K and both transposes work;
 // consecutive invocations read consecutive addresses along each operand's contiguous axis.
+// Split-K (for outputs with too few tiles to fill the GPU, e.g. a 64-row batch through a wide layer):
+// workgroup g works on tile g % tiles over k in [s kPer, (s + 1) kPer), s = g / tiles, and writes its
+// partial product to c[s, M, N] (the bias only into s = 0); the host sums the partials. One split
+// (kPer >= K) is the plain product.
 
-struct Params { M: u32, N: u32, K: u32, groupsN: u32 }
+struct Params { M: u32, N: u32, K: u32, groupsN: u32, tiles: u32, kPer: u32 }
 
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
@@ -50,21 +54,25 @@ fn b_slot(li: u32, r: u32) -> vec2<u32> {
   return vec2<u32>(e / BN, e % BN);
 }
 
-fn load_a(m: u32, k: u32) -> f32 {
-  if (m >= P.M || k >= P.K) { return 0.0; }
+fn load_a(m: u32, k: u32, kEnd: u32) -> f32 {
+  if (m >= P.M || k >= kEnd) { return 0.0; }
   return a[select(m * P.K + k, k * P.M + m, TRANS_A)];
 }
 
-fn load_b(k: u32, n: u32) -> f32 {
-  if (k >= P.K || n >= P.N) { return 0.0; }
+fn load_b(k: u32, n: u32, kEnd: u32) -> f32 {
+  if (k >= kEnd || n >= P.N) { return 0.0; }
   return b[select(k * P.N + n, n * P.K + k, TRANS_B)];
 }
 
 @compute @workgroup_size(256)
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let n0 = (g % P.groupsN) * BN;
-  let m0 = (g / P.groupsN) * BM;
+  let tile = g % P.tiles;
+  let split = g / P.tiles;
+  let n0 = (tile % P.groupsN) * BN;
+  let m0 = (tile / P.groupsN) * BM;
+  let kBeg = split * P.kPer;
+  let kEnd = min(P.K, kBeg + P.kPer);
   let tx = li % 16u;
   let ty = li / 16u;
 
@@ -72,19 +80,19 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   for (var i = 0u; i < 16u; i++) { acc[i] = vec4<f32>(0.0); }
   var ra: array<f32, 8>;
   var rb: array<f32, 8>;
-  for (var r = 0u; r < LOADS_A; r++) { let s = a_slot(li, r); ra[r] = load_a(m0 + s.x, s.y); }
-  for (var r = 0u; r < LOADS_B; r++) { let s = b_slot(li, r); rb[r] = load_b(s.x, n0 + s.y); }
+  for (var r = 0u; r < LOADS_A; r++) { let s = a_slot(li, r); ra[r] = load_a(m0 + s.x, kBeg + s.y, kEnd); }
+  for (var r = 0u; r < LOADS_B; r++) { let s = b_slot(li, r); rb[r] = load_b(kBeg + s.x, n0 + s.y, kEnd); }
 
-  for (var k0 = 0u; k0 < P.K; k0 += BK) {
+  for (var k0 = kBeg; k0 < kEnd; k0 += BK) {
     workgroupBarrier(); // the previous stage's reads are done
     for (var r = 0u; r < LOADS_A; r++) { let s = a_slot(li, r); sA[s.y * (BM / 4u) + s.x / 4u][s.x % 4u] = ra[r]; }
     for (var r = 0u; r < LOADS_B; r++) { let s = b_slot(li, r); sB[s.x * 32u + s.y / 4u][s.y % 4u] = rb[r]; }
     workgroupBarrier();
     // Fetch the next stage now, so the loads are in flight while this one is multiplied.
     let k1 = k0 + BK;
-    if (k1 < P.K) {
-      for (var r = 0u; r < LOADS_A; r++) { let s = a_slot(li, r); ra[r] = load_a(m0 + s.x, k1 + s.y); }
-      for (var r = 0u; r < LOADS_B; r++) { let s = b_slot(li, r); rb[r] = load_b(k1 + s.x, n0 + s.y); }
+    if (k1 < kEnd) {
+      for (var r = 0u; r < LOADS_A; r++) { let s = a_slot(li, r); ra[r] = load_a(m0 + s.x, k1 + s.y, kEnd); }
+      for (var r = 0u; r < LOADS_B; r++) { let s = b_slot(li, r); rb[r] = load_b(k1 + s.x, n0 + s.y, kEnd); }
     }
     for (var kk = 0u; kk < BK; kk++) {
       let b0 = sB[kk * 32u + tx];
@@ -103,7 +111,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let n = n0 + h * 64u + 4u * tx;
     if (n >= P.N) { continue; }
     var bv = vec4<f32>(0.0);
-    if (HAS_BIAS) {
+    if (HAS_BIAS && split == 0u) {
       let last = P.N - 1u;
       bv = vec4<f32>(bias[n], bias[min(n + 1u, last)], bias[min(n + 2u, last)], bias[min(n + 3u, last)]);
     }
@@ -111,7 +119,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
       let m = m0 + (i / 4u) * 64u + 4u * ty + i % 4u;
       if (m >= P.M) { continue; }
       let v = acc[i * 2u + h] + bv;
-      let row = m * P.N;
+      let row = (split * P.M + m) * P.N;
       c[row + n] = v.x;
       if (n + 1u < P.N) { c[row + n + 1u] = v.y; }
       if (n + 2u < P.N) { c[row + n + 2u] = v.z; }

@@ -114,6 +114,7 @@ for (const variant of MATMUL_VARIANTS)
       [67, 130, 45], // odd: scalar path, partial tiles and partial workgroups
       [1, 256, 7], // batch 1 through a classifier-like head
       [150, 21, 260], // tiled kernels: 2 x 3 tiles of 128 x 128 (3 x 3 of 64 x 128), all partial; K not a multiple of 8 or 16
+      [70, 600, 40], // tiled64_splitk: K in 2 splits (304 + 296), partial tiles
     ] as const)
       for (const [transA, transB] of TRANS)
         it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, () => checkLarge(M, K, N, transA, transB, rng));
@@ -161,8 +162,11 @@ for (const variant of MATMUL_VARIANTS)
         forwardTol: tolFor(5),
         gradTol: gradTolFor(6, 3),
       }));
-    it('larger layer against analytic gradients (bias grad = column sums over 300 rows)', async () => {
-      const [N, inF, outF] = [300, 64, 10];
+    for (const [N, inF, outF] of [
+      [300, 64, 10],
+      [64, 1100, 9], // a long K: split over workgroups by tiled64_splitk (the bias added once)
+    ] as const)
+    it(`larger layer ${N}x${inF} -> ${outF} against analytic gradients (bias grad = column sums over ${N} rows)`, async () => {
       const xd = Float64Array.from(Float32Array.from(randomArray(N * inF, rng)));
       const wd = Float64Array.from(Float32Array.from(randomArray(outF * inF, rng)));
       const bd = Float64Array.from(Float32Array.from(randomArray(outF, rng)));

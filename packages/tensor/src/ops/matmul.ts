@@ -28,19 +28,25 @@ const WG_M = 64 / WG_N;
  * Matmul kernels: 'block' (any adapter), 'subgroup' (8-lane subgroups, i.e. lavapipe; see
  * matmul_subgroup.wgsl), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
  * 'tiled' (128x128 tile, 8x8 per invocation, 8 k per stage), 'tiled_k16' (the same, 16 k per stage),
- * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs).
+ * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs), and
+ * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
+ * for outputs of a few tiles with a long K, such as a batch of 64 through a 4608-wide layer).
  */
-export type MatmulVariant = 'block' | 'subgroup' | 'tiled' | 'tiled_k16' | 'tiled64';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'tiled', 'tiled_k16', 'tiled64'];
+export type MatmulVariant = 'block' | 'subgroup' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
 
-/** Rows per invocation (TM) and k per stage (BK) of each tiled variant. */
-const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number }>> = {
-  tiled: { TM: 8, BK: 8 },
-  tiled_k16: { TM: 8, BK: 16 },
-  tiled64: { TM: 4, BK: 8 },
+/** Rows per invocation (TM), k per stage (BK) and K splitting of each tiled variant. */
+const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number; splitK: boolean }>> = {
+  tiled: { TM: 8, BK: 8, splitK: false },
+  tiled_k16: { TM: 8, BK: 16, splitK: false },
+  tiled64: { TM: 4, BK: 8, splitK: false },
+  tiled64_splitk: { TM: 4, BK: 8, splitK: true },
 };
 /** The candidates the tuner times on hardware adapters (on lavapipe: 'block' and 'subgroup'). */
-const HARDWARE_CANDIDATES: readonly MatmulVariant[] = ['block', 'tiled', 'tiled_k16', 'tiled64'];
+const HARDWARE_CANDIDATES: readonly MatmulVariant[] = ['block', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
+/** Split-K aims at this many workgroups (two waves on a 132-SM GPU), each summing at least SPLIT_MIN_K. */
+const SPLIT_TARGET_GROUPS = 264;
+const SPLIT_MIN_K = 256;
 
 function blockKernel(transA: boolean, transB: boolean, bias: boolean, vec4: boolean): Kernel {
   return kernelFor('matmul', vec4 ? 'matmul_v4' : 'matmul', ['read', 'read', 'read', 'rw'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, WG_N });
@@ -71,10 +77,22 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   const tiled = TILED[variant];
   if (tiled) {
     const groupsN = Math.ceil(N / 128);
-    const groupsM = Math.ceil(M / (16 * tiled.TM));
-    const k = kernelFor('matmul_tiled', 'matmul_tiled', ['read', 'read', 'read', 'rw'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), ...tiled });
-    dispatch(k, buffers, [M, N, K, groupsN], groupsN * groupsM);
-    return out;
+    const tiles = groupsN * Math.ceil(M / (16 * tiled.TM));
+    let splits = tiled.splitK ? Math.max(1, Math.min(Math.ceil(SPLIT_TARGET_GROUPS / tiles), Math.floor(K / SPLIT_MIN_K))) : 1;
+    const kPer = Math.ceil(Math.ceil(K / splits) / tiled.BK) * tiled.BK;
+    splits = kPer > 0 ? Math.ceil(K / kPer) : 1;
+    const k = kernelFor('matmul_tiled', 'matmul_tiled', ['read', 'read', 'read', 'rw'], {
+      TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), TM: tiled.TM, BK: tiled.BK,
+    });
+    const target = splits > 1 ? empty([splits * M * N] as const) : out;
+    dispatch(k, [buffers[0]!, buffers[1]!, buffers[2]!, target.buffer], [M, N, K, groupsN, tiles, kPer], tiles * splits);
+    if (splits === 1) return out;
+    out.dispose();
+    const sum = sumMiddle(target, 1, splits, M * N);
+    target.dispose();
+    const c = sum.reshape([M, N] as const);
+    sum.dispose(); // the view keeps the buffer
+    return c;
   }
   if (variant === 'subgroup') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
