@@ -167,6 +167,19 @@ export function grid(groups: number): [number, number, number] {
   return [Math.ceil(groups / y), y, 1];
 }
 
+/**
+ * Split-K for a GEMM whose output has only `tiles` workgroup tiles: how many workgroups share the
+ * reduction of length k (aiming at `targetGroups` workgroups in all, each summing at least `minK`),
+ * and the k each one sums (a multiple of the kernel's stage `step`; the last split may be shorter).
+ * The kernel writes one partial product per split; the caller sums them (sumMiddle / sum_mid).
+ */
+export function splitK(k: number, tiles: number, targetGroups: number, minK: number, step: number): { splits: number; kPer: number } {
+  if (k <= 0) return { splits: 1, kPer: 0 };
+  const wanted = Math.max(1, Math.min(Math.ceil(targetGroups / tiles), Math.floor(k / minK)));
+  const kPer = Math.ceil(Math.ceil(k / wanted) / step) * step;
+  return { splits: Math.ceil(k / kPer), kPer };
+}
+
 /** float -> its u32 bit pattern, for f32 fields of a params struct. */
 const f32View = new Float32Array(1);
 const u32View = new Uint32Array(f32View.buffer);

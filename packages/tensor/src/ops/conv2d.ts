@@ -13,7 +13,7 @@
 // WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { choose, type Trial } from '../tune.js';
-import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
+import { dispatch, kernelFor, splitK, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
 import { record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
@@ -451,9 +451,7 @@ function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
   const tilesC = Math.ceil(ncol / GEMM_C);
   const tiles = tilesC * Math.ceil(g.cout / GEMM_M);
   // Aim for ~1000 workgroups (several waves on 132 SMs), each still summing at least 256 k.
-  let splits = Math.max(1, Math.min(Math.ceil(1024 / tiles), Math.floor(k / 256)));
-  const kPer = Math.ceil(Math.ceil(k / splits) / GEMM_K) * GEMM_K;
-  splits = Math.ceil(k / kPer);
+  const { splits, kPer } = splitK(k, tiles, 1024, 256, GEMM_K);
   const partial = splits > 1 ? empty([splits * m] as const) : empty(shape);
   dispatch(WEIGHT_GEMM, [x.buffer, x.buffer, gy.buffer, partial.buffer], words(g, [tilesC, splits, kPer, ncol]), tiles * splits);
   if (splits === 1) return partial as Tensor<Shape4>;

@@ -2,7 +2,7 @@
 // forward and backward. WGSL: matmul.wgsl, entry points `matmul` (scalar loads, any size) and
 // `matmul_v4` (vec4 loads when K and both operands' contiguous dimensions are multiples of 4);
 // matmul_subgroup.wgsl (lavapipe); matmul_tiled.wgsl (shared-memory tiles, for hardware GPUs).
-import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
+import { dispatch, kernelFor, splitK, type Kernel } from '../dispatch.js';
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { Tensor, checkInputs, checkRank, empty, randNormal, fmtShape, type Shape1, type Shape2 } from '../tensor.js';
 import { choose, type Trial } from '../tune.js';
@@ -78,9 +78,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   if (tiled) {
     const groupsN = Math.ceil(N / 128);
     const tiles = groupsN * Math.ceil(M / (16 * tiled.TM));
-    let splits = tiled.splitK ? Math.max(1, Math.min(Math.ceil(SPLIT_TARGET_GROUPS / tiles), Math.floor(K / SPLIT_MIN_K))) : 1;
-    const kPer = Math.ceil(Math.ceil(K / splits) / tiled.BK) * tiled.BK;
-    splits = kPer > 0 ? Math.ceil(K / kPer) : 1;
+    const { splits, kPer } = tiled.splitK ? splitK(K, tiles, SPLIT_TARGET_GROUPS, SPLIT_MIN_K, tiled.BK) : { splits: 1, kPer: K };
     const k = kernelFor('matmul_tiled', 'matmul_tiled', ['read', 'read', 'read', 'rw'], {
       TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), TM: tiled.TM, BK: tiled.BK,
     });
