@@ -212,3 +212,180 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   store_row(&acc, 0u, t.n, oh0, co0, t.ow0);
   if (oh0 + 1u < P.oh) { store_row(&acc, 1u, t.n, oh0 + 1u, co0, t.ow0); }
 }
+
+// vec4 views of src0 / src1, used only by weight_sgv (one binding cannot have two types within an
+// entry point).
+@group(0) @binding(0) var<storage, read> src0v: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> src1v: array<vec4<f32>>;
+
+// weight_sg with vec4 loads. A scalar load costs lavapipe a bounds check and a branch per lane, and
+// a vec4 load shares them over its 4 values, so the lane's input window (NP + KW - 1 values, read as
+// NV vec4s) and its channel's upstream gradient (NP values, NG vec4s) cost about a third of
+// weight_sg's loads for the same multiply-adds. Block b of a row covers gy columns 4 * NG * b ..
+// + NP - 1: NP is a multiple of 4 (blocks tile the row), or NP >= OW (one block per row, e.g. 6 for
+// 6x6 maps, where 8 would waste a quarter of the work). The host pads both so that every vec4 is
+// aligned and inside its row: xp rows of e = Hp rows x f = Wp values (Wp = 4 * (NG * (blocks - 1)
+// + NV)), gy rows of 4 * NG * blocks values (zeros past OW, which contribute 0). Other parameters
+// as weight_sg.
+override NV: u32 = (NP + KW + 2u) / 4u;
+override NG: u32 = (NP + 3u) / 4u;
+
+@compute @workgroup_size(64)
+fn weight_sgv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = linear_group(wid, nwg);
+  let cg = g % P.a;
+  let s = (g / P.a) * 8u + li / 8u;
+  let chunk = min(s / P.c, P.g - 1u);
+  let t = (s % P.c) * 8u + lane;
+  let tc = min(t, P.b - 1u);
+  let kh = tc % P.kh;
+  let ci = tc / P.kh;
+  let co0 = cg * 8u;
+  let gco = min(co0 + lane, P.cout - 1u);
+  let rows = P.n * P.oh;
+  let row0 = chunk * P.d;
+  let row1 = min(row0 + P.d, rows);
+  let wp4 = P.f / 4u;
+  let owp4 = (P.ow + NP - 1u) / NP * NG;
+
+  var acc: array<f32, 40>;
+  // (n, oh) of the row, stepped rather than divided: integer division has no SIMD form, and per row
+  // it cost as much as a 6-pixel row's multiply-adds.
+  var n = row0 / P.oh;
+  var oh = row0 % P.oh;
+  for (var row = row0; row < row1; row++) {
+    let xr = ((n * P.cin + ci) * P.e + oh * P.sh + kh) * wp4;
+    let gr = ((n * P.cout + gco) * P.oh + oh) * owp4;
+    for (var b = 0u; b < owp4; b += NG) {
+      var xs: array<f32, 12>;
+      for (var j = 0u; j < NV; j++) {
+        let v = src0v[xr + b + j];
+        xs[4u * j] = v.x; xs[4u * j + 1u] = v.y; xs[4u * j + 2u] = v.z; xs[4u * j + 3u] = v.w;
+      }
+      for (var q = 0u; q < NG; q++) {
+        let gq = src1v[gr + b + q];
+        for (var c = 0u; c < min(4u, NP - 4u * q); c++) {
+          let gv = lanes8(gq[c]);
+          let p = q * 4u + c;
+          for (var r = 0u; r < 8u; r++) {
+            for (var kw = 0u; kw < KW; kw++) { acc[r * KW + kw] = fma(gv[r], xs[p + kw], acc[r * KW + kw]); }
+          }
+        }
+      }
+    }
+    oh += 1u;
+    if (oh == P.oh) {
+      oh = 0u;
+      n += 1u;
+    }
+  }
+
+  if (t >= P.b || s / P.c >= P.g) { return; }
+  let kk = P.kh * P.kw;
+  var o = chunk * P.cout * P.cin * kk + (co0 * P.cin + ci) * kk + kh * P.kw;
+  for (var r = 0u; r < 8u; r++) {
+    if (co0 + r >= P.cout) { break; }
+    for (var kw = 0u; kw < KW; kw++) { dst[o + kw] = acc[r * KW + kw]; }
+    o += P.cin * kk;
+  }
+}
+
+// Weight gradient for narrow maps (OW <= 8, stride 1): a lane owns one input channel ci and all
+// KH x KW taps of the subgroup's 8 output channels, and walks the output rows of its images keeping
+// the last KH padded input rows (one vec4-aligned window of NV vec4s each) in registers. Per output
+// row it loads one new input row and its channel's gy row (NG vec4s, lane r = channel co0 + r), for
+// 8 x KH x KW x OW multiply-adds: three times weight_sgv's work per loaded value at 3x3. The products
+// of a row are summed per tap before they touch the 8 x KH x KW accumulators, which may then live
+// in (cheap, whole-register) stack slots. NP = OW here.
+// a = channel groups of 8, b = Cin, c = subgroups per chunk (ceil(Cin / 8)), d = images per chunk,
+// e = Hp (OH + KH - 1), f = Wp (4 * NV), g = chunks. gy rows are padded to 4 * NG values.
+fn row_window(at: u32) -> array<f32, 12> {
+  var xs: array<f32, 12>;
+  for (var j = 0u; j < NV; j++) {
+    let v = src0v[at + j];
+    xs[4u * j] = v.x; xs[4u * j + 1u] = v.y; xs[4u * j + 2u] = v.z; xs[4u * j + 3u] = v.w;
+  }
+  return xs;
+}
+
+// One output channel co0 + r of a row: its gy (lane r's values) against every tap's window.
+fn sgr_channel(acc: ptr<function, array<f32, 200>>, r: u32, gq: array<f32, 8>, win: array<array<f32, 12>, 5>) {
+  var gb: array<f32, 8>;
+  for (var p = 0u; p < NP; p++) { gb[p] = subgroupShuffle(gq[p], r); }
+  for (var kh = 0u; kh < KH; kh++) {
+    for (var kw = 0u; kw < KW; kw++) {
+      var sum = 0.0;
+      for (var p = 0u; p < NP; p++) { sum = fma(gb[p], win[kh][p + kw], sum); }
+      let i = (r * KH + kh) * KW + kw;
+      (*acc)[i] += sum;
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = linear_group(wid, nwg);
+  let cg = g % P.a;
+  let s = (g / P.a) * 8u + li / 8u;
+  let chunk = min(s / P.c, P.g - 1u);
+  let t = (s % P.c) * 8u + lane;
+  let ci = min(t, P.b - 1u);
+  let co0 = cg * 8u;
+  let gco = min(co0 + lane, P.cout - 1u);
+  let n0 = chunk * P.d;
+  let n1 = min(n0 + P.d, P.n);
+  let wp4 = P.f / 4u;
+
+  // acc[(r * KH + kh) * KW + kw]: channel co0 + r, tap (kh, kw).
+  var acc: array<f32, 200>;
+  for (var n = n0; n < n1; n++) {
+    var xr = (n * P.cin + ci) * P.e * wp4;
+    var gr = (n * P.cout + gco) * P.oh * NG;
+    // win[kh]: input row oh + kh of the current output row oh.
+    var win: array<array<f32, 12>, 5>;
+    for (var kh = 1u; kh < KH; kh++) {
+      win[kh] = row_window(xr);
+      xr += wp4;
+    }
+    for (var oh = 0u; oh < P.oh; oh++) {
+      for (var kh = 0u; kh + 1u < KH; kh++) { win[kh] = win[kh + 1u]; }
+      win[KH - 1u] = row_window(xr);
+      xr += wp4;
+      var gq: array<f32, 8>;
+      for (var q = 0u; q < NG; q++) {
+        let v = src1v[gr + q];
+        gq[4u * q] = v.x; gq[4u * q + 1u] = v.y; gq[4u * q + 2u] = v.z; gq[4u * q + 3u] = v.w;
+      }
+      gr += NG;
+      // Written out per channel: a loop over r was left rolled by the compiler, and a rolled loop
+      // indexes acc at run time (a per-lane scratch access instead of a register).
+      sgr_channel(&acc, 0u, gq, win);
+      sgr_channel(&acc, 1u, gq, win);
+      sgr_channel(&acc, 2u, gq, win);
+      sgr_channel(&acc, 3u, gq, win);
+      sgr_channel(&acc, 4u, gq, win);
+      sgr_channel(&acc, 5u, gq, win);
+      sgr_channel(&acc, 6u, gq, win);
+      sgr_channel(&acc, 7u, gq, win);
+    }
+  }
+
+  if (t >= P.b || s / P.c >= P.g) { return; }
+  let o = chunk * P.cout * P.cin * KH * KW + (co0 * P.cin + ci) * KH * KW;
+  sgr_store(&acc, 0u, co0, o);
+  sgr_store(&acc, 1u, co0, o);
+  sgr_store(&acc, 2u, co0, o);
+  sgr_store(&acc, 3u, co0, o);
+  sgr_store(&acc, 4u, co0, o);
+  sgr_store(&acc, 5u, co0, o);
+  sgr_store(&acc, 6u, co0, o);
+  sgr_store(&acc, 7u, co0, o);
+}
+
+fn sgr_store(acc: ptr<function, array<f32, 200>>, r: u32, co0: u32, o: u32) {
+  if (co0 + r >= P.cout) { return; }
+  let at = o + r * P.cin * KH * KW;
+  for (var i = 0u; i < KH * KW; i++) { dst[at + i] = (*acc)[r * KH * KW + i]; }
+}
