@@ -9,7 +9,7 @@
 // consecutive output pixels and reads one window of NP + KW - 1 input values per kernel row, reused
 // across the KW kernel columns. Both read a zero-padded input (pad in conv2d.wgsl): no bounds checks.
 enable subgroups;
-// weight_sg's row chunk comes from the subgroup index (li / 8): uniform within each subgroup, which
+// The weight kernels' row chunk comes from the subgroup index (li / 8): uniform within each subgroup, which
 // WGSL's analysis (workgroup-level) cannot see.
 diagnostic(off, subgroup_uniformity);
 
@@ -122,59 +122,6 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 // dw[co, ci, kh, kw] = sum_{n, oh, ow} gy[n, co, oh, ow] * xp[n, ci, oh*sh + kh, ow + kw]
 // src0 = xp [N, Cin, Hp, Wp] zero-padded, src1 = gy [N, Cout, OH, OW]; dst = dw, or split-K partials
 // [chunks, Cout*Cin*KH*KW] over chunks of (n, oh) rows, summed afterwards by sum_mid.
-// Lane l of a subgroup owns one (ci, kh) pair and the 8 x KW weights of the subgroup's 8 channels;
-// lane r loads gy of channel co0 + r for NP pixels, broadcast to all. The 8 lanes share pixels.
-// a = channel groups of 8, b = Cin*KH, c = subgroups per chunk (ceil(b / 8)), d = rows per chunk,
-// e = Hp, f = Wp, g = chunks.
-@compute @workgroup_size(64)
-fn weight_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = linear_group(wid, nwg);
-  let cg = g % P.a;
-  let s = (g / P.a) * 8u + li / 8u;
-  let chunk = min(s / P.c, P.g - 1u);
-  let t = (s % P.c) * 8u + lane;
-  let tc = min(t, P.b - 1u);
-  let kh = tc % P.kh;
-  let ci = tc / P.kh;
-  let co0 = cg * 8u;
-  let gco = min(co0 + lane, P.cout - 1u);
-  let rows = P.n * P.oh;
-  let row0 = chunk * P.d;
-  let row1 = min(row0 + P.d, rows);
-  let hp = P.e;
-  let wp = P.f;
-  let lastOw = P.ow - 1u;
-
-  var acc: array<f32, 40>;
-  var xs: array<f32, 20>;
-  for (var row = row0; row < row1; row++) {
-    let n = row / P.oh;
-    let oh = row % P.oh;
-    let xr = ((n * P.cin + ci) * hp + oh * P.sh + kh) * wp;
-    let gr = ((n * P.cout + gco) * P.oh + oh) * P.ow;
-    for (var ow0 = 0u; ow0 < P.ow; ow0 += NP) {
-      for (var j = 0u; j < NP + KW - 1u; j++) { xs[j] = src0[xr + ow0 + j]; }
-      for (var p = 0u; p < NP; p++) {
-        // Pixels past the row end (when NP does not divide OW) contribute 0.
-        let gv = lanes8(select(0.0, src1[gr + min(ow0 + p, lastOw)], ow0 + p < P.ow));
-        for (var r = 0u; r < 8u; r++) {
-          for (var kw = 0u; kw < KW; kw++) { acc[r * KW + kw] = fma(gv[r], xs[p + kw], acc[r * KW + kw]); }
-        }
-      }
-    }
-  }
-
-  if (t >= P.b || s / P.c >= P.g) { return; }
-  let kk = P.kh * P.kw;
-  var o = chunk * P.cout * P.cin * kk + (co0 * P.cin + ci) * kk + kh * P.kw;
-  for (var r = 0u; r < 8u; r++) {
-    if (co0 + r >= P.cout) { break; }
-    for (var kw = 0u; kw < KW; kw++) { dst[o + kw] = acc[r * KW + kw]; }
-    o += P.cin * kk;
-  }
-}
-
 // forward_sg for kernels with row stride 1, two output rows per lane: the KH + 1 input rows of the
 // pair are loaded once each (the window of row kh + 1 serves output row 1 at kh and output row 0 at
 // kh + 1), so a lane loads (KH + 1) windows per input channel instead of 2 * KH, for 8 x 2 x NP
@@ -213,20 +160,20 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   if (oh0 + 1u < P.oh) { store_row(&acc, 1u, t.n, oh0 + 1u, co0, t.ow0); }
 }
 
-// vec4 views of src0 / src1, used only by weight_sgv (one binding cannot have two types within an
+// vec4 views of src0 / src1, used only by weight_sgv and weight_sgr (one binding cannot have two types within an
 // entry point).
 @group(0) @binding(0) var<storage, read> src0v: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> src1v: array<vec4<f32>>;
 
-// weight_sg with vec4 loads. A scalar load costs lavapipe a bounds check and a branch per lane, and
-// a vec4 load shares them over its 4 values, so the lane's input window (NP + KW - 1 values, read as
-// NV vec4s) and its channel's upstream gradient (NP values, NG vec4s) cost about a third of
-// weight_sg's loads for the same multiply-adds. Block b of a row covers gy columns 4 * NG * b ..
-// + NP - 1: NP is a multiple of 4 (blocks tile the row), or NP >= OW (one block per row, e.g. 6 for
-// 6x6 maps, where 8 would waste a quarter of the work). The host pads both so that every vec4 is
-// aligned and inside its row: xp rows of e = Hp rows x f = Wp values (Wp = 4 * (NG * (blocks - 1)
-// + NV)), gy rows of 4 * NG * blocks values (zeros past OW, which contribute 0). Other parameters
-// as weight_sg.
+// Weight gradient, any row stride: lane l of a subgroup owns one (ci, kh) pair and the 8 x KW
+// weights of the subgroup's 8 channels; lane r loads gy of channel co0 + r, broadcast to all. Per
+// block of NP pixels of a row, a lane reads its input window (NP + KW - 1 values, as NV vec4s) and
+// its channel's gy (NG vec4s): a scalar load costs lavapipe a bounds check and a branch per lane,
+// and a vec4 load shares them over its 4 values (a third of the scalar kernel's load cost, measured).
+// NP is 4 or 8. The host pads both so that every vec4 is aligned and inside its row: xp rows of
+// e = Hp rows x f = Wp values (Wp = 4 * (NG * (blocks - 1) + NV)), gy rows of NP * blocks values
+// (zeros past OW, which contribute 0). a = channel groups of 8, b = Cin*KH, c = subgroups per chunk
+// (ceil(b / 8)), d = rows per chunk, g = chunks.
 override NV: u32 = (NP + KW + 2u) / 4u;
 override NG: u32 = (NP + 3u) / 4u;
 
@@ -291,15 +238,18 @@ fn weight_sgv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 }
 
-// Weight gradient for narrow maps (OW <= 8, stride 1): a lane owns one input channel ci and all
-// KH x KW taps of the subgroup's 8 output channels, and walks the output rows of its images keeping
-// the last KH padded input rows (one vec4-aligned window of NV vec4s each) in registers. Per output
-// row it loads one new input row and its channel's gy row (NG vec4s, lane r = channel co0 + r), for
-// 8 x KH x KW x OW multiply-adds: three times weight_sgv's work per loaded value at 3x3. The products
-// of a row are summed per tap before they touch the 8 x KH x KW accumulators, which may then live
-// in (cheap, whole-register) stack slots. NP = OW here.
-// a = channel groups of 8, b = Cin, c = subgroups per chunk (ceil(Cin / 8)), d = images per chunk,
-// e = Hp (OH + KH - 1), f = Wp (4 * NV), g = chunks. gy rows are padded to 4 * NG values.
+// Weight gradient at stride 1: a lane owns one input channel ci, one block of NP output columns
+// and all KH x KW taps of the subgroup's 8 output channels, and walks the output rows of its images
+// keeping the last KH padded input rows of its block (one vec4-aligned window of NV vec4s each) in
+// registers. Per output row it loads one new input window and its channel's gy (NG vec4s, lane r =
+// channel co0 + r), for 8 x KH x KW x NP multiply-adds: at 3x3 three times weight_sgv's work per
+// loaded value. The products of a row are summed per tap before they touch the 8 x KH x KW
+// accumulators, which may then live in (cheap, whole-register) stack slots.
+// Blocks: NP = OW (one block, OW <= 8) or NP a multiple of 4 (vec4-aligned blocks); each block of
+// each chunk writes its own partial sums (slot chunk * blocks + block), which the host adds.
+// a = channel groups of 8, b = Cin, c = subgroups per chunk (ceil(Cin / 8) * blocks), d = images
+// per chunk, e = Hp (OH + KH - 1), f = Wp (4 * (NG * (blocks - 1) + NV)), g = chunks. gy rows are
+// padded to 4 * NG * blocks values (zeros past OW).
 fn row_window(at: u32) -> array<f32, 12> {
   var xs: array<f32, 12>;
   for (var j = 0u; j < NV; j++) {
@@ -330,7 +280,10 @@ fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let cg = g % P.a;
   let s = (g / P.a) * 8u + li / 8u;
   let chunk = min(s / P.c, P.g - 1u);
-  let t = (s % P.c) * 8u + lane;
+  let blocks = (P.ow + NP - 1u) / NP;
+  let u = s % P.c;
+  let blk = u % blocks;
+  let t = (u / blocks) * 8u + lane;
   let ci = min(t, P.b - 1u);
   let co0 = cg * 8u;
   let gco = min(co0 + lane, P.cout - 1u);
@@ -341,8 +294,8 @@ fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   // acc[(r * KH + kh) * KW + kw]: channel co0 + r, tap (kh, kw).
   var acc: array<f32, 200>;
   for (var n = n0; n < n1; n++) {
-    var xr = (n * P.cin + ci) * P.e * wp4;
-    var gr = (n * P.cout + gco) * P.oh * NG;
+    var xr = (n * P.cin + ci) * P.e * wp4 + blk * NG;
+    var gr = (n * P.cout + gco) * P.oh * blocks * NG + blk * NG;
     // win[kh]: input row oh + kh of the current output row oh.
     var win: array<array<f32, 12>, 5>;
     for (var kh = 1u; kh < KH; kh++) {
@@ -358,7 +311,7 @@ fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         let v = src1v[gr + q];
         gq[4u * q] = v.x; gq[4u * q + 1u] = v.y; gq[4u * q + 2u] = v.z; gq[4u * q + 3u] = v.w;
       }
-      gr += NG;
+      gr += blocks * NG;
       // Written out per channel: a loop over r was left rolled by the compiler, and a rolled loop
       // indexes acc at run time (a per-lane scratch access instead of a register).
       sgr_channel(&acc, 0u, gq, win);
@@ -373,7 +326,7 @@ fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 
   if (t >= P.b || s / P.c >= P.g) { return; }
-  let o = chunk * P.cout * P.cin * KH * KW + (co0 * P.cin + ci) * KH * KW;
+  let o = (chunk * blocks + blk) * P.cout * P.cin * KH * KW + (co0 * P.cin + ci) * KH * KW;
   sgr_store(&acc, 0u, co0, o);
   sgr_store(&acc, 1u, co0, o);
   sgr_store(&acc, 2u, co0, o);

@@ -95,10 +95,11 @@ const KERNEL_SETS = {
   rows: set('rows', 'cpu'),
   'gemm forward (128 channels x 128 pixels), gpu weight': set('gemm', 'gpu'),
   'gemm64 forward (64 channels x 128 pixels), gpu weight': set('gemm64', 'gpu'),
-  'sg2 (forward and weight)': set('sg2', 'sg2'),
-  'sg3 (forward and weight)': set('sg3', 'sg3'),
-  'sg4 (forward and weight)': set('sg4', 'sg4'),
-  'sg2x2 forward (two rows per lane)': set('sg2x2', 'subgroup'),
+  'sg2 forward, sgv4 weight (vec4 loads, 4-pixel blocks)': set('sg2', 'sgv4'),
+  'sg3 forward, sgv8 weight (vec4 loads, 8-pixel blocks)': set('sg3', 'sgv8'),
+  'sg4 forward, sgr weight (sliding rows, blocks of up to 8 columns)': set('sg4', 'sgr'),
+  'sg2x2 forward (two rows per lane), sgr4 weight (blocks of up to 4 columns)': set('sg2x2', 'sgr4'),
+  'default subgroup kernels': set('subgroup', 'subgroup'),
 } as const;
 const restoreAuto = (): void => {
   setConvForwardVariant(null);
@@ -181,7 +182,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
   it('grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
-    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sg2, sg3, sg4/);
+    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sgv4, sgv8, sgr, sgr4/);
     expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, subgroup, sg2, sg3, sg4, sg2x2 or null/);
   });
 });

@@ -66,7 +66,7 @@ const FORWARD_RELU = convKernel('conv2d', 'forward', { RELU: 1 });
 /**
  * Default pixels per lane of the subgroup kernels (NP in conv2d_subgroup.wgsl) when the shape is not
  * tuned: the first of `order` that pads the row least. Forward: 8 x 3 accumulators per lane measured
- * fastest (8 x 4 spills registers); weight gradient: 4.
+ * fastest (8 x 4 spills registers).
  */
 function subgroupPixels(ow: number, order: readonly number[]): number {
   let best = order[0]!;
@@ -74,7 +74,6 @@ function subgroupPixels(ow: number, order: readonly number[]): number {
   return best;
 }
 const FORWARD_NP = [3, 4, 2] as const;
-const WEIGHT_NP = [4, 3, 2] as const;
 function forwardSubgroupKernel(kw: number, np: number, relu: boolean): Kernel {
   return convKernel('conv2d_subgroup', 'forward_sg', { KW: kw, NP: np, RELU: +relu });
 }
@@ -87,12 +86,12 @@ function forwardGemmKernel(ftm: number, relu: boolean): Kernel {
   return convKernel('conv2d', 'forward_gemm', { FTM: ftm, RELU: +relu });
 }
 
-function weightSubgroupKernel(kw: number, np: number, vec4 = false): Kernel {
-  return convKernel('conv2d_subgroup', vec4 ? 'weight_sgv' : 'weight_sg', { KW: kw, NP: np });
+function weightSubgroupKernel(kw: number, np: number): Kernel {
+  return convKernel('conv2d_subgroup', 'weight_sgv', { KW: kw, NP: np });
 }
 
-function weightRowsSubgroupKernel(kh: number, kw: number, ow: number): Kernel {
-  return convKernel('conv2d_subgroup', 'weight_sgr', { KH: kh, KW: kw, NP: ow });
+function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
+  return convKernel('conv2d_subgroup', 'weight_sgr', { KH: kh, KW: kw, NP: np });
 }
 
 /**
@@ -396,8 +395,8 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
  * register-blocked kernels ('cpu'); any may be forced (tests run each the adapter supports). The
  * environment variable FER_CONV_VARIANT sets the initial value.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sgv4' | 'sgv8' | 'sgvrow' | 'sgr';
-const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'subgroup', 'sg2', 'sg3', 'sg4', 'sgv4', 'sgv8', 'sgvrow', 'sgr'];
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
 let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 
@@ -411,18 +410,22 @@ export function setConvVariant(v: ConvVariant): ConvVariant {
   return prev;
 }
 
-/** The weight-gradient kernel for g: 'cpu' (weight_rows / backward_weight), 'gpu' (weight_gemm) or 'sg<NP>' (weight_sg). */
+/**
+ * The weight-gradient kernel for g: 'cpu' (weight_rows / backward_weight), 'gpu' (weight_gemm),
+ * 'sgv4' / 'sgv8' (weight_sgv, 4 or 8 pixels per block) or 'sgr' / 'sgr4' (weight_sgr, blocks of up
+ * to 8 or 4 columns; stride 1, else weight_sgv).
+ */
 function weightKernelFor(g: Geometry): string {
   const sgOk = hasSubgroups8() && g.sw === 1 && g.kw <= SUBGROUP_MAX_KW;
-  const np = subgroupPixels(g.ow, WEIGHT_NP);
   if (convVariant === 'cpu' || convVariant === 'gpu') return convVariant;
-  // The subgroup kernel covers column stride 1 and KW <= 5 (its 8 x KW accumulators); others fall back.
-  if (convVariant === 'subgroup') return sgOk ? `sg${np}` : 'cpu';
+  // The subgroup kernels cover column stride 1 and KW <= 5 (their 8 x KW accumulators); others fall back.
+  // weight_sgr shares the upstream gradient over 8 input channels: with fewer, weight_sgv does better.
+  const subgroupDefault = sgrOk(g) && g.cin >= 8 ? 'sgr' : 'sgv4';
+  if (convVariant === 'subgroup') return sgOk ? subgroupDefault : 'cpu';
   if (convVariant.startsWith('sg')) return sgOk ? convVariant : 'cpu';
   const software = gpu().info.software;
-  const rowOk = g.ow <= VEC_ROW_MAX && g.ow % 4 !== 0;
-  const candidates = software ? (sgOk ? ['cpu', 'sg2', 'sg3', 'sg4', 'sgv4', 'sgv8', ...(rowOk ? ['sgvrow'] : []), ...(sgrOk(g) ? ['sgr'] : [])] : ['cpu']) : ['gpu', 'cpu'];
-  const fallback = software ? (sgOk ? `sg${np}` : 'cpu') : 'gpu';
+  const candidates = software ? (sgOk ? ['cpu', 'sgv4', 'sgv8', ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])] : ['cpu']) : ['gpu', 'cpu'];
+  const fallback = software ? (sgOk ? subgroupDefault : 'cpu') : 'gpu';
   return choose('conv2d.weight', geometryKey(g), candidates, fallback, () => weightTrial(g));
 }
 
@@ -465,11 +468,8 @@ function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
   return dw;
 }
 
-/**
- * Weight gradient by weight_sg (scalar loads, np 2-4 pixels per lane) or weight_sgv (vec4 loads,
- * np 4 or 8): subgroups of 8 channels x 8 (ci, kh) pairs, split over row chunks.
- */
-function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number, vec4 = false): Tensor<Shape4> {
+/** Weight gradient by weight_sgv (np = 4 or 8 pixels per block): subgroups of 8 channels x 8 (ci, kh) pairs, split over row chunks. */
+function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number): Tensor<Shape4> {
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
   const groups8 = Math.ceil(g.cout / 8);
@@ -482,16 +482,15 @@ function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number, vec4
   chunks = Math.ceil(rows / rowsPerChunk);
   const hp = (g.oh - 1) * g.sh + g.kh;
   const blocks = Math.ceil(g.ow / np);
-  // weight_sgv reads whole aligned vec4s (NG of gy, NV of input per block; see the shader).
-  const ng = Math.ceil(np / 4);
-  const owp = vec4 ? blocks * ng * 4 : blocks * np;
-  const wp = vec4 ? 4 * (ng * (blocks - 1) + Math.ceil((np + g.kw - 1) / 4)) : owp + g.kw - 1;
+  // Whole aligned vec4s (NG of gy, NV of input per block; see the shader); gy rows padded with zeros.
+  const ng = np / 4;
+  const owp = blocks * np;
+  const wp = 4 * (ng * (blocks - 1) + Math.ceil((np + g.kw - 1) / 4));
   const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
-  // weight_sgv's gy rows: OWp values each, zeros past OW.
-  const gp = vec4 && owp !== g.ow ? padPlanes(gy, g.n * g.cout, g.oh, g.ow, g.oh, owp, 0, 0) : gy;
+  const gp = owp !== g.ow ? padPlanes(gy, g.n * g.cout, g.oh, g.ow, g.oh, owp, 0, 0) : gy;
   const partial = chunks > 1 ? empty([chunks * m] as const) : empty(shape);
   dispatch(
-    weightSubgroupKernel(g.kw, np, vec4),
+    weightSubgroupKernel(g.kw, np),
     [xp.buffer, gp.buffer, gp.buffer, partial.buffer],
     words(g, [groups8, pairs, perChunk, rowsPerChunk, hp, wp, chunks]),
     groups8 * Math.ceil((chunks * perChunk) / 8),
@@ -504,55 +503,55 @@ function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number, vec4
   return dw;
 }
 
-/** weight_sgr (8 channels x all taps per lane, sliding over rows) covers narrow maps at stride 1. */
-const SGR_MAX_OW = 8;
+/** weight_sgr (a lane: one input channel, one block of columns, all taps; sliding over rows): stride 1. */
 function sgrOk(g: Geometry): boolean {
-  return g.sh === 1 && g.sw === 1 && g.ow <= SGR_MAX_OW && g.kh <= 5 && g.kw <= 5;
+  return g.sh === 1 && g.sw === 1 && g.kh <= 5 && g.kw <= 5;
 }
 
-/** Weight gradient by weight_sgr: subgroups of 8 output x 8 input channels, split over images. */
-function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
+/** weight_sgr's columns per block: the whole row up to 8 ('sgr') or 4 ('sgr4'), else 8 or 4. */
+function sgrPixels(choice: string, ow: number): number {
+  const most = choice === 'sgr4' ? 4 : 8;
+  return ow <= most ? ow : most;
+}
+
+/** Weight gradient by weight_sgr: subgroups of 8 output x 8 input channels x a column block, split over images. */
+function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number): Tensor<Shape4> {
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
   const groups8 = Math.ceil(g.cout / 8);
-  const perChunk = Math.ceil(g.cin / 8);
+  const blocks = Math.ceil(g.ow / np);
+  const ng = Math.ceil(np / 4);
+  const perChunk = Math.ceil(g.cin / 8) * blocks;
   // Enough subgroups for the cores' threads to share; chunks are whole images (the rows slide).
   let chunks = Math.min(g.n, Math.max(1, Math.ceil(128 / (groups8 * perChunk))));
   const perImages = Math.ceil(g.n / chunks);
   chunks = Math.ceil(g.n / perImages);
   const hp = g.oh + g.kh - 1;
-  const wp = 4 * Math.ceil((g.ow + g.kw - 1) / 4);
-  const owp = 4 * Math.ceil(g.ow / 4);
+  const wp = 4 * (ng * (blocks - 1) + Math.ceil((np + g.kw - 1) / 4));
+  const owp = 4 * ng * blocks;
   const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
   const gp = owp !== g.ow ? padPlanes(gy, g.n * g.cout, g.oh, g.ow, g.oh, owp, 0, 0) : gy;
-  const partial = chunks > 1 ? empty([chunks * m] as const) : empty(shape);
+  const slots = chunks * blocks;
+  const partial = slots > 1 ? empty([slots * m] as const) : empty(shape);
   dispatch(
-    weightRowsSubgroupKernel(g.kh, g.kw, g.ow),
+    weightRowsSubgroupKernel(g.kh, g.kw, np),
     [xp.buffer, gp.buffer, gp.buffer, partial.buffer],
     words(g, [groups8, g.cin, perChunk, perImages, hp, wp, chunks]),
     groups8 * Math.ceil((chunks * perChunk) / 8),
   );
   xp.dispose();
   if (gp !== gy) gp.dispose();
-  if (chunks === 1) return partial as Tensor<Shape4>;
-  const dw = sumMid(partial, 1, chunks, m, shape);
+  if (slots === 1) return partial as Tensor<Shape4>;
+  const dw = sumMid(partial, 1, slots, m, shape);
   partial.dispose();
   return dw;
-}
-
-/** weight_sgv's pixels per block: 'sgv4' / 'sgv8', or 'sgvrow', a whole row of at most VEC_ROW_MAX (else 4). */
-const VEC_ROW_MAX = 8;
-function vecPixels(choice: string, ow: number): number {
-  if (choice === 'sgvrow') return ow <= VEC_ROW_MAX ? ow : 4;
-  return Number(choice.slice(3));
 }
 
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
   if (choice === 'gpu') return weightGradGemm(gy, x, g);
-  if (choice === 'sgr') return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g) : weightGradSubgroup(gy, x, g, vecPixels('sgv4', g.ow), true);
-  if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, vecPixels(choice, g.ow), true);
-  if (choice.startsWith('sg')) return weightGradSubgroup(gy, x, g, Number(choice.slice(2)));
+  if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
+  if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
   const cob = blocks4(g.cout);
