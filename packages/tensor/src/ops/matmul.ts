@@ -25,15 +25,16 @@ const WG_N = 4;
 const WG_M = 64 / WG_N;
 
 /**
- * Matmul kernels: 'block' (any adapter), 'subgroup' (8-lane subgroups, i.e. lavapipe; see
- * matmul_subgroup.wgsl), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
+ * Matmul kernels: 'block' (any adapter), 'subgroup' and 'subgroup_stack' (8-lane subgroups, i.e.
+ * lavapipe; see matmul_subgroup.wgsl; the stack variant needs vec4 rows of A and B, else it runs
+ * 'subgroup'), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
  * 'tiled' (128x128 tile, 8x8 per invocation, 8 k per stage), 'tiled_k16' (the same, 16 k per stage),
  * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs), and
  * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
  * for outputs of a few tiles with a long K, such as a batch of 64 through a 4608-wide layer).
  */
-export type MatmulVariant = 'block' | 'subgroup' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
+export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
 
 /** Rows per invocation (TM), k per stage (BK) and K splitting of each tiled variant. */
 const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number; splitK: boolean }>> = {
@@ -54,6 +55,11 @@ function blockKernel(transA: boolean, transB: boolean, bias: boolean, vec4: bool
 
 /** Subgroups per workgroup stacked along M in the subgroup kernel (32 rows x 64 columns per workgroup). */
 const SG_M = 2;
+
+/** matmul_sgs (16 x 64 per subgroup, accumulators summed per 4 k) reads A's rows and B's as vec4s. */
+function stackOk(s: { K: number; N: number; transA: boolean; transB: boolean }): boolean {
+  return !s.transA && s.K % 4 === 0 && (s.transB || s.N % 4 === 0);
+}
 
 function subgroupKernel(transA: boolean, transB: boolean, bias: boolean, K: number): Kernel {
   return kernelFor('matmul_subgroup', 'matmul_sg', ['read', 'read', 'read', 'rw', 'read', 'read'], {
@@ -92,7 +98,13 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
     sum.dispose(); // the view keeps the buffer
     return c;
   }
-  if (variant === 'subgroup') {
+  if (variant === 'subgroup_stack' && stackOk({ K, N, transA, transB })) {
+    const groupsN = Math.ceil(N / 64);
+    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null) });
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN], groupsN * Math.ceil(M / 16));
+    return out;
+  }
+  if (variant === 'subgroup' || variant === 'subgroup_stack') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
     const k = subgroupKernel(transA, transB, bias !== null, K);
@@ -117,7 +129,7 @@ let forcedMatmul: MatmulVariant | null = null;
 /** Forces one matmul kernel (tests run every variant); null restores the automatic choice. */
 export function setMatmulVariant(v: MatmulVariant | null): void {
   if (v !== null && !MATMUL_VARIANTS.includes(v)) throw new Error(`setMatmulVariant: expected one of ${MATMUL_VARIANTS.map((x) => `'${x}'`).join(', ')} or null, got ${JSON.stringify(v)}`);
-  if (v === 'subgroup' && !hasSubgroups8()) throw new Error(`setMatmulVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
+  if ((v === 'subgroup' || v === 'subgroup_stack') && !hasSubgroups8()) throw new Error(`setMatmulVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedMatmul = v;
 }
 
@@ -125,7 +137,7 @@ function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (forcedMatmul) return forcedMatmul;
   const software = gpu().info.software;
   if (software && !hasSubgroups8()) return 'block';
-  const candidates = software ? ['block', 'subgroup'] : HARDWARE_CANDIDATES;
+  const candidates = software ? ['block', 'subgroup', ...(stackOk(s) ? ['subgroup_stack'] : [])] : HARDWARE_CANDIDATES;
   const fallback = software ? 'subgroup' : 'tiled';
   const key = `${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
   return choose('matmul', key, candidates, fallback, () => matmulTrial(s, bias)) as MatmulVariant;
