@@ -342,3 +342,87 @@ fn sgr_store(acc: ptr<function, array<f32, 200>>, r: u32, co0: u32, o: u32) {
   let at = o + r * P.cin * KH * KW;
   for (var i = 0u; i < KH * KW; i++) { dst[at + i] = (*acc)[r * KH * KW + i]; }
 }
+
+// Forward (and stride-1 input gradient) in weight_sgr's shape: a lane owns FR (3 or 4) output rows
+// x NP columns of the subgroup's 8 channels (256 accumulators at most). Per input channel it loads the
+// FR + KH - 1 input windows its rows need (NV vec4s each) and the KH x KW weights of channel
+// co0 + lane (handed to all lanes by shuffles), then each output sums its KH x KW products before
+// touching its accumulator, which may then live in (cheap, whole-register) stack slots. Row stride 1;
+// NP = OW (one block, OW <= 8) or a multiple of 4. Lane -> (image, group of 4 rows, block) as
+// forward_sg (block_of). a = channel groups of 8, b = blocks per row, c = N * row groups * b,
+// d = has bias, e = Hp (row groups * FR + KH - 1), f = Wp (4 * (NP / 4 * (b - 1) + NV)), g = Cout4.
+override FR: u32 = 4u;
+
+fn fsgr_row(acc: ptr<function, array<f32, 256>>, r: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 12>, 8>) {
+  for (var p = 0u; p < NP; p++) {
+    var sum = 0.0;
+    for (var kh = 0u; kh < KH; kh++) {
+      for (var kw = 0u; kw < KW; kw++) { sum = fma(wv[kh * KW + kw], win[row + kh][p + kw], sum); }
+    }
+    (*acc)[(r * FR + row) * NP + p] += sum;
+  }
+}
+
+fn fsgr_channel(acc: ptr<function, array<f32, 256>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 12>, 8>) {
+  var wv: array<f32, 25>;
+  for (var i = 0u; i < KH * KW; i++) { wv[i] = subgroupShuffle(wl[i], r); }
+  fsgr_row(acc, r, 0u, wv, win);
+  fsgr_row(acc, r, 1u, wv, win);
+  fsgr_row(acc, r, 2u, wv, win);
+  if (FR > 3u) { fsgr_row(acc, r, 3u, wv, win); }
+}
+
+fn fsgr_store(acc: ptr<function, array<f32, 256>>, r: u32, t: Block, co0: u32) {
+  let co = co0 + r;
+  if (!t.ok || co >= P.cout) { return; }
+  var b = 0.0;
+  if (P.d != 0u) { b = src2[co]; }
+  let np = min(NP, P.ow - t.ow0);
+  for (var row = 0u; row < FR; row++) {
+    let oh = t.row * FR + row;
+    if (oh < P.oh) {
+      let o = ((t.n * P.cout + co) * P.oh + oh) * P.ow + t.ow0;
+      for (var p = 0u; p < NP; p++) {
+        if (p < np) { dst[o + p] = act((*acc)[(r * FR + row) * NP + p] + b); }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn forward_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let t = block_of(wid, nwg, li, (P.oh + FR - 1u) / FR);
+  let co0 = t.cg * 8u;
+  let wp4 = P.f / 4u;
+  let wk = min(co0 + lane, P.g - 1u);
+  var acc: array<f32, 256>;
+  var xr = ((t.n * P.cin) * P.e + t.row * FR) * wp4 + t.ow0 / 4u;
+  var wi = wk;
+  for (var ci = 0u; ci < P.cin; ci++) {
+    var win: array<array<f32, 12>, 8>;
+    for (var j = 0u; j < FR + KH - 1u; j++) { win[j] = row_window(xr + j * wp4); }
+    var wl: array<f32, 25>;
+    for (var i = 0u; i < KH * KW; i++) {
+      wl[i] = src1[wi];
+      wi += P.g;
+    }
+    fsgr_channel(&acc, 0u, wl, win);
+    fsgr_channel(&acc, 1u, wl, win);
+    fsgr_channel(&acc, 2u, wl, win);
+    fsgr_channel(&acc, 3u, wl, win);
+    fsgr_channel(&acc, 4u, wl, win);
+    fsgr_channel(&acc, 5u, wl, win);
+    fsgr_channel(&acc, 6u, wl, win);
+    fsgr_channel(&acc, 7u, wl, win);
+    xr += P.e * wp4;
+  }
+  fsgr_store(&acc, 0u, t, co0);
+  fsgr_store(&acc, 1u, t, co0);
+  fsgr_store(&acc, 2u, t, co0);
+  fsgr_store(&acc, 3u, t, co0);
+  fsgr_store(&acc, 4u, t, co0);
+  fsgr_store(&acc, 5u, t, co0);
+  fsgr_store(&acc, 6u, t, co0);
+  fsgr_store(&acc, 7u, t, co0);
+}

@@ -99,6 +99,8 @@ const KERNEL_SETS = {
   'sg3 forward, sgv8 weight (vec4 loads, 8-pixel blocks)': set('sg3', 'sgv8'),
   'sg4 forward, sgr weight (sliding rows, blocks of up to 8 columns)': set('sg4', 'sgr'),
   'sg2x2 forward (two rows per lane), sgr4 weight (blocks of up to 4 columns)': set('sg2x2', 'sgr4'),
+  'sgr forward (3 or 4 rows x blocks of up to 8 columns per lane), sgv4 weight': set('sgr', 'sgv4'),
+  'sgr4 forward (blocks of up to 4 columns), sgr weight': set('sgr4', 'sgr'),
   'default subgroup kernels': set('subgroup', 'subgroup'),
 } as const;
 const restoreAuto = (): void => {
@@ -183,7 +185,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sgv4, sgv8, sgr, sgr4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, subgroup, sg2, sg3, sg4, sg2x2 or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4 or null/);
   });
 });
 

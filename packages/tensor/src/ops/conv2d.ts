@@ -82,6 +82,10 @@ function forwardRows2Kernel(kh: number, kw: number, relu: boolean): Kernel {
   return convKernel('conv2d_subgroup', 'forward_sg_rows2', { KH: kh, KW: kw, NP: 2, RELU: +relu });
 }
 
+function forwardRowsSubgroupKernel(kh: number, kw: number, np: number, fr: number, relu: boolean): Kernel {
+  return convKernel('conv2d_subgroup', 'forward_sgr', { KH: kh, KW: kw, NP: np, FR: fr, RELU: +relu });
+}
+
 function forwardGemmKernel(ftm: number, relu: boolean): Kernel {
   return convKernel('conv2d', 'forward_gemm', { FTM: ftm, RELU: +relu });
 }
@@ -99,11 +103,12 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * adapter); 'gemm' / 'gemm64' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64 output
  * channels x 128 pixels, any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
- * 2 pixels x 2 rows per lane; row stride 1), or 'subgroup' (forward_sg with the default pixels per
- * lane). The tuner picks among them per shape.
+ * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' (forward_sgr: 3 or 4 rows x blocks of
+ * up to 8 or 4 columns per lane; row stride 1, KH and KW <= 5), or 'subgroup' (forward_sg with the
+ * default pixels per lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2'];
+export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4'];
 const isGemm = (v: string | null): boolean => v === 'gemm' || v === 'gemm64';
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -137,12 +142,13 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (forcedForward === 'rows') return 'rows';
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
+  if (forcedForward === 'sgr' || forcedForward === 'sgr4') return sgrOk(g) ? forcedForward : `sg${np}`;
   if (forcedForward) return forcedForward;
   if (!hasSubgroups8()) return 'rows';
   // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
   // seed-cnn and fast layer), else NP pixels per lane.
   const fallback = rows2 ? 'sg2x2' : `sg${np}`;
-  const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : [])];
+  const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : []), ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])];
   return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
 const ROWS2_MAX_KH = 7;
@@ -330,6 +336,20 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const blocks = g.n * pairs * owb;
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardRows2Kernel(g.kh, g.kw, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
+    xp.dispose();
+  } else if (choice.startsWith('sgr')) {
+    // FR rows x NP columns x 8 channels per lane, vec4 windows (see forward_sgr); 3 rows when that
+    // wastes fewer (6x6 maps: 2 x 3 rather than 2 x 4).
+    const np = sgrPixels(choice, g.ow);
+    const owb = Math.ceil(g.ow / np);
+    const fr = Math.ceil(g.oh / 3) * 3 < Math.ceil(g.oh / 4) * 4 ? 3 : 4;
+    const rowGroups = Math.ceil(g.oh / fr);
+    const hp = rowGroups * fr + g.kh - 1;
+    const wp = 4 * ((np / 4) * (owb - 1) + Math.ceil((np + g.kw - 1) / 4));
+    const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
+    const blocks = g.n * rowGroups * owb;
+    const groups8 = Math.ceil(g.cout / 8);
+    dispatch(forwardRowsSubgroupKernel(g.kh, g.kw, np, fr, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
   } else if (choice.startsWith('sg')) {
     // Subgroup kernel: lanes own NP pixels each, 8 channels per subgroup broadcast from the weights.
