@@ -160,10 +160,12 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   if (oh0 + 1u < P.oh) { store_row(&acc, 1u, t.n, oh0 + 1u, co0, t.ow0); }
 }
 
-// vec4 views of src0 / src1, used only by weight_sgv and weight_sgr (one binding cannot have two types within an
+// vec4 views of src0 / src1, used only by weight_sgv, weight_sgr and forward_sgr (one binding cannot have two types within an
 // entry point).
 @group(0) @binding(0) var<storage, read> src0v: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> src1v: array<vec4<f32>>;
+// ... and of dst, for forward_sgr's stores.
+@group(0) @binding(3) var<storage, read_write> dstv: array<vec4<f32>>;
 
 // Weight gradient, any row stride: lane l of a subgroup owns one (ci, kh) pair and the 8 x KW
 // weights of the subgroup's 8 channels; lane r loads gy of channel co0 + r, broadcast to all. Per
@@ -382,8 +384,23 @@ fn fsgr_store(acc: ptr<function, array<f32, 256>>, r: u32, t: Block, co0: u32) {
     let oh = t.row * FR + row;
     if (oh < P.oh) {
       let o = ((t.n * P.cout + co) * P.oh + oh) * P.ow + t.ow0;
-      for (var p = 0u; p < NP; p++) {
-        if (p < np) { dst[o + p] = act((*acc)[(r * FR + row) * NP + p] + b); }
+      let i = (r * FR + row) * NP;
+      if (NP % 4u == 0u && P.ow % 4u == 0u) {
+        // Whole vec4s (rows and blocks are 4-aligned, np a multiple of 4): a store, like a load,
+        // costs lavapipe a bounds check per lane, shared by the 4 values. The first layer (one
+        // input channel) is bound by its stores.
+        for (var q = 0u; q < NP / 4u; q++) {
+          if (4u * q < np) {
+            dstv[o / 4u + q] = vec4<f32>(act((*acc)[i + 4u * q] + b), act((*acc)[i + 4u * q + 1u] + b),
+                                         act((*acc)[i + 4u * q + 2u] + b), act((*acc)[i + 4u * q + 3u] + b));
+          }
+        }
+      } else {
+        // One component at a time (this entry point binds dst only as vec4s; pool buffers are
+        // whole vec4s long).
+        for (var p = 0u; p < NP; p++) {
+          if (p < np) { dstv[(o + p) / 4u][(o + p) % 4u] = act((*acc)[i + p] + b); }
+        }
       }
     }
   }
