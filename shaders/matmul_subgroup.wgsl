@@ -124,7 +124,7 @@ fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 // The 4 products of a (row, column) are summed before they touch its accumulator, so the 128
 // accumulators are read and written once per 4 k and may live in (cheap, whole-register) stack
 // slots. Needs A untransposed with K % 4 == 0, and B's rows as vec4s: N % 4 == 0 (or B transposed).
-// One subgroup per workgroup; P.groupsN = ceil(N / 64).
+// One subgroup per workgroup.
 fn sgs_row(acc: ptr<function, array<f32, 128>>, i: u32, a: vec4<f32>, b: array<f32, 32>) {
   // a: row i's A(k .. k + 3), in every lane (shuffled from the lane that loaded it).
   let x = vec4<f32>(subgroupShuffle(a.x, i % 8u), subgroupShuffle(a.y, i % 8u), subgroupShuffle(a.z, i % 8u), subgroupShuffle(a.w, i % 8u));
@@ -145,9 +145,12 @@ fn sgs_store(acc: ptr<function, array<f32, 128>>, i: u32, m0: u32, n: u32, bv: a
 @compute @workgroup_size(8)
 fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(subgroup_invocation_id) lane: u32) {
+  // Consecutive workgroups take consecutive row blocks of one 64-column strip of B, so the strip
+  // (K x 64 values) stays in the core's cache while they stream A (16 x K each).
   let g = linear_group(wid, nwg);
-  let m0 = (g / P.groupsN) * 16u;
-  let n = (g % P.groupsN) * 64u + lane * 8u;
+  let groupsM = (P.M + 15u) / 16u;
+  let m0 = (g % groupsM) * 16u;
+  let n = (g / groupsM) * 64u + lane * 8u;
   let M = P.M;
   let N = P.N;
   let K = P.K;
