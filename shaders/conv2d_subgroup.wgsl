@@ -345,8 +345,8 @@ fn sgr_store(acc: ptr<function, array<f32, 200>>, r: u32, co0: u32, o: u32) {
   for (var i = 0u; i < KH * KW; i++) { dst[at + i] = (*acc)[r * KH * KW + i]; }
 }
 
-// Forward (and stride-1 input gradient) in weight_sgr's shape: a lane owns FR (3 or 4) output rows
-// x NP columns of the subgroup's 8 channels (256 accumulators at most). Per input channel it loads the
+// Forward (and stride-1 input gradient) in weight_sgr's shape: a lane owns FR (3 to 6) output rows
+// x NP columns of the subgroup's 8 channels (384 accumulators at most). Per input channel it loads the
 // FR + KH - 1 input windows its rows need (NV vec4s each) and the KH x KW weights of channel
 // co0 + lane (handed to all lanes by shuffles), then each output sums its KH x KW products before
 // touching its accumulator, which may then live in (cheap, whole-register) stack slots. Row stride 1;
@@ -355,7 +355,7 @@ fn sgr_store(acc: ptr<function, array<f32, 200>>, r: u32, co0: u32, o: u32) {
 // d = has bias, e = Hp (row groups * FR + KH - 1), f = Wp (4 * (NP / 4 * (b - 1) + NV)), g = Cout4.
 override FR: u32 = 4u;
 
-fn fsgr_row(acc: ptr<function, array<f32, 256>>, r: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 12>, 8>) {
+fn fsgr_row(acc: ptr<function, array<f32, 384>>, r: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 12>, 10>) {
   for (var p = 0u; p < NP; p++) {
     var sum = 0.0;
     for (var kh = 0u; kh < KH; kh++) {
@@ -365,16 +365,18 @@ fn fsgr_row(acc: ptr<function, array<f32, 256>>, r: u32, row: u32, wv: array<f32
   }
 }
 
-fn fsgr_channel(acc: ptr<function, array<f32, 256>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 12>, 8>) {
+fn fsgr_channel(acc: ptr<function, array<f32, 384>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 12>, 10>) {
   var wv: array<f32, 25>;
   for (var i = 0u; i < KH * KW; i++) { wv[i] = subgroupShuffle(wl[i], r); }
   fsgr_row(acc, r, 0u, wv, win);
   fsgr_row(acc, r, 1u, wv, win);
   fsgr_row(acc, r, 2u, wv, win);
   if (FR > 3u) { fsgr_row(acc, r, 3u, wv, win); }
+  if (FR > 4u) { fsgr_row(acc, r, 4u, wv, win); }
+  if (FR > 5u) { fsgr_row(acc, r, 5u, wv, win); }
 }
 
-fn fsgr_store(acc: ptr<function, array<f32, 256>>, r: u32, t: Block, co0: u32) {
+fn fsgr_store(acc: ptr<function, array<f32, 384>>, r: u32, t: Block, co0: u32) {
   let co = co0 + r;
   if (!t.ok || co >= P.cout) { return; }
   var b = 0.0;
@@ -413,11 +415,11 @@ fn forward_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let co0 = t.cg * 8u;
   let wp4 = P.f / 4u;
   let wk = min(co0 + lane, P.g - 1u);
-  var acc: array<f32, 256>;
+  var acc: array<f32, 384>;
   var xr = ((t.n * P.cin) * P.e + t.row * FR) * wp4 + t.ow0 / 4u;
   var wi = wk;
   for (var ci = 0u; ci < P.cin; ci++) {
-    var win: array<array<f32, 12>, 8>;
+    var win: array<array<f32, 12>, 10>;
     for (var j = 0u; j < FR + KH - 1u; j++) { win[j] = row_window(xr + j * wp4); }
     var wl: array<f32, 25>;
     for (var i = 0u; i < KH * KW; i++) {
