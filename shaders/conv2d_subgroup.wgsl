@@ -179,21 +179,27 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 override NV: u32 = (NP + KW + 2u) / 4u;
 override NG: u32 = (NP + 3u) / 4u;
 
+// The weight kernels' subgroup: its channel group (of a = P.a), its index s among the subgroups of
+// all chunks (c = P.c per chunk), and its row chunk (of g = P.g).
+struct WeightSub { cg: u32, s: u32, chunk: u32 }
+fn weight_sub(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> WeightSub {
+  let g = linear_group(wid, nwg);
+  let s = (g / P.a) * 8u + li / 8u;
+  return WeightSub(g % P.a, s, min(s / P.c, P.g - 1u));
+}
+
 @compute @workgroup_size(64)
 fn weight_sgv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = linear_group(wid, nwg);
-  let cg = g % P.a;
-  let s = (g / P.a) * 8u + li / 8u;
-  let chunk = min(s / P.c, P.g - 1u);
-  let t = (s % P.c) * 8u + lane;
+  let sub = weight_sub(wid, nwg, li);
+  let t = (sub.s % P.c) * 8u + lane;
   let tc = min(t, P.b - 1u);
   let kh = tc % P.kh;
   let ci = tc / P.kh;
-  let co0 = cg * 8u;
+  let co0 = sub.cg * 8u;
   let gco = min(co0 + lane, P.cout - 1u);
   let rows = P.n * P.oh;
-  let row0 = chunk * P.d;
+  let row0 = sub.chunk * P.d;
   let row1 = min(row0 + P.d, rows);
   let wp4 = P.f / 4u;
   let owp4 = (P.ow + NP - 1u) / NP * NG;
@@ -230,9 +236,9 @@ fn weight_sgv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     }
   }
 
-  if (t >= P.b || s / P.c >= P.g) { return; }
+  if (t >= P.b || sub.s / P.c >= P.g) { return; }
   let kk = P.kh * P.kw;
-  var o = chunk * P.cout * P.cin * kk + (co0 * P.cin + ci) * kk + kh * P.kw;
+  var o = sub.chunk * P.cout * P.cin * kk + (co0 * P.cin + ci) * kk + kh * P.kw;
   for (var r = 0u; r < 8u; r++) {
     if (co0 + r >= P.cout) { break; }
     for (var kw = 0u; kw < KW; kw++) { dst[o + kw] = acc[r * KW + kw]; }
@@ -278,18 +284,15 @@ fn sgr_channel(acc: ptr<function, array<f32, 200>>, r: u32, gq: array<f32, 8>, w
 @compute @workgroup_size(64)
 fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = linear_group(wid, nwg);
-  let cg = g % P.a;
-  let s = (g / P.a) * 8u + li / 8u;
-  let chunk = min(s / P.c, P.g - 1u);
+  let sub = weight_sub(wid, nwg, li);
   let blocks = (P.ow + NP - 1u) / NP;
-  let u = s % P.c;
+  let u = sub.s % P.c;
   let blk = u % blocks;
   let t = (u / blocks) * 8u + lane;
   let ci = min(t, P.b - 1u);
-  let co0 = cg * 8u;
+  let co0 = sub.cg * 8u;
   let gco = min(co0 + lane, P.cout - 1u);
-  let n0 = chunk * P.d;
+  let n0 = sub.chunk * P.d;
   let n1 = min(n0 + P.d, P.n);
   let wp4 = P.f / 4u;
 
@@ -327,8 +330,8 @@ fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     }
   }
 
-  if (t >= P.b || s / P.c >= P.g) { return; }
-  let o = (chunk * blocks + blk) * P.cout * P.cin * KH * KW + (co0 * P.cin + ci) * KH * KW;
+  if (t >= P.b || sub.s / P.c >= P.g) { return; }
+  let o = (sub.chunk * blocks + blk) * P.cout * P.cin * KH * KW + (co0 * P.cin + ci) * KH * KW;
   sgr_store(&acc, 0u, co0, o);
   sgr_store(&acc, 1u, co0, o);
   sgr_store(&acc, 2u, co0, o);

@@ -272,6 +272,14 @@ function padPlanes(x: Tensor, planes: number, h: number, w: number, hp: number, 
   return xp;
 }
 
+/** The weight gradient from `slots` partial sums of m values each (the partial itself when there is one). */
+function sumPartials(partial: Tensor, slots: number, m: number, shape: Shape4): Tensor<Shape4> {
+  if (slots === 1) return partial as Tensor<Shape4>;
+  const dw = sumMid(partial, 1, slots, m, shape);
+  partial.dispose();
+  return dw;
+}
+
 /** out[o, i] = sum_r src[o, r, i] (one invocation per output, serial sum). */
 function sumMid<S extends Shape>(src: Tensor, outer: number, r: number, inner: number, shape: S): Tensor<S> {
   const out = empty(shape);
@@ -483,10 +491,7 @@ function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
   const { splits, kPer } = splitK(k, tiles, 1024, 256, GEMM_K);
   const partial = splits > 1 ? empty([splits * m] as const) : empty(shape);
   dispatch(WEIGHT_GEMM, [x.buffer, x.buffer, gy.buffer, partial.buffer], words(g, [tilesC, splits, kPer, ncol]), tiles * splits);
-  if (splits === 1) return partial as Tensor<Shape4>;
-  const dw = sumMid(partial, 1, splits, m, shape);
-  partial.dispose();
-  return dw;
+  return sumPartials(partial, splits, m, shape);
 }
 
 /** Weight gradient by weight_sgv (np = 4 or 8 pixels per block): subgroups of 8 channels x 8 (ci, kh) pairs, split over row chunks. */
@@ -518,10 +523,7 @@ function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number): Ten
   );
   xp.dispose();
   if (gp !== gy) gp.dispose();
-  if (chunks === 1) return partial as Tensor<Shape4>;
-  const dw = sumMid(partial, 1, chunks, m, shape);
-  partial.dispose();
-  return dw;
+  return sumPartials(partial, chunks, m, shape);
 }
 
 /** weight_sgr (a lane: one input channel, one block of columns, all taps; sliding over rows): stride 1. */
@@ -562,10 +564,7 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
   );
   xp.dispose();
   if (gp !== gy) gp.dispose();
-  if (slots === 1) return partial as Tensor<Shape4>;
-  const dw = sumMid(partial, 1, slots, m, shape);
-  partial.dispose();
-  return dw;
+  return sumPartials(partial, slots, m, shape);
 }
 
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
@@ -622,10 +621,7 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): 
     );
     gp.dispose();
   }
-  if (chunks === 1) return partial as Tensor<Shape4>;
-  const dw = sumMid(partial, 1, chunks, m, shape);
-  partial.dispose();
-  return dw;
+  return sumPartials(partial, chunks, m, shape);
 }
 
 function biasGrad(gy: Tensor, g: Geometry): Tensor<Shape1> {
