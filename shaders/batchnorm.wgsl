@@ -320,12 +320,22 @@ fn normalize4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let S4 = P5.s / 4u;
   let total = P5.n * C * S4;
   var h = chan_start(base, S4, C, P5.step_r, P5.step_qc);
+  // The channel's parameters, reloaded only when the lane's channel changes (a lane crosses a
+  // channel every S / 4 / 64 of its steps at most): each is a per-lane load on lavapipe.
+  var pc = C;
+  var mean = 0.0;
+  var a = 0.0;
+  var beta = 0.0;
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = h.c;
-      let a = b1[C + c] * b2[c];
-      let y = (v0[i] - b1[c]) * a + b3[c];
+      if (h.c != pc) {
+        pc = h.c;
+        mean = b1[pc];
+        a = b1[C + pc] * b2[pc];
+        beta = b3[pc];
+      }
+      let y = (v0[i] - mean) * a + beta;
       vw4[i] = select(y, max(y, vec4<f32>(0.0)), RELU);
     }
     chan_next(&h, S4, C);
@@ -372,14 +382,26 @@ fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let total = P7.n * C * S4;
   let inv_m = 1.0 / f32(P7.n * P7.s);
   var h = chan_start(base, S4, C, P7.step_r, P7.step_qc);
+  // The channel's values, reloaded only when the lane's channel changes (as normalize4).
+  var pc = C;
+  var mean = 0.0;
+  var invstd = 0.0;
+  var a = 0.0;
+  var dbm = 0.0;
+  var dgm = 0.0;
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
-      let c = h.c;
-      let invstd = b2[C + c];
-      let a = b3[c] * invstd;
-      let xhat = (v1[i] - b2[c]) * invstd;
-      vw6[i] = a * (v0[i] - b5[c] * inv_m - xhat * (b4[c] * inv_m));
+      if (h.c != pc) {
+        pc = h.c;
+        mean = b2[pc];
+        invstd = b2[C + pc];
+        a = b3[pc] * invstd;
+        dbm = b5[pc] * inv_m;
+        dgm = b4[pc] * inv_m;
+      }
+      let xhat = (v1[i] - mean) * invstd;
+      vw6[i] = a * (v0[i] - dbm - xhat * dgm);
     }
     chan_next(&h, S4, C);
   }
