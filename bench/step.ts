@@ -38,6 +38,32 @@ export interface StepOptions {
   log?: (line: string) => void;
 }
 
+/** One model's training step (forward, cross-entropy, backward, Adam) on a fixed random batch. */
+export function trainingStep(name: string, batch: number) {
+  const model = createModel(name, { seed: 1 });
+  model.train();
+  const parameters = model.parameters().reduce((s, p) => s + p.size, 0);
+  const adam = new Adam(model.parameters(), { lr: 1e-4 });
+  const x = randUniform([batch, 1, 48, 48] as const, 0, 1, { seed: 2 }) as Tensor<Shape4>;
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % NUM_CLASSES);
+  const y = tensor(labels, [batch] as const, { dtype: 'i32' });
+  const step = (): void => {
+    tidy(() => {
+      const loss = softmaxCrossEntropy(model.forward(x) as Tensor<Shape2>, y);
+      loss.backward();
+    });
+    adam.step();
+    adam.zeroGrad();
+  };
+  const dispose = (): void => {
+    x.dispose();
+    y.dispose();
+    adam.dispose();
+    model.dispose();
+  };
+  return { step, parameters, x, labels, dispose };
+}
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -54,21 +80,7 @@ export async function benchSteps({
 }: StepOptions = {}): Promise<StepRow[]> {
   const rows: StepRow[] = [];
   for (const name of models) {
-    const model = createModel(name, { seed: 1 });
-    model.train();
-    const parameters = model.parameters().reduce((s, p) => s + p.size, 0);
-    const adam = new Adam(model.parameters(), { lr: 1e-4 });
-    const x = randUniform([batch, 1, 48, 48] as const, 0, 1, { seed: 2 }) as Tensor<Shape4>;
-    const labels = Int32Array.from({ length: batch }, (_, i) => i % NUM_CLASSES);
-    const y = tensor(labels, [batch] as const, { dtype: 'i32' });
-    const step = () => {
-      tidy(() => {
-        const loss = softmaxCrossEntropy(model.forward(x) as Tensor<Shape2>, y);
-        loss.backward();
-      });
-      adam.step();
-      adam.zeroGrad();
-    };
+    const { step, parameters, x, labels, dispose } = trainingStep(name, batch);
     // As fer:train: the first step's new shapes get their kernels tuned (cached per adapter).
     step();
     await sync();
@@ -84,10 +96,7 @@ export async function benchSteps({
     rows.push(row);
     log(`${name.padEnd(10)} batch ${batch}: ${ms.toFixed(1)} ms/step, ${row.imagesPerSecond.toFixed(1)} images/s (${steps} steps, ${parameters} trainable parameters, live buffers ${memory().liveBuffers})`);
     const xv = (await x.toArray()) as Float32Array;
-    x.dispose();
-    y.dispose();
-    adam.dispose();
-    model.dispose();
+    dispose();
 
     for (const p of peers) {
       if (!(p instanceof TfjsPeer)) {

@@ -40,9 +40,14 @@ fi
 timeout $(($(left) * 2 / 5)) node bench/dist/kernels.js --json $BENCH
 rc=$?; echo "== $(date -u +%FT%TZ) bench done (rc $rc), $(left) s left"
 
-# 2. vgg's training step (what the training below will cost per step).
+# 2. vgg's training step (what the training below will cost per step), and per-kernel profiles.
 timeout 90 node bench/dist/step.js --models vgg --steps $STEPS --no-peers --json
 rc=$?; echo "== $(date -u +%FT%TZ) vgg step done (rc $rc), $(left) s left"
+# GPU time per kernel of a training step (timestamp queries): where seed-cnn's and vgg's steps go.
+for m in seed-cnn vgg; do
+  timeout 60 node bench/dist/profile.js --model $m --steps 5 --top 30 --json
+  rc=$?; echo "== $(date -u +%FT%TZ) $m profile done (rc $rc), $(left) s left"
+done
 tar -C "$TOP/.gpu/app/bench" -czf "$OUT/bench.tgz" results -C "$WORK" tune
 MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model==="vgg");console.log(r?Math.ceil(r.msPerStep):0)' 2>/dev/null || echo 0)
 

@@ -203,7 +203,7 @@ export function dispatch(
   if (params.length > MAX_PARAMS) throw new Error(`kernel ${k.shader}.${k.entry}: at most ${MAX_PARAMS} params`);
   const { device } = gpu();
   const c = compile(k);
-  if (ringUsed + SLOT > RING_BYTES) flush();
+  if (ringUsed + SLOT > RING_BYTES || (profiler && profiler.labels.length >= PROFILE_PAIRS)) flush();
   if (!ring) {
     ring = device.createBuffer({ size: RING_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     bindCache = new WeakMap(); // cached groups bind the old ring
@@ -213,16 +213,27 @@ export function dispatch(
   for (let i = 0; i < params.length; i++) ringData[base + i] = params[i]!;
   ringUsed += SLOT;
   const bindGroup = bindGroupFor(device, c, buffers, ring);
-  if (!pass) {
+  const [x, y, z] = typeof groups === 'number' ? grid(groups) : groups;
+  if (x > 65535 || y > 65535 || z > 65535) throw new Error(`kernel ${k.shader}.${k.entry}: workgroup grid ${x}x${y}x${z} over 65535`);
+  if (profiler) {
+    // A pass of its own, with its begin and end timestamps.
+    if (pass) pass.end();
+    encoder ??= device.createCommandEncoder();
+    const i = profiler.labels.length;
+    pass = encoder.beginComputePass({ timestampWrites: { querySet: profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+    profiler.labels.push(profileLabel(k));
+  } else if (!pass) {
     encoder ??= device.createCommandEncoder();
     pass = encoder.beginComputePass();
   }
   pass.setPipeline(c.pipeline);
   pass.setBindGroup(0, bindGroup, [offset]);
-  const [x, y, z] = typeof groups === 'number' ? grid(groups) : groups;
-  if (x > 65535 || y > 65535 || z > 65535) throw new Error(`kernel ${k.shader}.${k.entry}: workgroup grid ${x}x${y}x${z} over 65535`);
   pass.dispatchWorkgroups(x, y, z);
   dispatchCount++;
+  if (profiler) {
+    pass.end();
+    pass = null;
+  }
 }
 
 /** Ends the open pass and submits what was recorded; also throws any pending validation error. */
@@ -230,9 +241,11 @@ export function flush(): void {
   if (pass) pass.end();
   if (encoder) {
     const { device } = gpu();
+    const timed = profiler && profiler.labels.length > 0 ? resolveTimestamps(encoder, profiler) : null;
     if (ring && ringUsed > 0) device.queue.writeBuffer(ring, 0, ringData, 0, ringUsed / 4);
     device.queue.submit([encoder.finish()]);
     submitCount++;
+    timed?.();
     // The queue orders the next writeBuffer after this submit, so the ring can be rewritten now.
   }
   pass = null;
@@ -300,12 +313,95 @@ export function trimPool(): void {
   readPool.clear();
 }
 
+// ---- GPU time per kernel (timestamp queries), for bench/profile.ts ----
+// While profiling, every dispatch runs in a compute pass of its own whose begin and end timestamps
+// go to a query set; flush() resolves them into a buffer read back asynchronously, and the times
+// add up per kernel. One pass per dispatch costs a little: profile for the breakdown, and time
+// whole steps with profiling off.
+
+/** GPU time of one kernel (shader.entry and its override constants) over a profile. */
+export interface KernelTime {
+  kernel: string;
+  calls: number;
+  ms: number;
+}
+interface Profiler {
+  querySet: GPUQuerySet;
+  resolved: GPUBuffer;
+  /** Kernel of each timestamp pair recorded since the last flush. */
+  labels: string[];
+  reads: Array<Promise<void>>;
+  totals: Map<string, { calls: number; ns: number }>;
+}
+/** Dispatches timed per submit (the query set holds two timestamps each). */
+const PROFILE_PAIRS = 2048;
+let profiler: Profiler | null = null;
+
+const profileLabel = (k: Kernel): string =>
+  `${k.shader}.${k.entry}${k.constants ? JSON.stringify(k.constants).replace(/"/g, '') : ''}`;
+
+/** Starts timing every dispatch on the GPU (needs the adapter's 'timestamp-query' feature). */
+export function startProfile(): void {
+  const { device, info } = gpu();
+  if (profiler) throw new Error('startProfile: a profile is already running; call stopProfile() first');
+  if (!device.features.has('timestamp-query'))
+    throw new Error(`startProfile: the adapter (${info.vendor} ${info.device || info.architecture}) has no 'timestamp-query' feature`);
+  flush();
+  profiler = {
+    querySet: device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_PAIRS }),
+    resolved: device.createBuffer({ size: 16 * PROFILE_PAIRS, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+    labels: [],
+    reads: [],
+    totals: new Map(),
+  };
+}
+
+/** Stops profiling; waits for the GPU and returns each kernel's calls and GPU time, longest first. */
+export async function stopProfile(): Promise<KernelTime[]> {
+  const p = profiler;
+  if (!p) throw new Error('stopProfile: no profile is running; call startProfile() first');
+  flush();
+  profiler = null;
+  await Promise.all(p.reads);
+  p.querySet.destroy();
+  p.resolved.destroy();
+  throwDeviceErrors();
+  return [...p.totals].map(([kernel, t]) => ({ kernel, calls: t.calls, ms: t.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
+}
+
+/** Records the resolve and readback of p's timestamps into `enc`; the returned function, called after submit, maps them. */
+function resolveTimestamps(enc: GPUCommandEncoder, p: Profiler): () => void {
+  const n = p.labels.length;
+  const labels = p.labels;
+  p.labels = [];
+  const staging = gpu().device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  enc.resolveQuerySet(p.querySet, 0, 2 * n, p.resolved, 0);
+  enc.copyBufferToBuffer(p.resolved, 0, staging, 0, 16 * n);
+  return () => {
+    p.reads.push(
+      staging.mapAsync(GPUMapMode.READ).then(() => {
+        const t = new BigUint64Array(staging.getMappedRange());
+        for (let i = 0; i < n; i++) {
+          const e = p.totals.get(labels[i]!) ?? { calls: 0, ns: 0 };
+          e.calls++;
+          // A dispatch that ended "before" it began (timestamps are not guaranteed monotonic) counts 0.
+          e.ns += t[2 * i + 1]! > t[2 * i]! ? Number(t[2 * i + 1]! - t[2 * i]!) : 0;
+          p.totals.set(labels[i]!, e);
+        }
+        staging.unmap();
+        staging.destroy();
+      }),
+    );
+  };
+}
+
 /** Running totals; `bindGroups` counts bind groups created (not reused ones). */
 export function dispatchStats(): { dispatches: number; submits: number; pipelines: number; bindGroups: number } {
   return { dispatches: dispatchCount, submits: submitCount, pipelines: pipelines.size, bindGroups: bindGroupCount };
 }
 
 onRelease(() => {
+  profiler = null;
   modules.clear();
   pipelines.clear();
   byObject = new WeakMap();

@@ -1,7 +1,7 @@
 export { initDevice, releaseDevice, gpu, gpuInstance, hasDevice, describeDevice, throwDeviceErrors, NO_ADAPTER_HELP, hasSubgroups8, describeSubgroups, pumpPoll, setPumpPoll } from './device.js';
 export type { DeviceInfo, Gpu, InitOptions } from './device.js';
-export { dispatch, kernelFor, flush, sync, fence, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource } from './dispatch.js';
-export type { Kernel } from './dispatch.js';
+export { dispatch, kernelFor, flush, sync, fence, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource, startProfile, stopProfile } from './dispatch.js';
+export type { Kernel, KernelTime } from './dispatch.js';
 export { memory, sizeClass } from './pool.js';
 export type { MemoryStats } from './pool.js';
 export { Rng, manualSeed, rngFrom } from './rng.js';

@@ -1,0 +1,48 @@
+// GPU time per kernel over whole training steps (timestamp queries around every dispatch; see
+// startProfile in packages/tensor/src/dispatch.ts): which kernels a step spends its time in.
+//   node bench/dist/profile.js [--model seed-cnn] [--batch 64] [--steps 3] [--top 25] [--json]
+// The steps are first timed without profiling (one pass per dispatch costs a little), then profiled.
+// --json writes bench/results/<adapter>-profile-<model>.json.
+import { initDevice, describeDevice, releaseDevice, sync, autotune, startProfile, stopProfile, dispatchStats } from '@fer/tensor';
+import { trainingStep } from './step.js';
+import { writeResults } from './timing.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: string): string => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1]! : def);
+const model = opt('model', 'seed-cnn');
+const batch = Number(opt('batch', '64'));
+const steps = Number(opt('steps', '3'));
+const top = Number(opt('top', '25'));
+for (const [flag, v] of [['batch', batch], ['steps', steps], ['top', top]] as const)
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag}: expected a positive integer, got ${opt(flag, '')}`);
+
+// Dawn rounds timestamps to 100 microseconds by default (a browser's guard against timing attacks).
+await initDevice({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
+console.log(`adapter: ${describeDevice()}`);
+const { step, dispose } = trainingStep(model, batch);
+step();
+await sync();
+await autotune();
+step();
+await sync();
+const t0 = performance.now();
+for (let i = 0; i < steps; i++) step();
+await sync();
+const wallMs = (performance.now() - t0) / steps;
+
+const before = dispatchStats().dispatches;
+startProfile();
+for (let i = 0; i < steps; i++) step();
+const kernels = await stopProfile();
+const dispatches = (dispatchStats().dispatches - before) / steps;
+dispose();
+
+const gpuMs = kernels.reduce((s, k) => s + k.ms, 0) / steps;
+console.log(`${model}, batch ${batch}: ${wallMs.toFixed(1)} ms/step unprofiled; profiled: ${dispatches} dispatches and ${gpuMs.toFixed(1)} ms of kernel time per step`);
+console.log(`${'ms/step'.padStart(9)} ${'share'.padStart(6)} ${'calls'.padStart(6)}  kernel`);
+for (const k of kernels.slice(0, top))
+  console.log(`${(k.ms / steps).toFixed(2).padStart(9)} ${((100 * k.ms) / steps / gpuMs).toFixed(1).padStart(5)}% ${String(k.calls / steps).padStart(6)}  ${k.kernel}`);
+if (kernels.length > top) console.log(`  ... ${kernels.length - top} more kernels, ${(kernels.slice(top).reduce((s, k) => s + k.ms, 0) / steps).toFixed(2)} ms/step`);
+if (args.includes('--json'))
+  console.log(`wrote ${writeResults(`-profile-${model}`, { model, batch, steps, wallMsPerStep: wallMs, dispatchesPerStep: dispatches, kernelMsPerStep: gpuMs, kernels })}`);
+releaseDevice();
