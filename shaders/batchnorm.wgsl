@@ -42,8 +42,8 @@ const WG: u32 = 64u;
 // Fused ReLU epilogue of normalize / normalize4 (batchNorm(..., { relu: true })): y = max(0, bn(x)).
 override RELU: bool = false;
 // Elementwise kernels: each invocation handles PER elements WG apart, so lanes stay contiguous
-// (and the divisions of chan_start are amortised over PER elements).
-const PER: u32 = 8u;
+// (and the divisions of chan_start are amortised over PER elements). The host sets PER per adapter.
+override PER: u32 = 8u;
 
 var<workgroup> red_a: array<f32, 64>;
 var<workgroup> red_b: array<f32, 64>;
