@@ -179,6 +179,17 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 override NV: u32 = (NP + KW + 2u) / 4u;
 override NG: u32 = (NP + 3u) / 4u;
 
+// The NV vec4s of padded input from vec4 index `at`: a lane's window of one input row (weight_sgv,
+// weight_sgr and forward_sgr).
+fn row_window(at: u32) -> array<f32, 12> {
+  var xs: array<f32, 12>;
+  for (var j = 0u; j < NV; j++) {
+    let v = src0v[at + j];
+    xs[4u * j] = v.x; xs[4u * j + 1u] = v.y; xs[4u * j + 2u] = v.z; xs[4u * j + 3u] = v.w;
+  }
+  return xs;
+}
+
 // The weight kernels' subgroup: its channel group (of a = P.a), its index s among the subgroups of
 // all chunks (c = P.c per chunk), and its row chunk (of g = P.g).
 struct WeightSub { cg: u32, s: u32, chunk: u32 }
@@ -213,11 +224,7 @@ fn weight_sgv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let xr = ((n * P.cin + ci) * P.e + oh * P.sh + kh) * wp4;
     let gr = ((n * P.cout + gco) * P.oh + oh) * owp4;
     for (var b = 0u; b < owp4; b += NG) {
-      var xs: array<f32, 12>;
-      for (var j = 0u; j < NV; j++) {
-        let v = src0v[xr + b + j];
-        xs[4u * j] = v.x; xs[4u * j + 1u] = v.y; xs[4u * j + 2u] = v.z; xs[4u * j + 3u] = v.w;
-      }
+      let xs = row_window(xr + b);
       for (var q = 0u; q < NG; q++) {
         let gq = src1v[gr + b + q];
         for (var c = 0u; c < min(4u, NP - 4u * q); c++) {
@@ -258,15 +265,6 @@ fn weight_sgv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 // a = channel groups of 8, b = Cin, c = subgroups per chunk (ceil(Cin / 8) * blocks), d = images
 // per chunk, e = Hp (OH + KH - 1), f = Wp (4 * (NG * (blocks - 1) + NV)), g = chunks. gy rows are
 // padded to 4 * NG * blocks values (zeros past OW).
-fn row_window(at: u32) -> array<f32, 12> {
-  var xs: array<f32, 12>;
-  for (var j = 0u; j < NV; j++) {
-    let v = src0v[at + j];
-    xs[4u * j] = v.x; xs[4u * j + 1u] = v.y; xs[4u * j + 2u] = v.z; xs[4u * j + 3u] = v.w;
-  }
-  return xs;
-}
-
 // One output channel co0 + r of a row: its gy (lane r's values) against every tap's window.
 fn sgr_channel(acc: ptr<function, array<f32, 200>>, r: u32, gq: array<f32, 8>, win: array<array<f32, 12>, 5>) {
   var gb: array<f32, 8>;

@@ -280,6 +280,23 @@ function sumPartials(partial: Tensor, slots: number, m: number, shape: Shape4): 
   return dw;
 }
 
+/**
+ * The layout the vec4 subgroup kernels (weight_sgv, weight_sgr, forward_sgr) read: rows cut into
+ * blocks of np columns, each read as whole aligned vec4s (np a multiple of 4, or np >= OW: one block).
+ * ng: vec4s of a block's gy (NG in the shader); wp: padded input row width (the last block's NV
+ * vec4 window fits); owp: gy row width (zeros past OW).
+ */
+function vec4Blocks(g: Geometry, np: number): { blocks: number; ng: number; wp: number; owp: number } {
+  const blocks = Math.ceil(g.ow / np);
+  const ng = Math.ceil(np / 4);
+  return { blocks, ng, wp: 4 * (ng * (blocks - 1) + Math.ceil((np + g.kw - 1) / 4)), owp: 4 * ng * blocks };
+}
+
+/** gy with rows of owp values (zeros past OW), or gy itself when its rows already are. */
+function gyRows(gy: Tensor, g: Geometry, owp: number): Tensor {
+  return owp !== g.ow ? padPlanes(gy, g.n * g.cout, g.oh, g.ow, g.oh, owp, 0, 0) : gy;
+}
+
 /** out[o, i] = sum_r src[o, r, i] (one invocation per output, serial sum). */
 function sumMid<S extends Shape>(src: Tensor, outer: number, r: number, inner: number, shape: S): Tensor<S> {
   const out = empty(shape);
@@ -349,12 +366,11 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     // FR rows x NP columns x 8 channels per lane, vec4 windows (see forward_sgr): 6 rows (measured
     // 3-15% faster than 4 on seed-cnn's layers), or 4 or 3 when those pad the last group less.
     const np = sgrPixels(choice, g.ow);
-    const owb = Math.ceil(g.ow / np);
+    const { blocks: owb, wp } = vec4Blocks(g, np);
     let fr = 6;
     for (const r of [4, 3]) if (Math.ceil(g.oh / r) * r < Math.ceil(g.oh / fr) * fr) fr = r;
     const rowGroups = Math.ceil(g.oh / fr);
     const hp = rowGroups * fr + g.kh - 1;
-    const wp = 4 * ((np / 4) * (owb - 1) + Math.ceil((np + g.kw - 1) / 4));
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * rowGroups * owb;
     const groups8 = Math.ceil(g.cout / 8);
@@ -507,13 +523,9 @@ function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number): Ten
   const rowsPerChunk = Math.ceil(rows / chunks);
   chunks = Math.ceil(rows / rowsPerChunk);
   const hp = (g.oh - 1) * g.sh + g.kh;
-  const blocks = Math.ceil(g.ow / np);
-  // Whole aligned vec4s (NG of gy, NV of input per block; see the shader); gy rows padded with zeros.
-  const ng = np / 4;
-  const owp = blocks * np;
-  const wp = 4 * (ng * (blocks - 1) + Math.ceil((np + g.kw - 1) / 4));
+  const { wp, owp } = vec4Blocks(g, np);
   const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
-  const gp = owp !== g.ow ? padPlanes(gy, g.n * g.cout, g.oh, g.ow, g.oh, owp, 0, 0) : gy;
+  const gp = gyRows(gy, g, owp);
   const partial = chunks > 1 ? empty([chunks * m] as const) : empty(shape);
   dispatch(
     weightSubgroupKernel(g.kw, np),
@@ -526,12 +538,12 @@ function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number): Ten
   return sumPartials(partial, chunks, m, shape);
 }
 
-/** weight_sgr (a lane: one input channel, one block of columns, all taps; sliding over rows): stride 1. */
+/** forward_sgr and weight_sgr (a lane: rows x a block of columns x 8 channels, all taps): stride 1, KH and KW <= 5. */
 function sgrOk(g: Geometry): boolean {
   return g.sh === 1 && g.sw === 1 && g.kh <= 5 && g.kw <= 5;
 }
 
-/** weight_sgr's columns per block: the whole row up to 8 ('sgr') or 4 ('sgr4'), else 8 or 4. */
+/** forward_sgr's and weight_sgr's columns per block: the whole row up to 8 ('sgr') or 4 ('sgr4'), else 8 or 4. */
 function sgrPixels(choice: string, ow: number): number {
   const most = choice === 'sgr4' ? 4 : 8;
   return ow <= most ? ow : most;
@@ -542,18 +554,15 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const m = g.cout * g.cin * g.kh * g.kw;
   const groups8 = Math.ceil(g.cout / 8);
-  const blocks = Math.ceil(g.ow / np);
-  const ng = Math.ceil(np / 4);
+  const { blocks, wp, owp } = vec4Blocks(g, np);
   const perChunk = Math.ceil(g.cin / 8) * blocks;
   // Enough subgroups for the cores' threads to share; chunks are whole images (the rows slide).
   let chunks = Math.min(g.n, Math.max(1, Math.ceil(128 / (groups8 * perChunk))));
   const perImages = Math.ceil(g.n / chunks);
   chunks = Math.ceil(g.n / perImages);
   const hp = g.oh + g.kh - 1;
-  const wp = 4 * (ng * (blocks - 1) + Math.ceil((np + g.kw - 1) / 4));
-  const owp = 4 * ng * blocks;
   const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
-  const gp = owp !== g.ow ? padPlanes(gy, g.n * g.cout, g.oh, g.ow, g.oh, owp, 0, 0) : gy;
+  const gp = gyRows(gy, g, owp);
   const slots = chunks * blocks;
   const partial = slots > 1 ? empty([slots * m] as const) : empty(shape);
   dispatch(

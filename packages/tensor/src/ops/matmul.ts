@@ -135,7 +135,7 @@ let forcedMatmul: MatmulVariant | null = null;
 /** Forces one matmul kernel (tests run every variant); null restores the automatic choice. */
 export function setMatmulVariant(v: MatmulVariant | null): void {
   if (v !== null && !MATMUL_VARIANTS.includes(v)) throw new Error(`setMatmulVariant: expected one of ${MATMUL_VARIANTS.map((x) => `'${x}'`).join(', ')} or null, got ${JSON.stringify(v)}`);
-  if ((v === 'subgroup' || v === 'subgroup_stack') && !hasSubgroups8()) throw new Error(`setMatmulVariant: 'subgroup' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
+  if ((v === 'subgroup' || v === 'subgroup_stack') && !hasSubgroups8()) throw new Error(`setMatmulVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedMatmul = v;
 }
 
