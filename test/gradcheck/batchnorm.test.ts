@@ -1,5 +1,5 @@
-import { describe, it, expect } from 'vitest';
-import { Rng, batchNorm, relu, mul, sum, tensor, zeros, ones, tidy, shapeSize, type Tensor, type Shape1 } from '@fer/tensor';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { Rng, batchNorm, relu, mul, sum, tensor, zeros, ones, tidy, shapeSize, setBatchNormChunkTarget, type Tensor, type Shape1 } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose } from './harness.js';
 import { batchNormRef } from './reference/batchnorm.js';
 import { useGpu } from '../setup-gpu.js';
@@ -17,6 +17,16 @@ const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
 
 describe('batchNorm gradcheck', () => {
   const rng = new Rng(11);
+  // The GPU chunking (2048 elements per reduction workgroup) on every adapter, so the small shapes
+  // below split their reductions as commented; CPU adapters' larger default is checked against it
+  // in 'reduction chunking' below.
+  let prevChunk: number | null = null;
+  beforeAll(() => {
+    prevChunk = setBatchNormChunkTarget(2048);
+  });
+  afterAll(() => {
+    setBatchNormChunkTarget(prevChunk);
+  });
   const shapes: ReadonlyArray<readonly number[]> = [
     [2, 3, 5, 7], // 2d, odd sizes
     [1, 4, 3, 3], // 2d, N = 1 with H*W > 1
@@ -99,6 +109,51 @@ describe('batchNorm gradcheck', () => {
       out.dispose();
     });
   }
+});
+
+describe('batchNorm reduction chunking', () => {
+  // The adapter's default chunk size (32768 elements per workgroup on CPU adapters, 2048 on GPUs)
+  // and other splits give the same outputs, statistics and gradients as the gradchecked 2048.
+  const rng = new Rng(23);
+  const cases: ReadonlyArray<readonly [readonly number[], number | null]> = [
+    [[9, 2, 64, 64], null], // 36864 per channel: 2 chunks of the CPU default (vec4 kernels)
+    [[5, 3, 31, 31], null], // scalar kernels, 4805 per channel
+    [[9, 2, 64, 64], 5000], // uneven chunks
+    [[3000, 5], null], // 1d, rows
+    [[3000, 5], 700],
+  ];
+  for (const [shape, target] of cases)
+    it(`[${shape}] with ${target ?? 'the default'} elements per chunk equals 2048`, async () => {
+      const n = shapeSize(shape);
+      const C = shape[1]!;
+      const x = Float32Array.from(randomArray(n, rng, -2, 3));
+      const gy = Float32Array.from(randomArray(n, rng, -1, 1));
+      const gamma = Float32Array.from(randomArray(C, rng, 0.5, 1.5));
+      const run = async (chunk: number | null): Promise<Float32Array[]> => {
+        const prev = setBatchNormChunkTarget(chunk);
+        try {
+          const xt = tensor(x, shape, { requiresGrad: true });
+          const g = tensor(gamma, [C] as const, { requiresGrad: true });
+          const b = zeros([C] as const);
+          b.requiresGrad = true;
+          const rm = zeros([C] as const);
+          const rv = ones([C] as const);
+          const y = batchNorm(xt, g, b, rm, rv, { training: true, momentum: 0.1 });
+          const gyt = tensor(gy, shape);
+          sum(mul(y, gyt)).backward();
+          const out = await Promise.all([y, xt.grad!, g.grad!, b.grad!, rm, rv].map((t) => t.toArray() as Promise<Float32Array>));
+          for (const t of [y, xt, g, b, rm, rv, gyt, xt.grad!, g.grad!, b.grad!]) t.dispose();
+          return out;
+        } finally {
+          setBatchNormChunkTarget(prev);
+        }
+      };
+      const want = await run(2048);
+      const got = await run(target);
+      const names = ['y', 'dx', 'dgamma', 'dbeta', 'running mean', 'running var'];
+      // Sums of up to 37k f32 terms in another order: dgamma and dbeta are O(sqrt(n)) sums.
+      got.forEach((v, i) => expectClose(v, want[i]!, { atol: 1e-3, rtol: 1e-4 }, names[i]!));
+    });
 });
 
 describe('batchNorm with the fused ReLU', () => {

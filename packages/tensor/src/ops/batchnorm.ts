@@ -36,8 +36,28 @@ function unitsPerInvocation(): number {
   return gpu().info.software ? 32 : 8;
 }
 const elementwise = (kn: Kernel, per: number): Kernel => kernelFor(kn.shader, kn.entry, kn.bindings, { ...kn.constants, PER: per });
-/** Target elements per reduction workgroup (a chunk); more chunks per channel only when a channel is long. */
-const CHUNK_TARGET = 2048;
+/**
+ * Target elements per reduction workgroup (a chunk); more chunks per channel only when a channel is
+ * long. Each workgroup ends in a tree of 7 barriers, which lavapipe runs as a switch between its 8
+ * subgroups each: small chunks spend more on barriers than on loads there, so CPU adapters take 16x
+ * larger ones ([64, 32, 48, 48] forward + backward 26 -> 11 ms; 16384 and 65536 measured alike).
+ * GPUs want many workgroups.
+ */
+function chunkTarget(): number {
+  return forcedChunkTarget ?? (gpu().info.software ? 32768 : 2048);
+}
+let forcedChunkTarget: number | null = null;
+/**
+ * Sets the elements per reduction workgroup (tests split small reductions over several chunks on
+ * every adapter); null restores the adapter's default. Returns the previous setting.
+ */
+export function setBatchNormChunkTarget(elements: number | null): number | null {
+  if (elements !== null && !(Number.isInteger(elements) && elements >= 1))
+    throw new Error(`setBatchNormChunkTarget: expected an integer >= 1 or null, got ${JSON.stringify(elements)}`);
+  const prev = forcedChunkTarget;
+  forcedChunkTarget = elements;
+  return prev;
+}
 const MAX_CHUNKS = 128;
 
 const k = (entry: string, bindings: ReadonlyArray<'read' | 'rw'>): Kernel => ({ shader: 'batchnorm', entry, bindings });
@@ -67,7 +87,7 @@ const GRAD_COLS = k('grad_cols', GRAD_PARTIAL.bindings);
  * the elements a unit stands for per workgroup (4 for vec4s, the channels of a 1d column block).
  */
 function chunking(m: number, width: number): { chunks: number; chunk: number } {
-  const want = Math.min(MAX_CHUNKS, Math.max(1, Math.ceil((m * width) / CHUNK_TARGET)));
+  const want = Math.min(MAX_CHUNKS, Math.max(1, Math.ceil((m * width) / chunkTarget())));
   const chunk = Math.ceil(m / want);
   return { chunks: Math.ceil(m / chunk), chunk };
 }
