@@ -179,10 +179,10 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 override NV: u32 = (NP + KW + 2u) / 4u;
 override NG: u32 = (NP + 3u) / 4u;
 
-// The NV vec4s of padded input from vec4 index `at`: a lane's window of one input row (weight_sgv,
-// weight_sgr and forward_sgr).
-fn row_window(at: u32) -> array<f32, 12> {
-  var xs: array<f32, 12>;
+// The NV (up to 4) vec4s of padded input from vec4 index `at`: a lane's window of one input row
+// (weight_sgv, weight_sgr and forward_sgr).
+fn row_window(at: u32) -> array<f32, 16> {
+  var xs: array<f32, 16>;
   for (var j = 0u; j < NV; j++) {
     let v = src0v[at + j];
     xs[4u * j] = v.x; xs[4u * j + 1u] = v.y; xs[4u * j + 2u] = v.z; xs[4u * j + 3u] = v.w;
@@ -266,7 +266,7 @@ fn weight_sgv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 // per chunk, e = Hp (OH + KH - 1), f = Wp (4 * (NG * (blocks - 1) + NV)), g = chunks. gy rows are
 // padded to 4 * NG * blocks values (zeros past OW).
 // One output channel co0 + r of a row: its gy (lane r's values) against every tap's window.
-fn sgr_channel(acc: ptr<function, array<f32, 200>>, r: u32, gq: array<f32, 8>, win: array<array<f32, 12>, 5>) {
+fn sgr_channel(acc: ptr<function, array<f32, 200>>, r: u32, gq: array<f32, 8>, win: array<array<f32, 16>, 5>) {
   var gb: array<f32, 8>;
   for (var p = 0u; p < NP; p++) { gb[p] = subgroupShuffle(gq[p], r); }
   for (var kh = 0u; kh < KH; kh++) {
@@ -300,7 +300,7 @@ fn weight_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     var xr = (n * P.cin + ci) * P.e * wp4 + blk * NG;
     var gr = (n * P.cout + gco) * P.oh * blocks * NG + blk * NG;
     // win[kh]: input row oh + kh of the current output row oh.
-    var win: array<array<f32, 12>, 5>;
+    var win: array<array<f32, 16>, 5>;
     for (var kh = 1u; kh < KH; kh++) {
       win[kh] = row_window(xr);
       xr += wp4;
@@ -347,16 +347,17 @@ fn sgr_store(acc: ptr<function, array<f32, 200>>, r: u32, co0: u32, o: u32) {
 }
 
 // Forward (and stride-1 input gradient) in weight_sgr's shape: a lane owns FR (3 to 6) output rows
-// x NP columns of the subgroup's 8 channels (384 accumulators at most). Per input channel it loads the
+// x NP (up to 12) columns of the subgroup's 8 channels (384 accumulators at most: FR <= 4 when NP > 8).
+// Per input channel it loads the
 // FR + KH - 1 input windows its rows need (NV vec4s each) and the KH x KW weights of channel
 // co0 + lane (handed to all lanes by shuffles), then each output sums its KH x KW products before
 // touching its accumulator, which may then live in (cheap, whole-register) stack slots. Row stride 1;
-// NP = OW (one block, OW <= 8) or a multiple of 4. Lane -> (image, group of 4 rows, block) as
+// NP = OW (one block, OW <= 12) or a multiple of 4. Lane -> (image, group of FR rows, block) as
 // forward_sg (block_of). a = channel groups of 8, b = blocks per row, c = N * row groups * b,
 // d = has bias, e = Hp (row groups * FR + KH - 1), f = Wp (4 * (NP / 4 * (b - 1) + NV)), g = Cout4.
 override FR: u32 = 4u;
 
-fn fsgr_row(acc: ptr<function, array<f32, 384>>, r: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 12>, 10>) {
+fn fsgr_row(acc: ptr<function, array<f32, 384>>, r: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 16>, 10>) {
   for (var p = 0u; p < NP; p++) {
     var sum = 0.0;
     for (var kh = 0u; kh < KH; kh++) {
@@ -366,7 +367,7 @@ fn fsgr_row(acc: ptr<function, array<f32, 384>>, r: u32, row: u32, wv: array<f32
   }
 }
 
-fn fsgr_channel(acc: ptr<function, array<f32, 384>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 12>, 10>) {
+fn fsgr_channel(acc: ptr<function, array<f32, 384>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 16>, 10>) {
   var wv: array<f32, 25>;
   for (var i = 0u; i < KH * KW; i++) { wv[i] = subgroupShuffle(wl[i], r); }
   fsgr_row(acc, r, 0u, wv, win);
@@ -420,7 +421,7 @@ fn forward_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   var xr = ((t.n * P.cin) * P.e + t.row * FR) * wp4 + t.ow0 / 4u;
   var wi = wk;
   for (var ci = 0u; ci < P.cin; ci++) {
-    var win: array<array<f32, 12>, 10>;
+    var win: array<array<f32, 16>, 10>;
     for (var j = 0u; j < FR + KH - 1u; j++) { win[j] = row_window(xr + j * wp4); }
     var wl: array<f32, 25>;
     for (var i = 0u; i < KH * KW; i++) {

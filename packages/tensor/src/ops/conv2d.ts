@@ -103,12 +103,12 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * adapter); 'gemm' / 'gemm64' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64 output
  * channels x 128 pixels, any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
- * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' (forward_sgr: 3 or 4 rows x blocks of
- * up to 8 or 4 columns per lane; row stride 1, KH and KW <= 5), or 'subgroup' (forward_sg with the
+ * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
+ * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), or 'subgroup' (forward_sg with the
  * default pixels per lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4'];
+export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12'];
 const isGemm = (v: string | null): boolean => v === 'gemm' || v === 'gemm64';
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -142,13 +142,15 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (forcedForward === 'rows') return 'rows';
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
-  if (forcedForward === 'sgr' || forcedForward === 'sgr4') return sgrOk(g) ? forcedForward : `sg${np}`;
+  if (forcedForward === 'sgr' || forcedForward === 'sgr4' || forcedForward === 'sgr12') return sgrOk(g) ? forcedForward : `sg${np}`;
   if (forcedForward) return forcedForward;
   if (!hasSubgroups8()) return 'rows';
   // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
   // seed-cnn and fast layer), else NP pixels per lane.
   const fallback = rows2 ? 'sg2x2' : `sg${np}`;
-  const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : []), ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])];
+  // 'sgr12' differs from 'sgr' only on rows wider than 8.
+  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : [])] : [];
+  const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : []), ...sgr];
   return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
 const ROWS2_MAX_KH = 7;
@@ -365,10 +367,12 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
   } else if (choice.startsWith('sgr')) {
     // FR rows x NP columns x 8 channels per lane, vec4 windows (see forward_sgr): 6 rows (measured
     // 3-15% faster than 4 on seed-cnn's layers), or 4 or 3 when those pad the last group less.
+    // 'sgr12' (12-column blocks, 4 rows) measured 4-6% faster than 'sgr4' on 12x12 maps.
     const np = sgrPixels(choice, g.ow);
     const { blocks: owb, wp } = vec4Blocks(g, np);
-    let fr = 6;
-    for (const r of [4, 3]) if (Math.ceil(g.oh / r) * r < Math.ceil(g.oh / fr) * fr) fr = r;
+    // At most 384 accumulators (FR x NP x 8): blocks of more than 8 columns take 4 or 3 rows.
+    let fr = np > 8 ? 4 : 6;
+    for (const r of [4, 3]) if (r < fr && Math.ceil(g.oh / r) * r < Math.ceil(g.oh / fr) * fr) fr = r;
     const rowGroups = Math.ceil(g.oh / fr);
     const hp = rowGroups * fr + g.kh - 1;
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
@@ -543,9 +547,9 @@ function sgrOk(g: Geometry): boolean {
   return g.sh === 1 && g.sw === 1 && g.kh <= 5 && g.kw <= 5;
 }
 
-/** forward_sgr's and weight_sgr's columns per block: the whole row up to 8 ('sgr') or 4 ('sgr4'), else 8 or 4. */
+/** forward_sgr's and weight_sgr's columns per block: the whole row up to 8 ('sgr'), 4 ('sgr4') or 12 ('sgr12', forward only), else that many. */
 function sgrPixels(choice: string, ow: number): number {
-  const most = choice === 'sgr4' ? 4 : 8;
+  const most = choice === 'sgr4' ? 4 : choice === 'sgr12' ? 12 : 8;
   return ow <= most ? ow : most;
 }
 
