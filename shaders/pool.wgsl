@@ -1,7 +1,8 @@
 // Max pooling over NCHW planes, 'valid' windows (no padding, floor output size). Forward writes the
 // max and, for backward, its position in the input plane (h * W + w); the first maximum in row-major
 // window order wins ties. Backward is a gather: each input element sums the gradients of the windows
-// that contain it and chose it, so overlapping windows (stride < kernel) need no atomics.
+// that contain it and chose it, so overlapping windows (stride < kernel) need no atomics
+// (max_backward; max_backward_rows and max2_backward for windows that do not overlap).
 struct Params { planes: u32, H: u32, W: u32, OH: u32, OW: u32, KH: u32, KW: u32, SH: u32, SW: u32 }
 
 // Forward only: false in inference (no grad needed), then binding 2 is a dummy and never written.
@@ -71,6 +72,43 @@ fn max_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     }
   }
   dx[i] = s;
+}
+
+// Backward for windows that do not overlap (SH >= KH and SW >= KW, e.g. every 2x2 stride-2 pool
+// whose W is not a multiple of 4): one invocation per input row, which lies in at most one window
+// row; along it the window column and the offset in it are stepped, so the row costs one integer
+// division (max_backward divides 6 times per element: lavapipe spent 7 ms on [64, 256, 6, 6]).
+@compute @workgroup_size(64)
+fn max_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = linear_group(wid, nwg) * 64u + li;
+  if (row >= P.planes * P.H) { return; }
+  let p = row / P.H;
+  let h = row - p * P.H;
+  let oh = h / P.SH;
+  let rowIn = (h - oh * P.SH < P.KH) & (oh < P.OH);
+  let obase = (p * P.OH + min(oh, P.OH - 1u)) * P.OW;
+  var o = obase;
+  var ow = 0u;
+  var dw = 0u;
+  var gv = 0.0;
+  var am = 0u;
+  let at0 = h * P.W;
+  var i = row * P.W;
+  for (var w = 0u; w < P.W; w++) {
+    let inWin = rowIn & (dw < P.KW) & (ow < P.OW);
+    if (dw == 0u && ow < P.OW) {
+      gv = g[o];
+      am = argmax_in[o];
+    }
+    dx[i] = select(0.0, gv, inWin && am == at0 + w);
+    i += 1u;
+    dw += 1u;
+    if (dw == P.SW) {
+      dw = 0u;
+      ow += 1u;
+      o += 1u;
+    }
+  }
 }
 
 // 2x2 windows, stride 2, H even and W % 4 == 0 (every max pool of the FER models): one invocation

@@ -20,6 +20,7 @@ const FORWARD2_KERNELS = forwardPair('max2_forward');
 const backward = (entry: string): Kernel => ({ shader: 'pool', entry, bindings: ['read', 'read', 'rw'] });
 const BACKWARD = backward('max_backward');
 const BACKWARD2 = backward('max2_backward');
+const BACKWARD_ROWS = backward('max_backward_rows');
 
 const pairOf = (v: number | readonly [number, number], what: string) => positivePair(v, `maxPool2d: ${what}`);
 
@@ -61,7 +62,11 @@ export function maxPool2d(x: Tensor<Shape4>, options: MaxPool2dOptions): Tensor<
     [x],
     (g) => {
       const dx = empty(inShape);
-      if (dx.size) dispatch(pairs ? BACKWARD2 : BACKWARD, [g.buffer, argmax.buffer, dx.buffer], params, Math.ceil((pairs ? threads : dx.size) / WG));
+      // Non-overlapping windows: one invocation per input row (max_backward_rows); overlapping ones
+      // gather per element (max_backward).
+      const rows = sh >= kh && sw >= kw;
+      const [kernel, invocations] = pairs ? [BACKWARD2, threads] : rows ? [BACKWARD_ROWS, planes * h] : [BACKWARD, dx.size];
+      if (dx.size) dispatch(kernel, [g.buffer, argmax.buffer, dx.buffer], params, Math.ceil(invocations / WG));
       return [dx];
     },
     [argmax],
