@@ -447,3 +447,92 @@ fn forward_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   fsgr_store(&acc, 6u, t, co0);
   fsgr_store(&acc, 7u, t, co0);
 }
+
+// Forward for few input channels (CIN <= 4: the first layer of a grayscale or RGB network), where
+// forward_sgr's per-input-channel loop has one iteration and its 8-channel lanes store far more than
+// they compute. A lane owns FR rows x NP columns of one image for every output channel: it loads the
+// CIN x (FR + KH - 1) input windows once, then for each group of 8 channels (weights of channel
+// cg * 8 + lane, shuffled to all lanes) computes each output in registers and stores it at once:
+// no accumulators, and each loaded value serves all Cout channels. Same bindings as forward_sgr;
+// a = 1, b = blocks per row, c = N * row groups * b, d = has bias, e = Hp (row groups * FR + KH - 1),
+// f = Wp, g = Cout4 (row length of the packed weights, [CIN * KH * KW, Cout4]).
+override CIN: u32 = 1u;
+
+// Output (row, columns p0 .. p0 + 3) of channel weights wv: sum over (ci, kh, kw).
+fn thin_sum4(wv: array<f32, 100>, win: array<array<f32, 16>, 40>, row: u32, p0: u32) -> vec4<f32> {
+  var s = vec4<f32>(0.0);
+  for (var ci = 0u; ci < CIN; ci++) {
+    for (var kh = 0u; kh < KH; kh++) {
+      let wr = win[ci * (FR + KH - 1u) + row + kh];
+      for (var kw = 0u; kw < KW; kw++) {
+        let w = wv[(ci * KH + kh) * KW + kw];
+        s = fma(vec4<f32>(w), vec4<f32>(wr[p0 + kw], wr[p0 + kw + 1u], wr[p0 + kw + 2u], wr[p0 + kw + 3u]), s);
+      }
+    }
+  }
+  return s;
+}
+
+// One output row of channel co: NP values from the lane's windows, + bias, stored as vec4s where
+// rows and blocks are 4-aligned (else per component).
+fn thin_row(wv: array<f32, 100>, win: array<array<f32, 16>, 40>, t: Block, co: u32, b: f32, row: u32) {
+  let oh = t.row * FR + row;
+  if (!t.ok || co >= P.cout || oh >= P.oh) { return; }
+  let np = min(NP, P.ow - t.ow0);
+  let o = ((t.n * P.cout + co) * P.oh + oh) * P.ow + t.ow0;
+  for (var q = 0u; q < (NP + 3u) / 4u; q++) {
+    if (4u * q < np) {
+      let v = thin_sum4(wv, win, row, 4u * q) + vec4<f32>(b);
+      let y = select(v, max(v, vec4<f32>(0.0)), RELU);
+      if (NP % 4u == 0u && P.ow % 4u == 0u) {
+        dstv[o / 4u + q] = y;
+      } else {
+        for (var c = 0u; c < 4u; c++) {
+          let at = o + 4u * q + c;
+          if (4u * q + c < np) { dstv[at / 4u][at % 4u] = y[c]; }
+        }
+      }
+    }
+  }
+}
+
+// Channel cg * 8 + r: its weights (lane r's), then its FR rows, written out (constant indices).
+fn thin_channel(r: u32, wl: array<f32, 100>, win: array<array<f32, 16>, 40>, t: Block, co0: u32) {
+  var wv: array<f32, 100>;
+  for (var i = 0u; i < CIN * KH * KW; i++) { wv[i] = subgroupShuffle(wl[i], r); }
+  let co = co0 + r;
+  var b = 0.0;
+  if (P.d != 0u) { b = src2[min(co, P.cout - 1u)]; }
+  thin_row(wv, win, t, co, b, 0u);
+  if (FR > 1u) { thin_row(wv, win, t, co, b, 1u); }
+  if (FR > 2u) { thin_row(wv, win, t, co, b, 2u); }
+  if (FR > 3u) { thin_row(wv, win, t, co, b, 3u); }
+  if (FR > 4u) { thin_row(wv, win, t, co, b, 4u); }
+  if (FR > 5u) { thin_row(wv, win, t, co, b, 5u); }
+}
+
+@compute @workgroup_size(64)
+fn forward_thin(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let t = block_of(wid, nwg, li, (P.oh + FR - 1u) / FR);
+  let wp4 = P.f / 4u;
+  var win: array<array<f32, 16>, 40>;
+  var xr = ((t.n * CIN) * P.e + t.row * FR) * wp4 + t.ow0 / 4u;
+  for (var ci = 0u; ci < CIN; ci++) {
+    for (var j = 0u; j < FR + KH - 1u; j++) { win[ci * (FR + KH - 1u) + j] = row_window(xr + j * wp4); }
+    xr += P.e * wp4;
+  }
+  for (var co0 = 0u; co0 < P.cout; co0 += 8u) {
+    var wl: array<f32, 100>;
+    let wk = min(co0 + lane, P.g - 1u);
+    for (var i = 0u; i < CIN * KH * KW; i++) { wl[i] = src1[i * P.g + wk]; }
+    thin_channel(0u, wl, win, t, co0);
+    thin_channel(1u, wl, win, t, co0);
+    thin_channel(2u, wl, win, t, co0);
+    thin_channel(3u, wl, win, t, co0);
+    thin_channel(4u, wl, win, t, co0);
+    thin_channel(5u, wl, win, t, co0);
+    thin_channel(6u, wl, win, t, co0);
+    thin_channel(7u, wl, win, t, co0);
+  }
+}

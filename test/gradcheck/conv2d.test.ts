@@ -102,6 +102,7 @@ const KERNEL_SETS = {
   'sgr forward (3 or 4 rows x blocks of up to 8 columns per lane), sgv4 weight': set('sgr', 'sgv4'),
   'sgr4 forward (blocks of up to 4 columns), sgr weight': set('sgr4', 'sgr'),
   'sgr12 forward (blocks of up to 12 columns, 3 or 4 rows), sgr4 weight': set('sgr12', 'sgr4'),
+  'thin forward (up to 4 input channels: every output channel per lane), sgv8 weight': set('thin', 'sgv8'),
   'default subgroup kernels': set('subgroup', 'subgroup'),
 } as const;
 const restoreAuto = (): void => {
@@ -186,7 +187,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sgv4, sgv8, sgr, sgr4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12 or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin or null/);
   });
 });
 

@@ -86,6 +86,12 @@ function forwardRowsSubgroupKernel(kh: number, kw: number, np: number, fr: numbe
   return convKernel('conv2d_subgroup', 'forward_sgr', { KH: kh, KW: kw, NP: np, FR: fr, RELU: +relu });
 }
 
+function forwardThinKernel(cin: number, kh: number, kw: number, np: number, fr: number, relu: boolean): Kernel {
+  return convKernel('conv2d_subgroup', 'forward_thin', { CIN: cin, KH: kh, KW: kw, NP: np, FR: fr, RELU: +relu });
+}
+/** forward_thin keeps every input channel's windows: a grayscale or RGB(A) first layer. */
+const THIN_MAX_CIN = 4;
+
 function forwardGemmKernel(ftm: number, relu: boolean): Kernel {
   return convKernel('conv2d', 'forward_gemm', { FTM: ftm, RELU: +relu });
 }
@@ -104,11 +110,12 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * channels x 128 pixels, any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
- * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), or 'subgroup' (forward_sg with the
+ * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
+ * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
  * default pixels per lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12'];
+export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
 const isGemm = (v: string | null): boolean => v === 'gemm' || v === 'gemm64';
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -143,13 +150,14 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
   if (forcedForward === 'sgr' || forcedForward === 'sgr4' || forcedForward === 'sgr12') return sgrOk(g) ? forcedForward : `sg${np}`;
+  if (forcedForward === 'thin') return thinOk(g) ? 'thin' : sgrOk(g) ? 'sgr' : `sg${np}`;
   if (forcedForward) return forcedForward;
   if (!hasSubgroups8()) return 'rows';
   // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
   // seed-cnn and fast layer), else NP pixels per lane.
   const fallback = rows2 ? 'sg2x2' : `sg${np}`;
   // 'sgr12' differs from 'sgr' only on rows wider than 8.
-  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : [])] : [];
+  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : []), ...(thinOk(g) ? ['thin'] : [])] : [];
   const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : []), ...sgr];
   return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
@@ -364,11 +372,13 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardRows2Kernel(g.kh, g.kw, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
-  } else if (choice.startsWith('sgr')) {
+  } else if (choice.startsWith('sgr') || choice === 'thin') {
     // FR rows x NP columns x 8 channels per lane, vec4 windows (see forward_sgr): 6 rows (measured
     // 3-15% faster than 4 on seed-cnn's layers), or 4 or 3 when those pad the last group less.
     // 'sgr12' (12-column blocks, 4 rows) measured 4-6% faster than 'sgr4' on 12x12 maps.
-    const np = sgrPixels(choice, g.ow);
+    // 'thin' (few input channels): forward_thin, the same lane block for all output channels.
+    const thin = choice === 'thin';
+    const np = sgrPixels(thin ? 'sgr' : choice, g.ow);
     const { blocks: owb, wp } = vec4Blocks(g, np);
     // At most 384 accumulators (FR x NP x 8): blocks of more than 8 columns take 4 or 3 rows.
     let fr = np > 8 ? 4 : 6;
@@ -377,8 +387,9 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const hp = rowGroups * fr + g.kh - 1;
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * rowGroups * owb;
-    const groups8 = Math.ceil(g.cout / 8);
-    dispatch(forwardRowsSubgroupKernel(g.kh, g.kw, np, fr, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
+    const groups8 = thin ? 1 : Math.ceil(g.cout / 8);
+    const k = thin ? forwardThinKernel(g.cin, g.kh, g.kw, np, fr, relu) : forwardRowsSubgroupKernel(g.kh, g.kw, np, fr, relu);
+    dispatch(k, [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
   } else if (choice.startsWith('sg')) {
     // Subgroup kernel: lanes own NP pixels each, 8 channels per subgroup broadcast from the weights.
@@ -545,6 +556,11 @@ function weightGradSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number): Ten
 /** forward_sgr and weight_sgr (a lane: rows x a block of columns x 8 channels, all taps): stride 1, KH and KW <= 5. */
 function sgrOk(g: Geometry): boolean {
   return g.sh === 1 && g.sw === 1 && g.kh <= 5 && g.kw <= 5;
+}
+
+/** forward_thin: forward_sgr's geometries with at most THIN_MAX_CIN input channels. */
+function thinOk(g: Geometry): boolean {
+  return sgrOk(g) && g.cin <= THIN_MAX_CIN;
 }
 
 /** forward_sgr's and weight_sgr's columns per block: the whole row up to 8 ('sgr'), 4 ('sgr4') or 12 ('sgr12', forward only), else that many. */
