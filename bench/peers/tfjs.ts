@@ -76,10 +76,60 @@ async function loadWasm(): Promise<void> {
       const wasm = mod.default ?? mod;
       // In Node the .wasm files are read from disk: point at the package's dist/ folder (a path prefix).
       wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+      registerWasmWeightGradient(await loadTfjs());
     })();
     wasmLoading.catch(() => (wasmLoading = null));
   }
   return wasmLoading;
+}
+
+/**
+ * What the bench adds to TF.js-WASM, printed with its results: tfjs-backend-wasm (4.22) has no
+ * Conv2DBackpropFilter kernel, which the gradient of conv2d needs for the weights, so out of the
+ * box it cannot train a CNN. The bench registers one built from the backend's own kernels.
+ */
+export const WASM_WEIGHT_GRADIENT_NOTE =
+  "tfjs-backend-wasm has no Conv2DBackpropFilter kernel; the bench registers one made of its own Transpose and Conv2D kernels (the weight gradient as a convolution of the input with the output gradient), so TF.js-WASM's conv backward-weight rows and training steps use it";
+
+/**
+ * The weight gradient of a convolution as a convolution: dw[kh, kw, ci, co] =
+ * sum_{n, oh, ow} x[n, oh*s + kh - p, ow*s + kw - p, ci] * dy[n, oh, ow, co] is conv2d of x with its
+ * batch and channel axes swapped ([Cin, H, W, N]) by dy as the filter ([OH, OW, N, Cout]), dilated
+ * by the stride, with the forward's padding. Registered for 'wasm' only, and only while TF.js lacks
+ * the kernel; stride 1 or 'valid' padding with no dilation (the bench's convolutions), else it says
+ * what it cannot do.
+ */
+let wasmWeightGradientAdded = false;
+function registerWasmWeightGradient(tf: typeof TF): void {
+  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
+  wasmWeightGradientAdded = true;
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => {
+      const { x, dy } = inputs as unknown as { x: TF.Tensor4D; dy: TF.Tensor4D };
+      const a = attrs as unknown as { strides: number | [number, number]; pad: 'same' | 'valid' | number; dataFormat: string; dilations?: number | [number, number]; filterShape: [number, number, number, number] };
+      const [kh, kw] = a.filterShape;
+      const strides = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
+      const dil = a.dilations === undefined ? [1, 1] : typeof a.dilations === 'number' ? [a.dilations, a.dilations] : a.dilations;
+      if (a.dataFormat !== 'NHWC' || strides[0] !== 1 || strides[1] !== 1 || dil[0] !== 1 || dil[1] !== 1)
+        throw new Error(`the bench's wasm Conv2DBackpropFilter runs NHWC, stride 1, no dilation only (got ${a.dataFormat}, strides ${strides}, dilations ${dil})`);
+      // TF.js returns a Tensor from a kernel function as the op's output (the legacy path); tidy frees the rest.
+      return tf.tidy(() => {
+        const [, h, w] = x.shape;
+        const [, oh, ow] = dy.shape;
+        // 'same' pads (K - 1) / 2 before (the odd pixel after): the explicit padding of the forward.
+        const pt = a.pad === 'same' ? Math.floor(Math.max(oh - 1 + kh - h, 0) / 2) : a.pad === 'valid' ? 0 : a.pad;
+        const pl = a.pad === 'same' ? Math.floor(Math.max(ow - 1 + kw - w, 0) / 2) : a.pad === 'valid' ? 0 : a.pad;
+        const pb = oh - 1 + kh - h - pt;
+        const pr = ow - 1 + kw - w - pl;
+        const xt = tf.transpose(x, [3, 1, 2, 0]) as TF.Tensor4D;
+        const f = tf.transpose(dy, [1, 2, 0, 3]) as TF.Tensor4D;
+        const dw = tf.conv2d(xt, f, 1, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+        return tf.transpose(dw, [1, 2, 0, 3]);
+      }) as unknown as TF.TensorInfo;
+    },
+  });
 }
 
 /** Peers that make sense here: TF.js-WebGPU always, TF.js-WASM on a software adapter (where the CPU is the device). */
@@ -205,6 +255,7 @@ export class TfjsPeer {
     } else {
       const f = tf.env().getFlags();
       detail = `TF.js ${tf.version_core} wasm (simd ${f['WASM_HAS_SIMD_SUPPORT'] ?? '?'}, threads ${f['WASM_HAS_MULTITHREAD_SUPPORT'] ?? '?'})`;
+      if (wasmWeightGradientAdded) detail += `; ${WASM_WEIGHT_GRADIENT_NOTE}`;
     }
     return new TfjsPeer(tf, backend, detail, adapter);
   }
@@ -291,6 +342,32 @@ export class TfjsPeer {
     } finally {
       tf.dispose([tx, tw, tgy]);
     }
+  }
+
+  /**
+   * The weight gradient (Conv2DBackpropFilter) of a stride-1 convolution in our [Cout, Cin, KH, KW]
+   * layout, from our NCHW input x and output gradient gy: checks the kernel the bench times (on
+   * WASM, the one it registers) against ours.
+   */
+  async conv2dWeightGradValues(
+    x: Float32Array, xShape: readonly number[],
+    gy: Float32Array, gyShape: readonly number[],
+    wShape: readonly [number, number, number, number],
+    padding: 'same' | 'valid',
+  ): Promise<Float32Array> {
+    await this.activate();
+    const tf = this.tf;
+    const [cout, cin, kh, kw] = wShape;
+    const out = tf.tidy(() => {
+      const tx = tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]);
+      const tgy = tf.transpose(tf.tensor4d(gy, gyShape as [number, number, number, number]), [0, 2, 3, 1]);
+      const attrs = { strides: [1, 1], pad: padding, dataFormat: 'NHWC', filterShape: [kh, kw, cin, cout] };
+      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tgy }, attrs as unknown as TF.NamedAttrMap) as TF.Tensor4D;
+      return tf.transpose(dw, [3, 2, 0, 1]);
+    });
+    const v = (await out.data()) as Float32Array;
+    out.dispose();
+    return v;
   }
 
   /** conv2d forward values in our NCHW layout, for checking the layout conversion against ours. */

@@ -2,7 +2,7 @@
 // comparing their results with ours (no timing is asserted: timings depend on the machine's load).
 import { describe, it, expect, afterAll } from 'vitest';
 import { useGpu } from '../setup-gpu.js';
-import { gpu, gpuInstance, randNormal, matmul, conv2d, noGrad, type Tensor, type Shape4 } from '@fer/tensor';
+import { gpu, gpuInstance, randNormal, matmul, conv2d, noGrad, sum, mul, type Tensor, type Shape4 } from '@fer/tensor';
 import { TfjsPeer, shutdownTfjs, type PeerBackend } from '../../bench/peers/tfjs.js';
 
 /** runs: 1 asked; short kernels get more timed runs (bench/timing.ts), up to 5x. */
@@ -64,6 +64,29 @@ describe.each<PeerBackend>(['webgpu', 'wasm'])('TF.js %s peer', (backend) => {
     x.dispose();
     w.dispose();
   });
+
+  // The weight gradient the conv backward-weight rows and the training steps run: TF.js's kernel on
+  // WebGPU, the one the bench registers on WASM (tfjs-backend-wasm has none). Tolerance 1e-3: each
+  // value sums N * OH * OW (up to 126) products of N(0,1) values.
+  for (const [name, xShape, wShape, padding] of [
+    ['3x3 same', [2, 5, 9, 7], [6, 5, 3, 3], 'same'],
+    ['5x5 same, even width', [3, 2, 8, 6], [4, 2, 5, 5], 'same'],
+    ['3x2 valid', [2, 3, 7, 9], [5, 3, 3, 2], 'valid'],
+  ] as const)
+    it(`conv2d weight gradient of the same inputs equals ours: ${name}`, async () => {
+      const x = randNormal(xShape, 0, 1, { seed: 15 }) as Tensor<Shape4>;
+      const w = randNormal(wShape, 0, 1, { seed: 16 }) as Tensor<Shape4>;
+      w.requiresGrad = true;
+      const y = conv2d(x, w, null, { padding });
+      const gy = randNormal(y.shape, 0, 1, { seed: 17 });
+      sum(mul(y, gy)).backward();
+      const mine = (await w.grad!.toArray()) as Float32Array;
+      const theirs = await peer.conv2dWeightGradValues(
+        (await x.toArray()) as Float32Array, x.shape, (await gy.toArray()) as Float32Array, gy.shape, wShape, padding,
+      );
+      expect(maxAbsDiff(mine, theirs)).toBeLessThan(1e-3);
+      for (const t of [x, w, y, gy, w.grad!]) t.dispose();
+    });
 
   // The wrappers `pnpm bench` times beside our linear, batchnorm, maxpool, cross-entropy and Adam
   // rows: each runs on tiny inputs, forward and backward, without an error.
