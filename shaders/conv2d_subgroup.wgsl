@@ -356,12 +356,8 @@ fn sgr_store(acc: ptr<function, array<f32, 200>>, r: u32, co0: u32, o: u32) {
 // forward_sg (block_of). a = channel groups of 8, b = blocks per row, c = N * row groups * b,
 // d = has bias, e = Hp (row groups * FR + KH - 1), f = Wp (4 * (NP / 4 * (b - 1) + NV)), g = Cout4.
 override FR: u32 = 4u;
-// Groups of 8 output channels per lane (1 or 2): FR x NP x 8 CG accumulators (768 at most). Two
-// groups share each loaded window: 61 -> 78 GFLOP/s on seed-cnn's 32 -> 64 layer. Four measured no
-// faster than two, and LLVM took minutes and gigabytes on the largest.
-override CG: u32 = 1u;
 
-fn fsgr_row(acc: ptr<function, array<f32, 768>>, r: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 16>, 10>) {
+fn fsgr_row(acc: ptr<function, array<f32, 384>>, r: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 16>, 10>) {
   for (var p = 0u; p < NP; p++) {
     var sum = 0.0;
     for (var kh = 0u; kh < KH; kh++) {
@@ -371,10 +367,9 @@ fn fsgr_row(acc: ptr<function, array<f32, 768>>, r: u32, row: u32, wv: array<f32
   }
 }
 
-// Accumulator slot r (channel co0 + r) with the weights lane r % 8 loaded (wl: its group's).
-fn fsgr_channel(acc: ptr<function, array<f32, 768>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 16>, 10>) {
+fn fsgr_channel(acc: ptr<function, array<f32, 384>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 16>, 10>) {
   var wv: array<f32, 25>;
-  for (var i = 0u; i < KH * KW; i++) { wv[i] = subgroupShuffle(wl[i], r % 8u); }
+  for (var i = 0u; i < KH * KW; i++) { wv[i] = subgroupShuffle(wl[i], r); }
   fsgr_row(acc, r, 0u, wv, win);
   fsgr_row(acc, r, 1u, wv, win);
   fsgr_row(acc, r, 2u, wv, win);
@@ -383,7 +378,7 @@ fn fsgr_channel(acc: ptr<function, array<f32, 768>>, r: u32, wl: array<f32, 25>,
   if (FR > 5u) { fsgr_row(acc, r, 5u, wv, win); }
 }
 
-fn fsgr_store(acc: ptr<function, array<f32, 768>>, r: u32, t: Block, co0: u32) {
+fn fsgr_store(acc: ptr<function, array<f32, 384>>, r: u32, t: Block, co0: u32) {
   let co = co0 + r;
   if (!t.ok || co >= P.cout) { return; }
   var b = 0.0;
@@ -415,52 +410,42 @@ fn fsgr_store(acc: ptr<function, array<f32, 768>>, r: u32, t: Block, co0: u32) {
   }
 }
 
-// Group g (constant) of 8 output channels: lane r loads channel co0 + 8 g + r's KH x KW weights of
-// input channel ci (row wk of the packed weights), handed to all lanes for accumulator slots 8 g + r.
-fn fsgr_group(acc: ptr<function, array<f32, 768>>, g: u32, wk: u32, co0: u32, lane: u32, win: array<array<f32, 16>, 10>) {
-  var wl: array<f32, 25>;
-  let col = min(co0 + 8u * g + lane, P.g - 1u);
-  for (var i = 0u; i < KH * KW; i++) { wl[i] = src1[(wk + i) * P.g + col]; }
-  fsgr_channel(acc, 8u * g, wl, win);
-  fsgr_channel(acc, 8u * g + 1u, wl, win);
-  fsgr_channel(acc, 8u * g + 2u, wl, win);
-  fsgr_channel(acc, 8u * g + 3u, wl, win);
-  fsgr_channel(acc, 8u * g + 4u, wl, win);
-  fsgr_channel(acc, 8u * g + 5u, wl, win);
-  fsgr_channel(acc, 8u * g + 6u, wl, win);
-  fsgr_channel(acc, 8u * g + 7u, wl, win);
-}
-
-fn fsgr_store_group(acc: ptr<function, array<f32, 768>>, g: u32, t: Block, co0: u32) {
-  fsgr_store(acc, 8u * g, t, co0);
-  fsgr_store(acc, 8u * g + 1u, t, co0);
-  fsgr_store(acc, 8u * g + 2u, t, co0);
-  fsgr_store(acc, 8u * g + 3u, t, co0);
-  fsgr_store(acc, 8u * g + 4u, t, co0);
-  fsgr_store(acc, 8u * g + 5u, t, co0);
-  fsgr_store(acc, 8u * g + 6u, t, co0);
-  fsgr_store(acc, 8u * g + 7u, t, co0);
-}
-
 @compute @workgroup_size(64)
 fn forward_sgr(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let t = block_of(wid, nwg, li, (P.oh + FR - 1u) / FR);
-  let co0 = t.cg * 8u * CG;
+  let co0 = t.cg * 8u;
   let wp4 = P.f / 4u;
-  var acc: array<f32, 768>;
+  let wk = min(co0 + lane, P.g - 1u);
+  var acc: array<f32, 384>;
   var xr = ((t.n * P.cin) * P.e + t.row * FR) * wp4 + t.ow0 / 4u;
+  var wi = wk;
   for (var ci = 0u; ci < P.cin; ci++) {
     var win: array<array<f32, 16>, 10>;
     for (var j = 0u; j < FR + KH - 1u; j++) { win[j] = row_window(xr + j * wp4); }
-    // Both groups of 8 channels reuse the windows: half the window loads per multiply-add.
-    let wk = ci * KH * KW;
-    fsgr_group(&acc, 0u, wk, co0, lane, win);
-    if (CG > 1u) { fsgr_group(&acc, 1u, wk, co0, lane, win); }
+    var wl: array<f32, 25>;
+    for (var i = 0u; i < KH * KW; i++) {
+      wl[i] = src1[wi];
+      wi += P.g;
+    }
+    fsgr_channel(&acc, 0u, wl, win);
+    fsgr_channel(&acc, 1u, wl, win);
+    fsgr_channel(&acc, 2u, wl, win);
+    fsgr_channel(&acc, 3u, wl, win);
+    fsgr_channel(&acc, 4u, wl, win);
+    fsgr_channel(&acc, 5u, wl, win);
+    fsgr_channel(&acc, 6u, wl, win);
+    fsgr_channel(&acc, 7u, wl, win);
     xr += P.e * wp4;
   }
-  fsgr_store_group(&acc, 0u, t, co0);
-  if (CG > 1u) { fsgr_store_group(&acc, 1u, t, co0); }
+  fsgr_store(&acc, 0u, t, co0);
+  fsgr_store(&acc, 1u, t, co0);
+  fsgr_store(&acc, 2u, t, co0);
+  fsgr_store(&acc, 3u, t, co0);
+  fsgr_store(&acc, 4u, t, co0);
+  fsgr_store(&acc, 5u, t, co0);
+  fsgr_store(&acc, 6u, t, co0);
+  fsgr_store(&acc, 7u, t, co0);
 }
 
 // Forward for few input channels (CIN <= 4: the first layer of a grayscale or RGB network), where

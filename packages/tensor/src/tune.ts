@@ -32,8 +32,7 @@ const slot = (op: string, key: string): string => `${op}|${key}`;
 /** Part of the cache file's name: bump when kernels change enough that old choices should be re-measured. */
 // 2: the conv2d weight-gradient candidates on lavapipe changed (weight_sgv, weight_sgr).
 // 3: forward_sgr with 12-column blocks (sgr12) joined the conv2d forward candidates.
-// 4: forward_sgr with 16 channels per lane (sgrx2, sgr12x2) and forward_thin joined them.
-const TUNE_VERSION = 4;
+const TUNE_VERSION = 3;
 
 function enabled(): boolean {
   return process.env['FER_TUNE'] !== '0';

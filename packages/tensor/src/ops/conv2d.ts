@@ -82,8 +82,8 @@ function forwardRows2Kernel(kh: number, kw: number, relu: boolean): Kernel {
   return convKernel('conv2d_subgroup', 'forward_sg_rows2', { KH: kh, KW: kw, NP: 2, RELU: +relu });
 }
 
-function forwardRowsSubgroupKernel(kh: number, kw: number, np: number, fr: number, relu: boolean, cg: number): Kernel {
-  return convKernel('conv2d_subgroup', 'forward_sgr', { KH: kh, KW: kw, NP: np, FR: fr, RELU: +relu, CG: cg });
+function forwardRowsSubgroupKernel(kh: number, kw: number, np: number, fr: number, relu: boolean): Kernel {
+  return convKernel('conv2d_subgroup', 'forward_sgr', { KH: kh, KW: kw, NP: np, FR: fr, RELU: +relu });
 }
 
 function forwardThinKernel(cin: number, kh: number, kw: number, np: number, fr: number, relu: boolean): Kernel {
@@ -110,13 +110,12 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * channels x 128 pixels, any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
- * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'sgrx2' / 'sgr12x2'
- * (forward_sgr with 16 output channels per lane instead of 8), 'thin' (forward_thin:
+ * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
  * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
  * default pixels per lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'sgrx2' | 'sgr12x2' | 'thin';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'sgrx2', 'sgr12x2', 'thin'];
+export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
 const isGemm = (v: string | null): boolean => v === 'gemm' || v === 'gemm64';
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -150,22 +149,16 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (forcedForward === 'rows') return 'rows';
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
-  if (forcedForward?.startsWith('sgr')) return sgrOk(g) ? forcedForward : `sg${np}`;
+  if (forcedForward === 'sgr' || forcedForward === 'sgr4' || forcedForward === 'sgr12') return sgrOk(g) ? forcedForward : `sg${np}`;
   if (forcedForward === 'thin') return thinOk(g) ? 'thin' : sgrOk(g) ? 'sgr' : `sg${np}`;
   if (forcedForward) return forcedForward;
   if (!hasSubgroups8()) return 'rows';
-  // Untuned default on CPU adapters: forward_sgr where it applies, else two rows per lane where that
-  // applies, else NP pixels per lane. Where forward_sgr applies the tuner weighs its forms only: the
-  // older kernels never won there (tune caches of seed-cnn, fast, vgg-lite, vgg), and each candidate
-  // costs a pipeline compile the first time a shape is met (10-60 s for the 16-channel forms).
-  const fallback = sgrOk(g) ? 'sgr' : rows2 ? 'sg2x2' : `sg${np}`;
-  // 'sgr12' differs from 'sgr' only on rows wider than 8; the 'x2' forms (16 channels per lane) only
-  // with more than 8 output channels.
-  const wide = g.ow > 8;
-  const x2 = g.cout > 8 ? ['sgrx2', ...(wide ? ['sgr12x2'] : [])] : [];
-  const candidates = sgrOk(g)
-    ? ['sgr', 'sgr4', ...(wide ? ['sgr12'] : []), ...x2, ...(thinOk(g) ? ['thin'] : [])]
-    : ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : [])];
+  // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
+  // seed-cnn and fast layer), else NP pixels per lane.
+  const fallback = rows2 ? 'sg2x2' : `sg${np}`;
+  // 'sgr12' differs from 'sgr' only on rows wider than 8.
+  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : []), ...(thinOk(g) ? ['thin'] : [])] : [];
+  const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : []), ...sgr];
   return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
 const ROWS2_MAX_KH = 7;
@@ -385,11 +378,7 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     // 'sgr12' (12-column blocks, 4 rows) measured 4-6% faster than 'sgr4' on 12x12 maps.
     // 'thin' (few input channels): forward_thin, the same lane block for all output channels.
     const thin = choice === 'thin';
-    // 'x2': two groups of 8 output channels per lane share its windows (16-28% faster on seed-cnn's
-    // layers on lavapipe; its pipelines take LLVM 2-4x as long to compile).
-    const cg = choice.endsWith('x2') ? 2 : 1;
-    const base = thin ? 'sgr' : choice.replace(/x2$/, '');
-    const np = sgrPixels(base, g.ow);
+    const np = sgrPixels(thin ? 'sgr' : choice, g.ow);
     const { blocks: owb, wp } = vec4Blocks(g, np);
     // At most 384 accumulators (FR x NP x 8): blocks of more than 8 columns take 4 or 3 rows.
     let fr = np > 8 ? 4 : 6;
@@ -398,8 +387,8 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const hp = rowGroups * fr + g.kh - 1;
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * rowGroups * owb;
-    const groups8 = thin ? 1 : Math.ceil(g.cout / (8 * cg));
-    const k = thin ? forwardThinKernel(g.cin, g.kh, g.kw, np, fr, relu) : forwardRowsSubgroupKernel(g.kh, g.kw, np, fr, relu, cg);
+    const groups8 = thin ? 1 : Math.ceil(g.cout / 8);
+    const k = thin ? forwardThinKernel(g.cin, g.kh, g.kw, np, fr, relu) : forwardRowsSubgroupKernel(g.kh, g.kw, np, fr, relu);
     dispatch(k, [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
   } else if (choice.startsWith('sg')) {
