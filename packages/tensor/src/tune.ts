@@ -32,7 +32,8 @@ const slot = (op: string, key: string): string => `${op}|${key}`;
 /** Part of the cache file's name: bump when kernels change enough that old choices should be re-measured. */
 // 2: the conv2d weight-gradient candidates on lavapipe changed (weight_sgv, weight_sgr).
 // 3: forward_sgr with 12-column blocks (sgr12) joined the conv2d forward candidates.
-const TUNE_VERSION = 3;
+// 5: forward_thin joined the conv2d forward candidates (4: briefly the 16-channel forward_sgr forms, reverted).
+const TUNE_VERSION = 5;
 
 function enabled(): boolean {
   return process.env['FER_TUNE'] !== '0';
