@@ -86,8 +86,7 @@ fn max_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let h = row - p * P.H;
   let oh = h / P.SH;
   let rowIn = (h - oh * P.SH < P.KH) & (oh < P.OH);
-  let obase = (p * P.OH + min(oh, P.OH - 1u)) * P.OW;
-  var o = obase;
+  var o = (p * P.OH + min(oh, P.OH - 1u)) * P.OW;
   var ow = 0u;
   var dw = 0u;
   var gv = 0.0;

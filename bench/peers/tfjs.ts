@@ -311,6 +311,22 @@ export class TfjsPeer {
     return v;
   }
 
+  /** Our NCHW values as TF.js's NHWC tensor. */
+  private nhwc(data: Float32Array, shape: readonly number[]): TF.Tensor4D {
+    return this.tf.transpose(this.tf.tensor4d(data, shape as [number, number, number, number]), [0, 2, 3, 1]);
+  }
+
+  /** Our [Cout, Cin, KH, KW] weights as TF.js's [KH, KW, Cin, Cout] filter. */
+  private hwio(data: Float32Array, shape: readonly number[]): TF.Tensor4D {
+    return this.tf.transpose(this.tf.tensor4d(data, shape as [number, number, number, number]), [2, 3, 1, 0]);
+  }
+
+  /** The kernel tf.grad of a stride-1 conv2d runs for the weights (on WASM, the bench's). */
+  private weightGradient(tx: TF.Tensor4D, tgy: TF.Tensor4D, padding: 'same' | 'valid', filterShape: readonly number[]): TF.Tensor4D {
+    const attrs = { strides: [1, 1], pad: padding, dataFormat: 'NHWC', filterShape };
+    return this.tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tgy }, attrs as unknown as TF.NamedAttrMap) as TF.Tensor4D;
+  }
+
   /**
    * One pass of a stride-1 convolution, given our NCHW input x, [Cout, Cin, KH, KW] weights and the
    * NCHW gradient of the output gy (used by the backward passes): 'forward' (tf.conv2d), 'input'
@@ -327,15 +343,15 @@ export class TfjsPeer {
     await this.activate();
     const tf = this.tf;
     const { tx, tw, tgy } = tf.tidy(() => ({
-      tx: tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
-      tw: tf.transpose(tf.tensor4d(w, wShape as [number, number, number, number]), [2, 3, 1, 0]) as TF.Tensor4D,
-      tgy: tf.transpose(tf.tensor4d(gy, gyShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+      tx: this.nhwc(x, xShape),
+      tw: this.hwio(w, wShape),
+      tgy: this.nhwc(gy, gyShape),
     }));
     const base = { strides: [1, 1] as [number, number], pad: padding, dataFormat: 'NHWC' as const };
     const run: Record<ConvPass, () => void> = {
       forward: () => void tf.conv2d(tx, tw, 1, padding),
       input: () => void tf.engine().runKernel('Conv2DBackpropInput', { dy: tgy, filter: tw }, { ...base, inputShape: tx.shape }),
-      weight: () => void tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tgy }, { ...base, filterShape: tw.shape }),
+      weight: () => void this.weightGradient(tx, tgy, padding, tw.shape),
     };
     try {
       return await this.time(run[pass], options);
@@ -358,13 +374,7 @@ export class TfjsPeer {
     await this.activate();
     const tf = this.tf;
     const [cout, cin, kh, kw] = wShape;
-    const out = tf.tidy(() => {
-      const tx = tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]);
-      const tgy = tf.transpose(tf.tensor4d(gy, gyShape as [number, number, number, number]), [0, 2, 3, 1]);
-      const attrs = { strides: [1, 1], pad: padding, dataFormat: 'NHWC', filterShape: [kh, kw, cin, cout] };
-      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tgy }, attrs as unknown as TF.NamedAttrMap) as TF.Tensor4D;
-      return tf.transpose(dw, [3, 2, 0, 1]);
-    });
+    const out = tf.tidy(() => tf.transpose(this.weightGradient(this.nhwc(x, xShape), this.nhwc(gy, gyShape), padding, [kh, kw, cin, cout]), [3, 2, 0, 1]));
     const v = (await out.data()) as Float32Array;
     out.dispose();
     return v;
@@ -375,8 +385,8 @@ export class TfjsPeer {
     await this.activate();
     const tf = this.tf;
     const out = tf.tidy(() => {
-      const tx = tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D;
-      const tw = tf.transpose(tf.tensor4d(w, wShape as [number, number, number, number]), [2, 3, 1, 0]) as TF.Tensor4D;
+      const tx = this.nhwc(x, xShape);
+      const tw = this.hwio(w, wShape);
       return tf.transpose(tf.conv2d(tx, tw, 1, padding), [0, 3, 1, 2]);
     });
     const v = (await out.data()) as Float32Array;
@@ -422,8 +432,8 @@ export class TfjsPeer {
     const tf = this.tf;
     const c = xShape[1]!;
     const { tx, tgy } = tf.tidy(() => ({
-      tx: tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
-      tgy: tf.transpose(tf.tensor4d(gy, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+      tx: this.nhwc(x, xShape),
+      tgy: this.nhwc(gy, xShape),
     }));
     const gamma = tf.ones([c]);
     const beta = tf.zeros([c]);
@@ -451,8 +461,8 @@ export class TfjsPeer {
     await this.activate();
     const tf = this.tf;
     const { tx, tgy } = tf.tidy(() => ({
-      tx: tf.transpose(tf.tensor4d(x, xShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
-      tgy: tf.transpose(tf.tensor4d(gy, gyShape as [number, number, number, number]), [0, 2, 3, 1]) as TF.Tensor4D,
+      tx: this.nhwc(x, xShape),
+      tgy: this.nhwc(gy, gyShape),
     }));
     const f = (t: TF.Tensor) => tf.maxPool(t as TF.Tensor4D, kernel, stride, 'valid');
     const grad = tf.grad(f);
@@ -528,7 +538,7 @@ export class TfjsPeer {
     await this.activate();
     const tf = this.tf;
     const [n, c, h, w] = xShape as [number, number, number, number];
-    const tx = tf.tidy(() => tf.transpose(tf.tensor4d(x, [n, c, h, w]), [0, 2, 3, 1]) as TF.Tensor4D);
+    const tx = tf.tidy(() => this.nhwc(x, [n, c, h, w]));
     const ty = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses), 'float32'));
     const spec = modelSpec(model, numClasses);
     const params: Param[] = [];

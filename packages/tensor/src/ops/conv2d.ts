@@ -149,7 +149,7 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (forcedForward === 'rows') return 'rows';
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
-  if (forcedForward === 'sgr' || forcedForward === 'sgr4' || forcedForward === 'sgr12') return sgrOk(g) ? forcedForward : `sg${np}`;
+  if (forcedForward?.startsWith('sgr')) return sgrOk(g) ? forcedForward : `sg${np}`;
   if (forcedForward === 'thin') return thinOk(g) ? 'thin' : sgrOk(g) ? 'sgr' : `sg${np}`;
   if (forcedForward) return forcedForward;
   if (!hasSubgroups8()) return 'rows';
