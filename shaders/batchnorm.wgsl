@@ -21,6 +21,7 @@
 @group(0) @binding(3) var<storage, read> b3: array<f32>;
 @group(0) @binding(4) var<storage, read> b4: array<f32>;
 @group(0) @binding(5) var<storage, read> b5: array<f32>;
+@group(0) @binding(7) var<storage, read> b7: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> w1: array<f32>;
 @group(0) @binding(2) var<storage, read_write> w2: array<f32>;
@@ -34,12 +35,13 @@
 struct Params { n: u32, c: u32, s: u32, chunks: u32, chunk: u32, eps: f32, momentum: f32, step_r: u32, step_qc: u32 }
 @group(0) @binding(2) var<uniform> P2: Params;
 @group(0) @binding(3) var<uniform> P3: Params;
-@group(0) @binding(4) var<uniform> P4: Params;
 @group(0) @binding(5) var<uniform> P5: Params;
-@group(0) @binding(7) var<uniform> P7: Params;
+@group(0) @binding(8) var<uniform> P8: Params;
 
 const WG: u32 = 64u;
-// Fused ReLU epilogue of normalize / normalize4 (batchNorm(..., { relu: true })): y = max(0, bn(x)).
+// Fused ReLU (batchNorm(..., { relu: true })): normalize / normalize4 write y = max(0, bn(x)), and
+// the backward kernels mask the upstream gradient by y > 0 as they read it (no separate pass). The
+// backward kernels always bind y (the host binds another buffer when RELU is off; it is not read).
 override RELU: bool = false;
 // Elementwise kernels: each invocation handles PER elements WG apart, so lanes stay contiguous
 // (and the divisions of chan_start are amortised over PER elements). The host sets PER per adapter.
@@ -185,32 +187,33 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   }
 }
 
-// Backward sums per channel: g = b0, x = b1, stats = b2; partials w3 [C * chunks, 2] of
-// sum(g) (= dbeta) and sum(g * xhat) (= dgamma).
+// Backward sums per channel: g = b0, x = b1, stats = b2, y = b4 (RELU); partials w3 [C * chunks, 2]
+// of sum(g) (= dbeta) and sum(g * xhat) (= dgamma).
 @compute @workgroup_size(64)
 fn grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let c = g / P4.chunks;
-  let p = g - c * P4.chunks;
-  let S = P4.s;
+  let c = g / P5.chunks;
+  let p = g - c * P5.chunks;
+  let S = P5.s;
   var sg = 0.0;
   var sgx = 0.0;
-  if (c < P4.c) {
+  if (c < P5.c) {
     let mean = b2[c];
-    let invstd = b2[P4.c + c];
-    let start = p * P4.chunk;
-    let end = min(start + P4.chunk, P4.n * S);
+    let invstd = b2[P5.c + c];
+    let start = p * P5.chunk;
+    let end = min(start + P5.chunk, P5.n * S);
     var w = walk_start(start, li, S);
     while (w.j < end) {
-      let i = (w.n * P4.c + c) * S + w.s;
-      let gv = b0[i];
+      let i = (w.n * P5.c + c) * S + w.s;
+      var gv = b0[i];
+      if (RELU) { gv = select(0.0, gv, b4[i] > 0.0); }
       sg += gv;
       sgx += gv * (b1[i] - mean) * invstd;
       walk_next(&w, S);
     }
   }
   tree(li, sg, sgx);
-  if (li == 0u && c < P4.c) {
+  if (li == 0u && c < P5.c) {
     w3[2u * g] = red_a[0];
     w3[2u * g + 1u] = red_b[0];
   }
@@ -233,40 +236,45 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 
 // Training dx (batch statistics depend on x):
 //   dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M)
-// g = b0, x = b1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5 -> dx = w6.
+// g = b0, x = b1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, y = b7 (RELU) -> dx = w6.
 @compute @workgroup_size(64)
 fn grad_input_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
-  let C = P7.c;
-  let total = P7.n * C * P7.s;
-  let inv_m = 1.0 / f32(P7.n * P7.s);
-  var h = chan_start(base, P7.s, C, P7.step_r, P7.step_qc);
+  let C = P8.c;
+  let total = P8.n * C * P8.s;
+  let inv_m = 1.0 / f32(P8.n * P8.s);
+  var h = chan_start(base, P8.s, C, P8.step_r, P8.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
       let c = h.c;
       let invstd = b2[C + c];
       let xhat = (b1[i] - b2[c]) * invstd;
-      w6[i] = b3[c] * invstd * (b0[i] - b5[c] * inv_m - xhat * b4[c] * inv_m);
+      var gv = b0[i];
+      if (RELU) { gv = select(0.0, gv, b7[i] > 0.0); }
+      w6[i] = b3[c] * invstd * (gv - b5[c] * inv_m - xhat * b4[c] * inv_m);
     }
-    chan_next(&h, P7.s, C);
+    chan_next(&h, P8.s, C);
   }
 }
 
-// Eval dx (fixed statistics, an affine map): dx = g * gamma * invstd. g = b0, stats = b1, gamma = b2 -> w3.
+// Eval dx (fixed statistics, an affine map): dx = g * gamma * invstd. g = b0, stats = b1, gamma = b2,
+// y = b4 (RELU) -> w3.
 @compute @workgroup_size(64)
 fn grad_input_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
-  let C = P4.c;
-  let total = P4.n * C * P4.s;
-  var h = chan_start(base, P4.s, C, P4.step_r, P4.step_qc);
+  let C = P5.c;
+  let total = P5.n * C * P5.s;
+  var h = chan_start(base, P5.s, C, P5.step_r, P5.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
       let c = h.c;
-      w3[i] = b0[i] * b2[c] * b1[C + c];
+      var gv = b0[i];
+      if (RELU) { gv = select(0.0, gv, b4[i] > 0.0); }
+      w3[i] = gv * b2[c] * b1[C + c];
     }
-    chan_next(&h, P4.s, C);
+    chan_next(&h, P5.s, C);
   }
 }
 
@@ -276,6 +284,8 @@ fn grad_input_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 
 @group(0) @binding(0) var<storage, read> v0: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> v1: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> v4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> v7: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> vw3: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> vw4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> vw6: array<vec4<f32>>;
@@ -342,24 +352,25 @@ fn normalize4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 }
 
-// As grad_partial: g = v0, x = v1, stats = b2 -> partials w3.
+// As grad_partial: g = v0, x = v1, stats = b2, y = v4 (RELU) -> partials w3.
 @compute @workgroup_size(64)
 fn grad_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let c = g / P4.chunks;
-  let p = g - c * P4.chunks;
-  let S4 = P4.s / 4u;
+  let c = g / P5.chunks;
+  let p = g - c * P5.chunks;
+  let S4 = P5.s / 4u;
   var sg = vec4<f32>(0.0);
   var sgx = vec4<f32>(0.0);
-  if (c < P4.c) {
+  if (c < P5.c) {
     let mean = b2[c];
-    let invstd = b2[P4.c + c];
-    let start = p * P4.chunk;
-    let end = min(start + P4.chunk, P4.n * S4);
+    let invstd = b2[P5.c + c];
+    let start = p * P5.chunk;
+    let end = min(start + P5.chunk, P5.n * S4);
     var w = walk_start(start, li, S4);
     while (w.j < end) {
-      let i = (w.n * P4.c + c) * S4 + w.s;
-      let gv = v0[i];
+      let i = (w.n * P5.c + c) * S4 + w.s;
+      var gv = v0[i];
+      if (RELU) { gv = select(vec4<f32>(0.0), gv, v4[i] > vec4<f32>(0.0)); }
       sg += gv;
       sgx += gv * (v1[i] - mean);
       walk_next(&w, S4);
@@ -367,21 +378,21 @@ fn grad_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     sgx *= invstd;
   }
   tree(li, hsum(sg), hsum(sgx));
-  if (li == 0u && c < P4.c) {
+  if (li == 0u && c < P5.c) {
     w3[2u * g] = red_a[0];
     w3[2u * g + 1u] = red_b[0];
   }
 }
 
-// As grad_input_train: g = v0, x = v1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5 -> vw6.
+// As grad_input_train: g = v0, x = v1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, y = v7 (RELU) -> vw6.
 @compute @workgroup_size(64)
 fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
-  let C = P7.c;
-  let S4 = P7.s / 4u;
-  let total = P7.n * C * S4;
-  let inv_m = 1.0 / f32(P7.n * P7.s);
-  var h = chan_start(base, S4, C, P7.step_r, P7.step_qc);
+  let C = P8.c;
+  let S4 = P8.s / 4u;
+  let total = P8.n * C * S4;
+  let inv_m = 1.0 / f32(P8.n * P8.s);
+  var h = chan_start(base, S4, C, P8.step_r, P8.step_qc);
   // The channel's values, reloaded only when the lane's channel changes (as normalize4).
   var pc = C;
   var mean = 0.0;
@@ -401,25 +412,29 @@ fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
         dgm = b4[pc] * inv_m;
       }
       let xhat = (v1[i] - mean) * invstd;
-      vw6[i] = a * (v0[i] - dbm - xhat * dgm);
+      var gv = v0[i];
+      if (RELU) { gv = select(vec4<f32>(0.0), gv, v7[i] > vec4<f32>(0.0)); }
+      vw6[i] = a * (gv - dbm - xhat * dgm);
     }
     chan_next(&h, S4, C);
   }
 }
 
-// As grad_input_eval: g = v0, stats = b1, gamma = b2 -> vw3.
+// As grad_input_eval: g = v0, stats = b1, gamma = b2, y = v4 (RELU) -> vw3.
 @compute @workgroup_size(64)
 fn grad_input_eval4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
-  let C = P4.c;
-  let S4 = P4.s / 4u;
-  let total = P4.n * C * S4;
-  var h = chan_start(base, S4, C, P4.step_r, P4.step_qc);
+  let C = P5.c;
+  let S4 = P5.s / 4u;
+  let total = P5.n * C * S4;
+  var h = chan_start(base, S4, C, P5.step_r, P5.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
       let c = h.c;
-      vw3[i] = v0[i] * (b2[c] * b1[C + c]);
+      var gv = v0[i];
+      if (RELU) { gv = select(vec4<f32>(0.0), gv, v4[i] > vec4<f32>(0.0)); }
+      vw3[i] = gv * (b2[c] * b1[C + c]);
     }
     chan_next(&h, S4, C);
   }
@@ -453,26 +468,27 @@ fn stats_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   w1[2u * o + 1u] = s2;
 }
 
-// g = b0, x = b1, stats = b2 -> partials w3, as grad_partial.
+// g = b0, x = b1, stats = b2, y = b4 (RELU) -> partials w3, as grad_partial.
 @compute @workgroup_size(64)
 fn grad_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let cb = g / P4.chunks;
-  let p = g - cb * P4.chunks;
-  let C = P4.c;
+  let cb = g / P5.chunks;
+  let p = g - cb * P5.chunks;
+  let C = P5.c;
   let c = cb * WG + li;
   if (c >= C) { return; }
   let mean = b2[c];
-  let start = p * P4.chunk;
-  let end = min(start + P4.chunk, P4.n);
+  let start = p * P5.chunk;
+  let end = min(start + P5.chunk, P5.n);
   var sg = 0.0;
   var sgx = 0.0;
   for (var n = start; n < end; n++) {
-    let gv = b0[n * C + c];
+    var gv = b0[n * C + c];
+    if (RELU) { gv = select(0.0, gv, b4[n * C + c] > 0.0); }
     sg += gv;
     sgx += gv * (b1[n * C + c] - mean);
   }
-  let o = c * P4.chunks + p;
+  let o = c * P5.chunks + p;
   w3[2u * o] = sg;
   w3[2u * o + 1u] = sgx * b2[C + c];
 }

@@ -161,38 +161,42 @@ describe('batchNorm with the fused ReLU', () => {
   // relu(batchNorm(x)) is differentiable everywhere but at 0, where finite differences fail, so the
   // fused op is checked against the unfused pair on the GPU (itself gradchecked above and in
   // elementwise.test.ts): same outputs, running statistics and gradients to x, gamma and beta.
+  // The backward kernels mask the gradient themselves; chunk 8 splits each reduction over several workgroups.
   for (const shape of [[2, 3, 5, 7], [2, 3, 4, 4], [7, 5]] as const)
     for (const training of [true, false])
-      it(`equals relu(batchNorm(x)) ${training ? 'training' : 'eval'} [${shape}]`, async () => {
-        const C = shape[1];
-        const n = shapeSize(shape);
-        const xd = Float32Array.from(randomArray(n, rng, -2, 2));
-        const gd = Float32Array.from(randomArray(C, rng, 0.5, 1.5));
-        const bd = Float32Array.from(randomArray(C, rng, -0.5, 0.5));
-        const wd = Float32Array.from(randomArray(n, rng));
-        const run = async (fused: boolean) => {
-          const x = tensor(xd, shape, { requiresGrad: true });
-          const gamma = tensor(gd, [C] as const, { requiresGrad: true });
-          const beta = tensor(bd, [C] as const, { requiresGrad: true });
-          const rm = zeros([C] as const);
-          const rv = ones([C] as const);
-          const y = tidy(() => {
-            const out = fused
-              ? batchNorm(x, gamma, beta, rm, rv, { training, relu: true })
-              : relu(batchNorm(x, gamma, beta, rm, rv, { training }));
-            sum(mul(out, tensor(wd, shape))).backward();
-            return out;
-          });
-          const res = await Promise.all([y, x.grad!, gamma.grad!, beta.grad!, rm, rv].map((t) => t.toArray()));
-          for (const t of [y, x, gamma, beta, rm, rv, x.grad!, gamma.grad!, beta.grad!]) t.dispose();
-          return res;
-        };
-        const fused = await run(true);
-        const plain = await run(false);
-        expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0)).toBe(true);
-        const names = ['y', 'dx', 'dgamma', 'dbeta', 'running mean', 'running var'];
-        fused.forEach((f, i) => expectClose(f, plain[i]!, { atol: 1e-6, rtol: 1e-6 }, names[i]!));
-      });
+      for (const chunk of [null, 8])
+        it(`equals relu(batchNorm(x)) ${training ? 'training' : 'eval'} [${shape}]${chunk ? ` chunk ${chunk}` : ''}`, async () => {
+          const prevChunk = setBatchNormChunkTarget(chunk);
+          const C = shape[1];
+          const n = shapeSize(shape);
+          const xd = Float32Array.from(randomArray(n, rng, -2, 2));
+          const gd = Float32Array.from(randomArray(C, rng, 0.5, 1.5));
+          const bd = Float32Array.from(randomArray(C, rng, -0.5, 0.5));
+          const wd = Float32Array.from(randomArray(n, rng));
+          const run = async (fused: boolean) => {
+            const x = tensor(xd, shape, { requiresGrad: true });
+            const gamma = tensor(gd, [C] as const, { requiresGrad: true });
+            const beta = tensor(bd, [C] as const, { requiresGrad: true });
+            const rm = zeros([C] as const);
+            const rv = ones([C] as const);
+            const y = tidy(() => {
+              const out = fused
+                ? batchNorm(x, gamma, beta, rm, rv, { training, relu: true })
+                : relu(batchNorm(x, gamma, beta, rm, rv, { training }));
+              sum(mul(out, tensor(wd, shape))).backward();
+              return out;
+            });
+            const res = await Promise.all([y, x.grad!, gamma.grad!, beta.grad!, rm, rv].map((t) => t.toArray()));
+            for (const t of [y, x, gamma, beta, rm, rv, x.grad!, gamma.grad!, beta.grad!]) t.dispose();
+            return res;
+          };
+          const fused = await run(true);
+          const plain = await run(false);
+          setBatchNormChunkTarget(prevChunk);
+          expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0)).toBe(true);
+          const names = ['y', 'dx', 'dgamma', 'dbeta', 'running mean', 'running var'];
+          fused.forEach((f, i) => expectClose(f, plain[i]!, { atol: 1e-6, rtol: 1e-6 }, names[i]!));
+        });
 });
 
 describe('batchNorm running statistics', () => {

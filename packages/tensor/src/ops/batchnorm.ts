@@ -9,7 +9,6 @@ import { dispatch, f32bits, kernelFor, type Kernel } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { Tensor, checkInputs, empty, fmtShape, shapeSize, type Shape, type Shape1 } from '../tensor.js';
 import { record } from '../autograd.js';
-import { reluGradient } from './elementwise.js';
 
 export interface BatchNormOptions {
   /** true: batch statistics, running stats updated in place; false: running statistics. */
@@ -20,7 +19,7 @@ export interface BatchNormOptions {
   eps?: number;
   /**
    * Fused ReLU: returns max(0, batchNorm(x)) in the same pass (one read and write of the activations
-   * fewer than batchNorm then relu). The backward masks the gradient by y > 0 first.
+   * fewer than batchNorm then relu). The backward kernels mask the gradient by y > 0 as they read it.
    */
   relu?: boolean;
 }
@@ -65,22 +64,22 @@ const STATS_PARTIAL = k('stats_partial', ['read', 'rw']);
 const STATS_FINALIZE = k('stats_finalize', ['read', 'read', 'rw', 'rw', 'rw']);
 const EVAL_STATS = k('eval_stats', ['read', 'read', 'rw']);
 const NORMALIZE = k('normalize', ['read', 'read', 'read', 'read', 'rw']);
-const GRAD_PARTIAL = k('grad_partial', ['read', 'read', 'read', 'rw']);
+// The backward kernels' last binding is y, read only by their RELU variants (see relu in BatchNormOptions).
+const GRAD_PARTIAL = k('grad_partial', ['read', 'read', 'read', 'rw', 'read']);
 const GRAD_FINALIZE = k('grad_finalize', ['read', 'rw', 'rw']);
-const GRAD_INPUT_TRAIN = k('grad_input_train', ['read', 'read', 'read', 'read', 'read', 'read', 'rw']);
-const GRAD_INPUT_EVAL = k('grad_input_eval', ['read', 'read', 'read', 'rw']);
+const GRAD_INPUT_TRAIN = k('grad_input_train', ['read', 'read', 'read', 'read', 'read', 'read', 'rw', 'read']);
+const GRAD_INPUT_EVAL = k('grad_input_eval', ['read', 'read', 'read', 'rw', 'read']);
 // vec4 variants (same bindings), for S % 4 == 0.
 const STATS_PARTIAL4 = k('stats_partial4', STATS_PARTIAL.bindings);
 const NORMALIZE4 = k('normalize4', NORMALIZE.bindings);
-const withRelu = (kn: Kernel): Kernel => ({ ...kn, constants: { RELU: 1 } });
-const NORMALIZE_RELU = withRelu(NORMALIZE);
-const NORMALIZE4_RELU = withRelu(NORMALIZE4);
 const GRAD_PARTIAL4 = k('grad_partial4', GRAD_PARTIAL.bindings);
 const GRAD_INPUT_TRAIN4 = k('grad_input_train4', GRAD_INPUT_TRAIN.bindings);
 const GRAD_INPUT_EVAL4 = k('grad_input_eval4', GRAD_INPUT_EVAL.bindings);
 // 1d (S == 1) reductions, lanes over channels.
 const STATS_COLS = k('stats_cols', STATS_PARTIAL.bindings);
 const GRAD_COLS = k('grad_cols', GRAD_PARTIAL.bindings);
+/** kn, compiled with the fused ReLU when relu (y = max(0, bn(x)) forward, gradient masked by y > 0 backward). */
+const withRelu = (kn: Kernel, relu: boolean): Kernel => (relu ? kernelFor(kn.shader, kn.entry, kn.bindings, { ...kn.constants, RELU: 1 }) : kn);
 
 /**
  * How a channel's m units are split over workgroups (partials combined per channel); `width` is
@@ -143,7 +142,9 @@ export function batchNorm<S extends Shape>(
   const per = unitsPerInvocation();
   const elemGroups = Math.ceil(x.size / width / (WG * per));
   const vec = width === 4;
-  const [statsKernel, gradKernel] = cols ? [STATS_COLS, GRAD_COLS] : vec ? [STATS_PARTIAL4, GRAD_PARTIAL4] : [STATS_PARTIAL, GRAD_PARTIAL];
+  const fusedRelu = options.relu === true;
+  const statsKernel = cols ? STATS_COLS : vec ? STATS_PARTIAL4 : STATS_PARTIAL;
+  const gradKernel = withRelu(cols ? GRAD_COLS : vec ? GRAD_PARTIAL4 : GRAD_PARTIAL, fusedRelu);
   const reduceGroups = cols ? Math.ceil(C / WG) * chunks : C * chunks;
 
   // [mean; invstd] per channel: the batch's in training, a snapshot of the running ones in eval.
@@ -157,17 +158,16 @@ export function batchNorm<S extends Shape>(
     dispatch(EVAL_STATS, [runningMean.buffer, runningVar.buffer, stats.buffer], P, channelGroups);
   }
   const y = empty(x.shape);
-  const fusedRelu = options.relu === true;
-  const normalize = fusedRelu ? (vec ? NORMALIZE4_RELU : NORMALIZE_RELU) : vec ? NORMALIZE4 : NORMALIZE;
-  dispatch(elementwise(normalize, per), [x.buffer, stats.buffer, gamma.buffer, beta.buffer, y.buffer], P, elemGroups);
+  dispatch(elementwise(withRelu(vec ? NORMALIZE4 : NORMALIZE, fusedRelu), per), [x.buffer, stats.buffer, gamma.buffer, beta.buffer, y.buffer], P, elemGroups);
 
   return record(
     y,
     op,
     [x, gamma, beta],
-    (gOut) => {
-      // Fused ReLU: the gradient of max(0, z) at z is g where y = max(0, z) > 0, else 0.
-      const g = fusedRelu ? reluGradient(gOut, y) : gOut;
+    (g) => {
+      // Fused ReLU: the kernels take the gradient of max(0, z) as g where y = max(0, z) > 0, else 0.
+      // Without it they do not read this binding, and x stands in for y.
+      const mask = fusedRelu ? y.buffer : x.buffer;
       const needX = x.requiresGrad;
       const needAffine = gamma.requiresGrad || beta.requiresGrad;
       let dgamma: Tensor<Shape1> | null = null;
@@ -175,7 +175,7 @@ export function batchNorm<S extends Shape>(
       // The training dx needs dgamma and dbeta too; eval dx does not.
       if (needAffine || (training && needX)) {
         const part = empty([C * chunks * 2] as const);
-        dispatch(gradKernel, [g.buffer, x.buffer, stats.buffer, part.buffer], P, reduceGroups);
+        dispatch(gradKernel, [g.buffer, x.buffer, stats.buffer, part.buffer, mask], P, reduceGroups);
         dgamma = empty([C] as const);
         dbeta = empty([C] as const);
         dispatch(GRAD_FINALIZE, [part.buffer, dgamma.buffer, dbeta.buffer], P, channelGroups);
@@ -185,10 +185,9 @@ export function batchNorm<S extends Shape>(
       if (needX) {
         dx = empty(x.shape);
         if (training)
-          dispatch(elementwise(vec ? GRAD_INPUT_TRAIN4 : GRAD_INPUT_TRAIN, per), [g.buffer, x.buffer, stats.buffer, gamma.buffer, dgamma!.buffer, dbeta!.buffer, dx.buffer], P, elemGroups);
-        else dispatch(elementwise(vec ? GRAD_INPUT_EVAL4 : GRAD_INPUT_EVAL, per), [g.buffer, stats.buffer, gamma.buffer, dx.buffer], P, elemGroups);
+          dispatch(elementwise(withRelu(vec ? GRAD_INPUT_TRAIN4 : GRAD_INPUT_TRAIN, fusedRelu), per), [g.buffer, x.buffer, stats.buffer, gamma.buffer, dgamma!.buffer, dbeta!.buffer, dx.buffer, mask], P, elemGroups);
+        else dispatch(elementwise(withRelu(vec ? GRAD_INPUT_EVAL4 : GRAD_INPUT_EVAL, fusedRelu), per), [g.buffer, stats.buffer, gamma.buffer, dx.buffer, mask], P, elemGroups);
       }
-      if (g !== gOut) g.dispose();
       // The engine disposes the grads of inputs that do not require one.
       return [dx, dgamma, dbeta];
     },
