@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Rng, tensor, tidy, randUniform, softmaxCrossEntropy, memory, type Tensor } from '@fer/tensor';
+import { Rng, tensor, tidy, randUniform, softmaxCrossEntropy, memory, dispatchStats, type Tensor } from '@fer/tensor';
 import {
   Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, Adam, AdamW, SGD, Optimizer,
   toHost, getDropoutRngState, setDropoutRngState, type Module, type OptimizerState,
@@ -55,21 +55,25 @@ describe('end to end', () => {
     opt.dispose();
   });
 
-  it('GPU memory stays flat over 200 training steps of a conv net with BN and dropout', async () => {
+  it('GPU memory and bind groups stay flat over 200 training steps of a conv net with BN and dropout', async () => {
     const net = smallNet(3, true);
     const { x, labels } = batch();
     const opt = new Adam(net.parameters(), { lr: 0.01 });
     const live: number[] = [];
     const bytes: number[] = [];
+    const bindGroups: number[] = [];
     for (let i = 0; i < 200; i++) {
       await trainStep(net, opt, x, labels);
       if (i >= 10 && i % 10 === 0) {
         live.push(memory().liveBuffers);
         bytes.push(memory().liveBytes + memory().pooledBytes);
+        bindGroups.push(dispatchStats().bindGroups);
       }
     }
     expect(new Set(live).size, `live buffers ${live.join(',')}`).toBe(1);
     expect(new Set(bytes).size, `bytes held ${bytes.join(',')}`).toBe(1);
+    // Every step gets the same pooled buffers (pool.ts settleFreeLists), so it creates no bind groups.
+    expect(new Set(bindGroups).size, `bind groups created ${bindGroups.join(',')}`).toBe(1);
     net.dispose();
     opt.dispose();
     x.dispose();

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { tensor, ones, matmul, relu, add, scale, dispatchStats, trimPool, Tensor, type Shape2 } from '@fer/tensor';
+import { tensor, ones, empty, matmul, relu, add, scale, dispatchStats, trimPool, flush, Tensor, type Shape2 } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 
 useGpu();
@@ -36,6 +36,28 @@ async function run(a: Tensor<Shape2>, b: Tensor<Shape2>): Promise<number[]> {
   m.dispose();
   return out;
 }
+
+describe('buffer pool', () => {
+  it('hands out the same buffers after a submit, whatever order they were released in', () => {
+    // Free lists are put in creation order at each flush, so the next step's tensors get the same
+    // buffers as the last step's and its cached bind groups match (with plain last-in-first-out
+    // lists the order would follow the order of the releases).
+    const take = () => [empty([300] as const), empty([300] as const), empty([300] as const)];
+    const first = take();
+    const firstBuffers = first.map((t) => t.buffer);
+    for (const t of first) t.dispose();
+    flush();
+    const second = take();
+    const secondBuffers = second.map((t) => t.buffer);
+    for (const i of [2, 0, 1]) second[i]!.dispose();
+    flush();
+    const third = take();
+    // GPUBuffers compare equal under toEqual (no own properties): compare positions instead.
+    expect(secondBuffers.map((b) => firstBuffers.indexOf(b)).sort()).toEqual([0, 1, 2]);
+    expect(third.map((t) => secondBuffers.indexOf(t.buffer))).toEqual([0, 1, 2]);
+    for (const t of third) t.dispose();
+  });
+});
 
 describe('bind group cache', () => {
   it('reuses bind groups for the same buffers and stays correct', async () => {

@@ -4,7 +4,7 @@
 // upload, or when the uniform ring is full), so a training step costs a few submits, not hundreds.
 import { readFileSync } from 'node:fs';
 import { gpu, onRelease, throwDeviceErrors } from './device.js';
-import { destroyPooled } from './pool.js';
+import { destroyPooled, settleFreeLists } from './pool.js';
 
 /** One entry point of one WGSL file under shaders/, specialised by override constants. */
 export interface Kernel {
@@ -251,6 +251,7 @@ export function flush(): void {
   pass = null;
   encoder = null;
   ringUsed = 0;
+  settleFreeLists();
   throwDeviceErrors();
 }
 
