@@ -19,7 +19,7 @@
 // --json writes bench/results/<adapter>.json; `node bench/dist/markdown.js FILE` prints it as tables.
 import {
   initDevice, describeDevice, gpu, releaseDevice, randNormal, zeros, tensor, tidy, noGrad,
-  matmul, linear, conv2d, conv2dOutputShape, batchNorm, maxPool2d, softmaxCrossEntropy, adamStep,
+  matmul, linear, conv2d, conv2dOutputShape, batchNorm, maxPool2d, softmaxCrossEntropy, adamSteps,
   type Tensor, type Shape, type Shape1, type Shape2, type Shape4,
 } from '@fer/tensor';
 import { createModel, Sequential, Conv2d, Linear, BatchNorm2d, MaxPool2d, type Module } from '@fer/nn';
@@ -335,7 +335,7 @@ async function benchSoftmaxCe(n: number, c: number, usedBy?: string): Promise<vo
   for (const t of [logits, labels, gy]) t.dispose();
 }
 
-/** One Adam step over parameters of a model's shapes, one fused dispatch per tensor (as nn's Adam). */
+/** One Adam step over parameters of a model's shapes, as nn's Adam: fused, up to 4 tensors per dispatch. */
 async function benchAdam(model: string): Promise<void> {
   const m = createModel(model, { seed: 1 });
   const shapes = m.parameters().map((p) => p.shape);
@@ -347,7 +347,10 @@ async function benchAdam(model: string): Promise<void> {
   let step = 0;
   const ours = await time(() => {
     step++;
-    params.forEach((p, i) => adamStep(p, grads[i]!, ms[i]!, vs[i]!, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step }));
+    adamSteps(
+      params.map((param, i) => ({ param, grad: grads[i]!, m: ms[i]!, v: vs[i]!, step })),
+      { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
+    );
   }, timing);
   const count = params.reduce((s, p) => s + p.size, 0);
   // read param, grad, m, v; write param, m, v.

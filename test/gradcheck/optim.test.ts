@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Rng, adamStep, sgdStep, tensor, zeros, tidy, shapeSize, upload, readBuffer, type AdamStepOptions, type SgdStepOptions } from '@fer/tensor';
+import { Rng, adamStep, sgdStep, adamSteps, sgdSteps, tensor, zeros, tidy, shapeSize, upload, readBuffer, type AdamStepOptions, type SgdStepOptions, type Tensor } from '@fer/tensor';
 import { randomArray, expectClose } from './harness.js';
 import { adamRef, sgdRef } from './reference/optim.js';
 import { useGpu } from '../setup-gpu.js';
@@ -43,6 +43,90 @@ describe('adamStep against a float64 reference over 5 steps', () => {
         expectClose(await vt.toArray(), v, TOL, `${name} v`);
         for (const t of [pt, mt, vt]) t.dispose();
       });
+});
+
+// adamSteps / sgdSteps update up to 4 parameters per dispatch (workgroup ranges per slot). Counts
+// 1..9 give groups of 4 plus each remainder; sizes mix one element, partial vec4s and several
+// workgroups; each parameter has its own step count (Adam's bias corrections, SGD's first step).
+describe('adamSteps / sgdSteps: several parameters per dispatch against float64', () => {
+  const rng = new Rng(33);
+  const SIZES = [1, 1001, 3, 4, 300, 7, 2, 513, 5];
+  const counts = [1, 2, 3, 4, 5, 9];
+  /** Parameter k starts at step k % 3 (earlier steps taken before the loop), so step counts differ within a dispatch. */
+  const offset = (k: number) => k % 3;
+  for (const count of counts)
+    for (const [name, o] of [
+      ['Adam + L2', { lr: 0.02, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.05, decoupled: false }],
+      ['AdamW', { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, decoupled: true }],
+    ] as const)
+      it(`${name}, ${count} parameters`, async () => {
+        const sizes = SIZES.slice(0, count);
+        const ref = sizes.map((n) => ({ p: f64(randomArray(n, rng)), m: new Float64Array(n), v: new Float64Array(n) }));
+        const gpu = ref.map((r, k) => ({ param: tensor(Float32Array.from(r.p), [sizes[k]!] as const), m: zeros([sizes[k]!] as const), v: zeros([sizes[k]!] as const) }));
+        for (let round = 0; round < 3 + 2; round++) {
+          // Parameter k takes part from round offset(k) on, with step round - offset(k) + 1.
+          const active = sizes.map((_, k) => k).filter((k) => round >= offset(k));
+          const grads = active.map((k) => f64(randomArray(sizes[k]!, rng, -1, 1)));
+          active.forEach((k, j) => adamRef(ref[k]!.p, grads[j]!, ref[k]!.m, ref[k]!.v, { ...o, step: round - offset(k) + 1 }));
+          tidy(() =>
+            adamSteps(
+              active.map((k, j) => ({ ...gpu[k]!, grad: tensor(Float32Array.from(grads[j]!), [sizes[k]!] as const), step: round - offset(k) + 1 })),
+              o,
+            ),
+          );
+        }
+        for (let k = 0; k < count; k++) {
+          expectClose(await gpu[k]!.param.toArray(), ref[k]!.p, TOL, `${name} param ${k}`);
+          expectClose(await gpu[k]!.m.toArray(), ref[k]!.m, TOL, `${name} m ${k}`);
+          expectClose(await gpu[k]!.v.toArray(), ref[k]!.v, TOL, `${name} v ${k}`);
+        }
+        for (const t of gpu) for (const x of [t.param, t.m, t.v]) x.dispose();
+      });
+
+  for (const count of counts)
+    for (const [name, o] of [
+      ['SGD Nesterov + weight decay', { lr: 0.05, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0.01 }],
+      ['SGD momentum + dampening', { lr: 0.05, momentum: 0.8, dampening: 0.3, nesterov: false, weightDecay: 0 }],
+      ['SGD without momentum', { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0.01 }],
+    ] as const)
+      it(`${name}, ${count} parameters`, async () => {
+        const sizes = SIZES.slice(0, count);
+        const ref = sizes.map((n) => ({ p: f64(randomArray(n, rng)), buf: new Float64Array(n) }));
+        const gpu = ref.map((r, k) => ({
+          param: tensor(Float32Array.from(r.p), [sizes[k]!] as const),
+          // Garbage: each parameter's first step must overwrite it.
+          buf: o.momentum > 0 ? tensor(Float32Array.from(randomArray(sizes[k]!, rng, 5, 9)), [sizes[k]!] as const) : null,
+        }));
+        for (let round = 0; round < 3 + 2; round++) {
+          const active = sizes.map((_, k) => k).filter((k) => round >= offset(k));
+          const grads = active.map((k) => f64(randomArray(sizes[k]!, rng, -1, 1)));
+          active.forEach((k, j) => sgdRef(ref[k]!.p, grads[j]!, ref[k]!.buf, o, round === offset(k)));
+          tidy(() =>
+            sgdSteps(
+              active.map((k, j) => ({ ...gpu[k]!, grad: tensor(Float32Array.from(grads[j]!), [sizes[k]!] as const), firstStep: round === offset(k) })),
+              o,
+            ),
+          );
+        }
+        for (let k = 0; k < count; k++) {
+          expectClose(await gpu[k]!.param.toArray(), ref[k]!.p, TOL, `${name} param ${k}`);
+          if (gpu[k]!.buf) expectClose(await gpu[k]!.buf!.toArray(), ref[k]!.buf, TOL, `${name} buf ${k}`);
+        }
+        for (const t of gpu) for (const x of [t.param, t.buf]) x?.dispose();
+      });
+
+  it('rejects one tensor in two updates of a dispatch, naming the op', () => {
+    const p = tensor([1, 2, 3], [3] as const);
+    const q = tensor([1, 2, 3], [3] as const);
+    const fresh = (): Tensor[] => [tensor([0.1, 0.2, 0.3], [3] as const), zeros([3] as const), zeros([3] as const)];
+    const [g1, m1, v1] = fresh();
+    const [g2, , v2] = fresh();
+    const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
+    expect(() => adamSteps([{ param: p, grad: g1!, m: m1!, v: v1! }, { param: q, grad: g2!, m: m1!, v: v2! }].map((u) => ({ ...u, step: 1 })), o)).toThrow(
+      /adamSteps: two updates share a tensor/,
+    );
+    for (const t of [p, q, g1, m1, v1, g2, v2]) t!.dispose();
+  });
 });
 
 describe('sgdStep against a float64 reference over 5 steps', () => {

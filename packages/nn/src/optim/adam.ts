@@ -1,7 +1,7 @@
 // Adam (L2 weight decay added to the gradient, as torch.optim.Adam) and AdamW (decoupled weight
-// decay, as torch.optim.AdamW), both on the fused in-place adamStep kernel.
-import { adamStep, type Tensor } from '@fer/tensor';
-import { Optimizer, checkPositive, checkRange01 } from './optimizer.js';
+// decay, as torch.optim.AdamW), both on the fused in-place adamSteps kernels.
+import { adamSteps, type Tensor } from '@fer/tensor';
+import { Optimizer, checkPositive, checkRange01, type ParamUpdate } from './optimizer.js';
 
 export interface AdamOptions {
   /** Default 1e-3. */
@@ -60,16 +60,11 @@ export class Adam extends Optimizer {
     return ['m', 'v'];
   }
 
-  protected update(i: number, param: Tensor, grad: Tensor): void {
-    adamStep(param, grad, this.slot('m', i), this.slot('v', i), {
-      lr: this.lr,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      eps: this.eps,
-      weightDecay: this.weightDecay,
-      decoupled: this.decoupled,
-      step: this.steps[i]!,
-    });
+  protected update(batch: ReadonlyArray<ParamUpdate>): void {
+    adamSteps(
+      batch.map(({ i, param, grad }) => ({ param, grad, m: this.slot('m', i), v: this.slot('v', i), step: this.steps[i]! })),
+      { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled },
+    );
   }
 }
 

@@ -15,6 +15,13 @@ export interface OptimizerState {
   tensors: Record<string, Tensor | HostTensor>;
 }
 
+/** Parameter i (this.params[i]) and its gradient, for one step. */
+export interface ParamUpdate {
+  i: number;
+  param: Tensor;
+  grad: Tensor;
+}
+
 export abstract class Optimizer {
   readonly params: readonly Tensor[];
   /** The learning rate used by the next step(); schedules set it between epochs. */
@@ -42,22 +49,27 @@ export abstract class Optimizer {
   /** Hyper-parameters other than lr (saved in the state dict). */
   protected abstract hyper(): Record<string, number | boolean>;
   protected abstract setHyper(h: Record<string, number | boolean>): void;
-  /** Updates parameter i in place with its gradient; steps[i] is already incremented. */
-  protected abstract update(i: number, param: Tensor, grad: Tensor): void;
+  /**
+   * Updates the listed parameters in place with their gradients (steps[i] already incremented);
+   * all in one call, so that the kernels can update several parameters per dispatch.
+   */
+  protected abstract update(batch: ReadonlyArray<ParamUpdate>): void;
   /** The slots parameter i needs (allocated zeroed on first use). */
   protected abstract slotsFor(i: number): readonly string[];
 
   /** One update of every parameter that has a gradient (those without one are left alone, as PyTorch). */
   step(): void {
     checkPositive(this.constructor.name, 'lr', this.lr, true);
-    this.params.forEach((p, i) => {
-      const g = p.grad;
-      if (!g) return;
-      checkInputs(`${this.constructor.name}.step`, [p, g], 'f32');
-      if (g.size !== p.size) throw new Error(`${this.constructor.name}.step: grad ${g.describe()} does not match parameter ${p.describe()}`);
-      this.steps[i]!++;
-      this.update(i, p, g);
+    const batch: ParamUpdate[] = [];
+    this.params.forEach((param, i) => {
+      const grad = param.grad;
+      if (!grad) return;
+      checkInputs(`${this.constructor.name}.step`, [param, grad], 'f32');
+      if (grad.size !== param.size) throw new Error(`${this.constructor.name}.step: grad ${grad.describe()} does not match parameter ${param.describe()}`);
+      batch.push({ i, param, grad });
     });
+    for (const u of batch) this.steps[u.i]!++;
+    if (batch.length) this.update(batch);
   }
 
   /** State tensor of a slot for parameter i, zero-initialised on first use; outlives tidy(). */

@@ -1,7 +1,7 @@
 // SGD with momentum, dampening, Nesterov and L2 weight decay, as torch.optim.SGD, on the fused
-// in-place sgdStep kernel.
-import { sgdStep, type Tensor } from '@fer/tensor';
-import { Optimizer, checkPositive, checkRange01 } from './optimizer.js';
+// in-place sgdSteps kernels.
+import { sgdSteps, type Tensor } from '@fer/tensor';
+import { Optimizer, checkPositive, checkRange01, type ParamUpdate } from './optimizer.js';
 
 export interface SgdOptions {
   /** Default 0.01. */
@@ -55,16 +55,11 @@ export class SGD extends Optimizer {
     return this.momentum > 0 ? ['momentum'] : [];
   }
 
-  protected update(i: number, param: Tensor, grad: Tensor): void {
+  protected update(batch: ReadonlyArray<ParamUpdate>): void {
     // Without momentum there is no buffer to keep (the kernel takes null).
-    const buf = this.momentum > 0 ? this.slot('momentum', i) : null;
-    sgdStep(param, grad, buf, {
-      lr: this.lr,
-      momentum: this.momentum,
-      dampening: this.dampening,
-      nesterov: this.nesterov,
-      weightDecay: this.weightDecay,
-      firstStep: this.steps[i] === 1,
-    });
+    sgdSteps(
+      batch.map(({ i, param, grad }) => ({ param, grad, buf: this.momentum > 0 ? this.slot('momentum', i) : null, firstStep: this.steps[i] === 1 })),
+      { lr: this.lr, momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov, weightDecay: this.weightDecay },
+    );
   }
 }
