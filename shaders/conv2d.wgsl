@@ -641,25 +641,30 @@ fn weight_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 // Forward pass for hardware GPUs: a workgroup-tiled implicit GEMM (the same register layout as
 // matmul_tiled.wgsl). out[n, co, p] = bias[co] + sum_k wf[k, co] * X[k, (n, p)], k = (ci, kh, kw),
 // X gathered from the input on the fly (zero padding by bounds checks, any stride). A workgroup of
-// 256 computes 16 FTM output channels x 128 pixels (pixels run across images), each invocation an
-// FTM x 8 register block: channels 4 ty.. (and 64 + 4 ty.. when FTM = 8), pixels 4 tx.. and
-// 64 + 4 tx... K is staged 8 at a time in workgroup memory; the next stage is fetched into
-// registers while the current one is multiplied. Each staging invocation keeps one pixel for the
-// whole K loop (its decomposition is computed once), and consecutive invocations gather consecutive
-// pixels, so the input reads coalesce.
+// 256 invocations, TY rows x 256 / TY columns of them, computes TY FTM output channels x PX = 2048 / TY
+// pixels; each invocation an FTM x 8 register block: channels 4 ty.. (and bm / 2 + 4 ty.. when
+// FTM = 8), pixels 4 tx.. and PX / 2 + 4 tx... TY 16: 128 or 64 channels x 128 pixels ('gemm',
+// 'gemm64'); TY 8 with FTM 4: 32 channels x 256 pixels ('gemm32', for layers of 32 output channels,
+// which would fill a quarter of the 128-channel tile). K is staged 8 at a time in workgroup memory;
+// the next stage is fetched into registers while the current one is multiplied. Each staging
+// invocation keeps one pixel for the whole K loop (its decomposition is computed once), and
+// consecutive invocations gather consecutive pixels, so the input reads coalesce.
 // src0 = x, src1 = packed weights [Cin*KH*KW, Cout4] (vec4 = 4 channels), src2 = bias, dst = out.
 // a = pixel tiles, b = Cout4 / 4 (vec4s per weight row), c = has bias.
 override FTM: u32 = 8u; // output channels per invocation: 4 or 8
+override TY: u32 = 16u; // invocation rows: 16 or 8 (FTM 4)
+override PX: u32 = 2048u / TY; // pixels per tile
+override FB_LEN: u32 = FBK * PX / 4u;
 const FBK: u32 = 8u;
-var<workgroup> fA: array<vec4<f32>, 256>; // [FBK][16 FTM / 4] weights, 4 channels per vec4
-var<workgroup> fB: array<vec4<f32>, 256>; // [FBK][32] gathered input, 4 pixels per vec4
+var<workgroup> fA: array<vec4<f32>, 256>; // [FBK][TY FTM / 4] weights, 4 channels per vec4
+var<workgroup> fB: array<vec4<f32>, FB_LEN>; // [FBK][PX / 4] gathered input, 4 pixels per vec4
 
 @compute @workgroup_size(256)
 fn forward_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let bm = 16u * FTM;
+  let bm = TY * FTM;
   let rowV = bm / 4u; // vec4s per staged weight row
-  let p0 = (g % P.a) * 128u;
+  let p0 = (g % P.a) * PX;
   let c0 = (g / P.a) * bm;
   let ohw = P.oh * P.ow;
   let npix = P.n * ohw;
@@ -669,14 +674,15 @@ fn forward_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let cob = P.b;
   let H = i32(P.h);
   let W = i32(P.w);
-  // Staging roles. Weights: vec4 aq of k row ak (invocations below 2 bm). Input: pixel column sc,
-  // k rows li / 128 + 2 r.
+  // Staging roles. Weights: vec4 aq of k row ak (invocations below FBK rowV). Input: pixel column
+  // sc, k rows sk + KS r for r < FBK / KS, KS = 256 / PX k rows gathered at once.
   let aq = li % rowV;
   let ak = li / rowV;
   let aOk = (li < FBK * rowV) & (c0 / 4u + aq < cob);
   let aCol = min(c0 / 4u + aq, cob - 1u);
-  let sc = li % 128u;
-  let sk = li / 128u;
+  let KS = 256u / PX;
+  let sc = li % PX;
+  let sk = li / PX;
   let pix = p0 + sc;
   let pixOk = pix < npix;
   let pc = min(pix, npix - 1u);
@@ -685,30 +691,31 @@ fn forward_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let iw0 = i32((pp % P.ow) * P.sw) - i32(P.pl);
   let xBase = (pc / ohw) * P.cin * hw;
 
-  let tx = li % 16u;
-  let ty = li / 16u;
+  let TX = 256u / TY;
+  let tx = li % TX;
+  let ty = li / TX;
   var acc: array<vec4<f32>, 16>; // [channel i][half h] at 2 i + h
   for (var i = 0u; i < 16u; i++) { acc[i] = vec4<f32>(0.0); }
   // The first stage's fetch; later stages are fetched during the previous stage's multiply.
   var ra = select(vec4<f32>(0.0), src1[min(ak, K - 1u) * cob + aCol], aOk & (ak < K));
-  var rb: array<f32, 4>;
-  for (var r = 0u; r < 4u; r++) { rb[r] = conv_gather(sk + 2u * r, K, khw, xBase, hw, ih0, iw0, H, W, pixOk); }
+  var rb: array<f32, 8>;
+  for (var r = 0u; r < FBK / KS; r++) { rb[r] = conv_gather(sk + KS * r, K, khw, xBase, hw, ih0, iw0, H, W, pixOk); }
   for (var k0 = 0u; k0 < K; k0 += FBK) {
     workgroupBarrier(); // the previous stage's reads are done
     if (li < FBK * rowV) { fA[ak * rowV + aq] = ra; }
-    for (var r = 0u; r < 4u; r++) { fB[(sk + 2u * r) * 32u + sc / 4u][sc % 4u] = rb[r]; }
+    for (var r = 0u; r < FBK / KS; r++) { fB[(sk + KS * r) * (PX / 4u) + sc / 4u][sc % 4u] = rb[r]; }
     workgroupBarrier();
     let k1 = k0 + FBK;
     if (k1 < K) {
       let k = k1 + ak;
       ra = select(vec4<f32>(0.0), src1[min(k, K - 1u) * cob + aCol], aOk & (k < K));
-      for (var r = 0u; r < 4u; r++) { rb[r] = conv_gather(k1 + sk + 2u * r, K, khw, xBase, hw, ih0, iw0, H, W, pixOk); }
+      for (var r = 0u; r < FBK / KS; r++) { rb[r] = conv_gather(k1 + sk + KS * r, K, khw, xBase, hw, ih0, iw0, H, W, pixOk); }
     }
     for (var kk = 0u; kk < FBK; kk++) {
-      let b0 = fB[kk * 32u + tx];
-      let b1 = fB[kk * 32u + 16u + tx];
+      let b0 = fB[kk * (PX / 4u) + tx];
+      let b1 = fB[kk * (PX / 4u) + PX / 8u + tx];
       for (var q = 0u; q < FTM / 4u; q++) {
-        let av = fA[kk * rowV + q * 16u + ty];
+        let av = fA[kk * rowV + q * (rowV / 2u) + ty];
         for (var i = 0u; i < 4u; i++) {
           acc[(q * 4u + i) * 2u] += av[i] * b0;
           acc[(q * 4u + i) * 2u + 1u] += av[i] * b1;
@@ -719,11 +726,11 @@ fn forward_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 
   for (var h = 0u; h < 2u; h++) {
     for (var j = 0u; j < 4u; j++) {
-      let p = p0 + h * 64u + 4u * tx + j;
+      let p = p0 + h * (PX / 2u) + 4u * tx + j;
       if (p >= npix) { break; }
       let base = (p / ohw) * P.cout * ohw + p % ohw;
       for (var i = 0u; i < FTM; i++) {
-        let co = c0 + (i / 4u) * 64u + 4u * ty + i % 4u;
+        let co = c0 + (i / 4u) * (bm / 2u) + 4u * ty + i % 4u;
         if (co >= P.cout) { continue; }
         var v = acc[i * 2u + h][j];
         if (P.c != 0u) { v += src2[co]; }

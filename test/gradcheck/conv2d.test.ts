@@ -95,6 +95,7 @@ const KERNEL_SETS = {
   rows: set('rows', 'cpu'),
   'gemm forward (128 channels x 128 pixels), gpu weight': set('gemm', 'gpu'),
   'gemm64 forward (64 channels x 128 pixels), gpu weight': set('gemm64', 'gpu'),
+  'gemm32 forward (32 channels x 256 pixels), gpu weight': set('gemm32', 'gpu'),
   'sg2 forward, sgv4 weight (vec4 loads, 4-pixel blocks)': set('sg2', 'sgv4'),
   'sg3 forward, sgv8 weight (vec4 loads, 8-pixel blocks)': set('sg3', 'sgv8'),
   'sg4 forward, sgr weight (sliding rows, blocks of up to 8 columns)': set('sg4', 'sgr'),
@@ -187,7 +188,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sgv4, sgv8, sgr, sgr4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin or null/);
   });
 });
 

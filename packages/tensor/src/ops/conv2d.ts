@@ -92,8 +92,12 @@ function forwardThinKernel(cin: number, kh: number, kw: number, np: number, fr: 
 /** forward_thin keeps every input channel's windows: a grayscale or RGB(A) first layer. */
 const THIN_MAX_CIN = 4;
 
-function forwardGemmKernel(ftm: number, relu: boolean): Kernel {
-  return convKernel('conv2d', 'forward_gemm', { FTM: ftm, RELU: +relu });
+/** forward_gemm's tile per variant: output channels per invocation (FTM) and invocation rows (TY); TY * FTM channels x 2048 / TY pixels. */
+const GEMM_TILES: Record<string, { ftm: number; ty: number }> = { gemm: { ftm: 8, ty: 16 }, gemm64: { ftm: 4, ty: 16 }, gemm32: { ftm: 4, ty: 8 } };
+
+function forwardGemmKernel(variant: string, relu: boolean): Kernel {
+  const { ftm, ty } = GEMM_TILES[variant]!;
+  return convKernel('conv2d', 'forward_gemm', { FTM: ftm, TY: ty, RELU: +relu });
 }
 
 function weightSubgroupKernel(kw: number, np: number): Kernel {
@@ -106,17 +110,17 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
 
 /**
  * Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (forward_rows, any
- * adapter); 'gemm' / 'gemm64' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64 output
- * channels x 128 pixels, any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
+ * adapter); 'gemm' / 'gemm64' / 'gemm32' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64
+ * output channels x 128 pixels, or 32 x 256; any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
  * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
  * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
  * default pixels per lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
-const isGemm = (v: string | null): boolean => v === 'gemm' || v === 'gemm64';
+export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
+const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
 export function setConvForwardVariant(v: ConvForwardVariant | null): void {
@@ -127,12 +131,15 @@ export function setConvForwardVariant(v: ConvForwardVariant | null): void {
   forcedForward = v;
 }
 
+/** forward_gemm tiles the tuner times for g: the 32-channel tile only for at most 32 output channels (with more, it would gather the input once per 32). */
+const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm64', 'gemm32'] : ['gemm', 'gemm64']);
+
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
 
 /**
  * The forward kernel for g: 'rows', 'sg<NP>' (forward_sg with NP pixels per lane), 'sg2x2', 'gemm',
- * 'gemm64', or 'direct' (forward: any stride; 'rows' and the subgroup kernels need the fast-path
+ * 'gemm64', 'gemm32', or 'direct' (forward: any stride; 'rows' and the subgroup kernels need the fast-path
  * geometries, column stride 1 and KW <= 16). The tuner picks among the candidates.
  */
 function forwardKernelFor(g: Geometry, fast: boolean): string {
@@ -140,9 +147,9 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (!fast) {
     if (isGemm(forcedForward)) return forcedForward!;
     if (forcedForward || software) return 'direct';
-    return choose('conv2d.forward', geometryKey(g), ['direct', 'gemm', 'gemm64'], 'gemm', () => forwardTrial(g));
+    return choose('conv2d.forward', geometryKey(g), ['direct', ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
   }
-  if (!software && !forcedForward) return choose('conv2d.forward', geometryKey(g), ['rows', 'gemm', 'gemm64'], 'gemm', () => forwardTrial(g));
+  if (!software && !forcedForward) return choose('conv2d.forward', geometryKey(g), ['rows', ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
   const np = subgroupPixels(g.ow, FORWARD_NP);
   // Two rows per lane need row stride 1 (shared input rows) and an unrolled kernel-row loop.
   const rows2 = g.sh === 1 && g.kh <= ROWS2_MAX_KH;
@@ -356,10 +363,10 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
   if (isGemm(choice)) {
-    const ftm = choice === 'gemm' ? 8 : 4;
-    const pixelTiles = Math.ceil((g.n * g.oh * g.ow) / 128);
-    const channelTiles = Math.ceil(g.cout / (16 * ftm));
-    dispatch(forwardGemmKernel(ftm, relu), [x.buffer, wf.buffer, bb, out.buffer], words(g, [pixelTiles, cob, hasBias]), pixelTiles * channelTiles);
+    const { ftm, ty } = GEMM_TILES[choice]!;
+    const pixelTiles = Math.ceil((g.n * g.oh * g.ow) / (2048 / ty));
+    const channelTiles = Math.ceil(g.cout / (ty * ftm));
+    dispatch(forwardGemmKernel(choice, relu), [x.buffer, wf.buffer, bb, out.buffer], words(g, [pixelTiles, cob, hasBias]), pixelTiles * channelTiles);
   } else if (choice === 'sg2x2') {
     // Two output rows x 2 pixels per lane; one more zero row so the last pair's second row is defined.
     const np = 2;
