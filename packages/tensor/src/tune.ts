@@ -33,7 +33,8 @@ const slot = (op: string, key: string): string => `${op}|${key}`;
 // 2: the conv2d weight-gradient candidates on lavapipe changed (weight_sgv, weight_sgr).
 // 3: forward_sgr with 12-column blocks (sgr12) joined the conv2d forward candidates.
 // 5: forward_thin joined the conv2d forward candidates (4: briefly the 16-channel forward_sgr forms, reverted).
-const TUNE_VERSION = 5;
+// 6: forward_gemm's 32-channel tile (gemm32) joined the hardware conv2d forward candidates.
+const TUNE_VERSION = 6;
 
 function enabled(): boolean {
   return process.env['FER_TUNE'] !== '0';
