@@ -23,8 +23,12 @@ const { step, dispose } = trainingStep(model, batch);
 step();
 await sync();
 await autotune();
-step();
-await sync();
+// At least a second of steps first (a GPU's clocks settle; the tuned kernels compile), as step.ts.
+const tw = performance.now();
+do {
+  step();
+  await sync();
+} while (performance.now() - tw < 1000);
 const t0 = performance.now();
 for (let i = 0; i < steps; i++) step();
 await sync();

@@ -3,7 +3,7 @@
 // (TF.js-WebGPU always, TF.js-WASM on a software adapter; bench/peers/tfjs.ts).
 // speedup = peer ms/step / our ms/step (> 1: ours is faster).
 // `pnpm bench` (kernels.ts) runs benchSteps() after the kernels; this file is also its own CLI:
-//   node bench/dist/step.js [--models seed-cnn,fast] [--batch 64] [--steps 10] [--peer-steps 3] [--no-peers] [--json]
+//   node bench/dist/step.js [--models seed-cnn,fast] [--batch 64] [--steps 10] [--min-ms 2000] [--warmup-ms 1000] [--peer-steps 3] [--no-peers] [--json]
 import { pathToFileURL } from 'node:url';
 import { initDevice, describeDevice, gpu, releaseDevice, randUniform, tensor, tidy, softmaxCrossEntropy, sync, memory, autotune, type Tensor, type Shape2, type Shape4 } from '@fer/tensor';
 import { createModel, Adam } from '@fer/nn';
@@ -28,9 +28,19 @@ export interface StepOptions {
   models?: readonly string[];
   /** Default 64. */
   batch?: number;
-  /** Our timed steps (default 10), after `warmup` (default 2) untimed ones. */
+  /**
+   * Our timed steps (default 10; more until `minMs` of them have run), after `warmup` (default 2)
+   * untimed ones that also last at least `warmupMs`.
+   */
   steps?: number;
   warmup?: number;
+  /**
+   * Least time of the warm-up steps (default 1000 ms) and of the timed ones (default 2000 ms). A
+   * GPU's steps take milliseconds: a few of them are too short for its clocks to settle and for one
+   * late submit not to move the mean.
+   */
+  warmupMs?: number;
+  minMs?: number;
   /** The peers' timed steps (default 3; TF.js-WebGPU on a software adapter takes tens of seconds per seed-cnn step), after one untimed. */
   peerSteps?: number;
   /** Loaded peers, or why one could not load; default none. */
@@ -74,6 +84,8 @@ export async function benchSteps({
   batch = 64,
   steps = 10,
   warmup = 2,
+  warmupMs = 1000,
+  minMs = 2000,
   peerSteps = 3,
   peers = [],
   log = console.log,
@@ -86,15 +98,23 @@ export async function benchSteps({
     await sync();
     const tuned = await autotune();
     if (tuned.length) log(`${name}: tuned kernels for ${tuned.length} shapes`);
-    for (let i = 1; i < warmup; i++) step();
-    await sync();
+    const tw = performance.now();
+    for (let i = 1; i < warmup || performance.now() - tw < warmupMs; i++) {
+      step();
+      await sync();
+    }
+    // Rounds of `steps` (each drained once) until minMs have passed.
+    let timed = 0;
     const t0 = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    await sync();
-    const ms = (performance.now() - t0) / steps;
-    const row: StepRow = { model: name, batch, steps, msPerStep: ms, imagesPerSecond: (batch * 1000) / ms, parameters, peers: {} };
+    do {
+      for (let i = 0; i < steps; i++) step();
+      await sync();
+      timed += steps;
+    } while (performance.now() - t0 < minMs);
+    const ms = (performance.now() - t0) / timed;
+    const row: StepRow = { model: name, batch, steps: timed, msPerStep: ms, imagesPerSecond: (batch * 1000) / ms, parameters, peers: {} };
     rows.push(row);
-    log(`${name.padEnd(10)} batch ${batch}: ${ms.toFixed(1)} ms/step, ${row.imagesPerSecond.toFixed(1)} images/s (${steps} steps, ${parameters} trainable parameters, live buffers ${memory().liveBuffers})`);
+    log(`${name.padEnd(10)} batch ${batch}: ${ms.toFixed(1)} ms/step, ${row.imagesPerSecond.toFixed(1)} images/s (${timed} steps, ${parameters} trainable parameters, live buffers ${memory().liveBuffers})`);
     const xv = (await x.toArray()) as Float32Array;
     dispose();
 
@@ -138,6 +158,8 @@ async function main(): Promise<void> {
     models: opt('models', 'seed-cnn,fast').split(','),
     batch: Number(opt('batch', '64')),
     steps: Number(opt('steps', '10')),
+    minMs: Number(opt('min-ms', '2000')),
+    warmupMs: Number(opt('warmup-ms', '1000')),
     peerSteps: Number(opt('peer-steps', '3')),
     peers,
   });
