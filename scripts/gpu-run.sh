@@ -21,6 +21,12 @@ TOP=$(pwd)
 WORK=${GPU_WORK:-/root/gpu-work}
 mkdir -p "$WORK"
 exec > >(tee "$OUT/run.log") 2>&1
+# bench.tgz: the bench JSON and, once the tuner has written it, its cache (a dry run tunes nothing).
+pack_bench() {
+  local tune=()
+  [ -d "$WORK/tune" ] && tune=(-C "$WORK" tune)
+  tar -C "$TOP/.gpu/app/bench" -czf "$OUT/bench.tgz" results "${tune[@]}"
+}
 
 bash .gpu/gpu-unpack.sh || exit 1
 [ "$MODE" = local ] || export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
@@ -48,7 +54,7 @@ for m in seed-cnn vgg; do
   timeout 60 node bench/dist/profile.js --model $m --steps 5 --top 30 --json
   rc=$?; echo "== $(date -u +%FT%TZ) $m profile done (rc $rc), $(left) s left"
 done
-tar -C "$TOP/.gpu/app/bench" -czf "$OUT/bench.tgz" results -C "$WORK" tune
+pack_bench
 MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model==="vgg");console.log(r?Math.ceil(r.msPerStep):0)' 2>/dev/null || echo 0)
 
 # 3. Train --preset gpu (vgg, 55 epochs), or as many epochs as fit. An epoch is ~449 steps; on the
@@ -77,5 +83,5 @@ timeout $(($(left) - 25)) node packages/fer/dist/cli/train.js --preset gpu --epo
 rc=$?; echo "== $(date -u +%FT%TZ) training ended (rc $rc), $(left) s left"
 kill $WATCH 2>/dev/null
 export_run
-tar -C "$TOP/.gpu/app/bench" -czf "$OUT/bench.tgz" results -C "$WORK" tune
+pack_bench
 ls -la "$OUT"
