@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # One session on the `device` tool's GPU machine (no Node, no registry there): unpack node + Dawn,
-# run `pnpm bench` (kernels and training steps, TF.js-WebGPU beside each row), a training-step bench
-# of vgg, then train `--preset gpu` (vgg) for what is left of the time budget, checkpointing every epoch.
+# then, by PLAN:
+#   bench  (issue 4): GPU time per kernel of seed-cnn's and vgg's training steps first (bench/profile.ts:
+#          the one thing the last GPU session lacked), then `pnpm bench` (every kernel beside
+#          TF.js-WebGPU, the seed-cnn and fast steps) with the rest of the budget; no training;
+#   train  (issue 5): vgg's step time, then train PRESET (default gpu-sgd) for as many epochs as fit,
+#          checkpointing every epoch;
+#   both   (default): the profiles, `pnpm bench` in 2/5 of the budget, then training.
 # Everything kept lands in $OUT within the tool's limits (at most 8 files of 16 MiB), as soon as it
 # exists, so a command stopped at its time limit still returns it:
 #   run.log; bench.tgz (bench JSON, tuner cache); epochs.jsonl and best.safetensors.part-a* (the best
 #   checkpoint, split under 16 MiB; `cat best.safetensors.part-* > best.safetensors`), refreshed
 #   after every epoch that improves.
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
-#   bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
+#   [PLAN=bench|train|both] [PRESET=gpu-sgd] bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
 set -uo pipefail
 BUDGET=${1:-540}
 MODE=${2:-device}
+PLAN=${PLAN:-both}
+PRESET=${PRESET:-gpu-sgd}
+case "$PLAN" in bench | train | both) ;; *) echo "gpu-run.sh: PLAN must be bench, train or both, got '$PLAN'" >&2; exit 2 ;; esac
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 OUT=${OUT:-/tmp/gpu-out}
@@ -36,34 +44,47 @@ cd .gpu/app
 echo "== $(date -u +%FT%TZ) unpacked, $(left) s left"
 nvidia-smi --query-gpu=name,clocks.max.sm,power.limit --format=csv 2>/dev/null
 
-# 1. pnpm bench: peaks, every kernel (ours, TF.js-WebGPU), seed-cnn and fast steps.
 if [ "$MODE" = local ]; then
   export FER_TUNE=0 # tuning every vgg shape takes minutes on lavapipe
   BENCH="--quick --runs 3 --only peak,adam,step"; STEPS=2
 else
   BENCH="--runs 7"; STEPS=20
 fi
-timeout $(($(left) * 2 / 5)) node bench/dist/kernels.js --json $BENCH
-rc=$?; echo "== $(date -u +%FT%TZ) bench done (rc $rc), $(left) s left"
 
-# 2. vgg's training step (what the training below will cost per step), and per-kernel profiles.
+# 1. GPU time per kernel of a training step (timestamp queries): where seed-cnn's and vgg's steps go.
+if [ "$PLAN" != train ]; then
+  for m in seed-cnn vgg; do
+    timeout 90 node bench/dist/profile.js --model $m --steps 5 --top 40 --json
+    rc=$?; echo "== $(date -u +%FT%TZ) $m profile done (rc $rc), $(left) s left"
+  done
+  pack_bench
+fi
+
+# 2. pnpm bench: peaks, every kernel (ours, TF.js-WebGPU), seed-cnn and fast steps.
+if [ "$PLAN" != train ]; then
+  SHARE=$([ "$PLAN" = bench ] && echo "$(($(left) - 20))" || echo "$(($(left) * 2 / 5))")
+  timeout "$SHARE" node bench/dist/kernels.js --json $BENCH
+  rc=$?; echo "== $(date -u +%FT%TZ) bench done (rc $rc), $(left) s left"
+  pack_bench
+fi
+[ "$PLAN" = bench ] && { ls -la "$OUT"; exit 0; }
+
+# vgg's training step: what the training below will cost per step.
 timeout 90 node bench/dist/step.js --models vgg --steps $STEPS --no-peers --json
 rc=$?; echo "== $(date -u +%FT%TZ) vgg step done (rc $rc), $(left) s left"
-# GPU time per kernel of a training step (timestamp queries): where seed-cnn's and vgg's steps go.
-for m in seed-cnn vgg; do
-  timeout 60 node bench/dist/profile.js --model $m --steps 5 --top 30 --json
-  rc=$?; echo "== $(date -u +%FT%TZ) $m profile done (rc $rc), $(left) s left"
-done
 pack_bench
 MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model==="vgg");console.log(r?Math.ceil(r.msPerStep):0)' 2>/dev/null || echo 0)
 
-# 3. Train --preset gpu (vgg, 55 epochs), or as many epochs as fit. An epoch is ~449 steps; on the
-# H200, fer:train ran vgg at 15.6 ms/step (augmentation and evaluation included), faster than the
-# step bench's 23 ms, so 0.8 x the bench plus 2 s of evaluation is a safe estimate.
-EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-60), e=449*ms*0.8/1000+2; console.log(Math.max(2, Math.min(55, Math.floor(s/e))))")
+# 3. Train PRESET (vgg), for at most its own epochs or as many as fit (its cosine schedule then spans
+# those). An epoch is ~449 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
+# evaluation included), faster than the step bench's 23 ms then (a bench without warm-up), so 0.8 x
+# the bench plus 2 s of evaluation is a safe estimate.
+PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.epochs ?? 0))")
+[ "${PRESET_EPOCHS:-0}" -gt 0 ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
+EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-60), e=449*ms*0.8/1000+2; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
 LIMIT=""
 if [ "$MODE" = local ]; then EPOCHS=1; LIMIT="--limit 512 --warmup 0"; fi
-echo "== vgg ${MS} ms/step -> $EPOCHS epochs in $(left) s"
+echo "== vgg ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs in $(left) s"
 RUN="$WORK/run-vgg"
 # Copy the run's progress out after each epoch; the best checkpoint is split, then renamed into
 # place, so $OUT never holds a half-written part.
@@ -78,7 +99,7 @@ export_run() {
 }
 (while sleep 10; do export_run; done) &
 WATCH=$!
-timeout $(($(left) - 25)) node packages/fer/dist/cli/train.js --preset gpu --epochs "$EPOCHS" $LIMIT \
+timeout $(($(left) - 25)) node packages/fer/dist/cli/train.js --preset "$PRESET" --epochs "$EPOCHS" $LIMIT \
   --data "$WORK/fer2013.bin" --out "$RUN" --force
 rc=$?; echo "== $(date -u +%FT%TZ) training ended (rc $rc), $(left) s left"
 kill $WATCH 2>/dev/null

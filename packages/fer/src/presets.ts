@@ -24,6 +24,17 @@ export const PRESETS: Record<string, Preset> = {
       '68.15% (epoch 49); results with test-time augmentation in models/README.md',
     config: { ...ADAM_COSINE, model: 'vgg', epochs: 55, augment: 'standard' },
   },
+  'gpu-sgd': {
+    description:
+      "best's optimizer on gpu's schedule, sized to one GPU command (~9 min of training on an H200, " +
+      '~7 s per epoch): vgg, SGD with Nesterov momentum 0.9, lr 0.01, weight decay 1e-4, 1 warm-up epoch then ' +
+      'cosine decay over 70 epochs, standard augmentation, label smoothing 0.1, batch 64; evaluate with --tta tencrop. ' +
+      'Not yet measured (scripts/gpu-run.sh trains it by default)',
+    config: {
+      model: 'vgg', optimizer: 'sgd', lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 1e-4, schedule: 'cosine', warmup: 1,
+      augment: 'standard', labelSmoothing: 0.1, epochs: 70, batch: 64,
+    },
+  },
   best: {
     description:
       'the strongest recipe, for a GPU (after Khaireddin & Chen 2021): vgg, SGD with Nesterov momentum 0.9, lr 0.01, ' +
