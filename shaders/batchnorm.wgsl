@@ -36,13 +36,24 @@ struct Params { n: u32, c: u32, s: u32, chunks: u32, chunk: u32, eps: f32, momen
 @group(0) @binding(2) var<uniform> P2: Params;
 @group(0) @binding(3) var<uniform> P3: Params;
 @group(0) @binding(5) var<uniform> P5: Params;
+@group(0) @binding(6) var<uniform> P6: Params;
 @group(0) @binding(8) var<uniform> P8: Params;
 
 const WG: u32 = 64u;
-// Fused ReLU (batchNorm(..., { relu: true })): normalize / normalize4 write y = max(0, bn(x)), and
-// the backward kernels mask the upstream gradient by y > 0 as they read it (no separate pass). The
-// backward kernels always bind y (the host binds another buffer when RELU is off; it is not read).
+// Fused ReLU (batchNorm(..., { relu: true })): normalize / normalize4 write y = max(0, z), z = bn(x),
+// and the backward kernels mask the upstream gradient by z > 0 as they read it (no separate pass).
+// They recompute z from x (relu_pass, relu_pass4) instead of reading y: one tensor fewer to read, and
+// y need not outlive the forward. The backward kernels bind gamma and beta either way.
 override RELU: bool = false;
+
+// z > 0 for the fused ReLU's mask, by the same operations in the same order as normalize (scalar
+// kernels) and normalize4 (a = invstd * gamma), so z is the very f32 value y was made from.
+fn relu_pass(x: f32, mean: f32, invstd: f32, gamma: f32, beta: f32) -> bool {
+  return (x - mean) * invstd * gamma + beta > 0.0;
+}
+fn relu_pass4(x: vec4<f32>, mean: f32, a: f32, beta: f32) -> vec4<bool> {
+  return (x - mean) * a + beta > vec4<f32>(0.0);
+}
 // Elementwise kernels: each invocation handles PER elements WG apart, so lanes stay contiguous
 // (and the divisions of chan_start are amortised over PER elements). The host sets PER per adapter.
 override PER: u32 = 8u;
@@ -187,33 +198,36 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   }
 }
 
-// Backward sums per channel: g = b0, x = b1, stats = b2, y = b4 (RELU); partials w3 [C * chunks, 2]
-// of sum(g) (= dbeta) and sum(g * xhat) (= dgamma).
+// Backward sums per channel: g = b0, x = b1, stats = b2, gamma = b4, beta = b5 (RELU); partials
+// w3 [C * chunks, 2] of sum(g) (= dbeta) and sum(g * xhat) (= dgamma).
 @compute @workgroup_size(64)
 fn grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let c = g / P5.chunks;
-  let p = g - c * P5.chunks;
-  let S = P5.s;
+  let c = g / P6.chunks;
+  let p = g - c * P6.chunks;
+  let S = P6.s;
   var sg = 0.0;
   var sgx = 0.0;
-  if (c < P5.c) {
+  if (c < P6.c) {
     let mean = b2[c];
-    let invstd = b2[P5.c + c];
-    let start = p * P5.chunk;
-    let end = min(start + P5.chunk, P5.n * S);
+    let invstd = b2[P6.c + c];
+    let gamma = b4[c];
+    let beta = b5[c];
+    let start = p * P6.chunk;
+    let end = min(start + P6.chunk, P6.n * S);
     var w = walk_start(start, li, S);
     while (w.j < end) {
-      let i = (w.n * P5.c + c) * S + w.s;
+      let i = (w.n * P6.c + c) * S + w.s;
+      let xv = b1[i];
       var gv = b0[i];
-      if (RELU) { gv = select(0.0, gv, b4[i] > 0.0); }
+      if (RELU) { gv = select(0.0, gv, relu_pass(xv, mean, invstd, gamma, beta)); }
       sg += gv;
-      sgx += gv * (b1[i] - mean) * invstd;
+      sgx += gv * (xv - mean) * invstd;
       walk_next(&w, S);
     }
   }
   tree(li, sg, sgx);
-  if (li == 0u && c < P5.c) {
+  if (li == 0u && c < P6.c) {
     w3[2u * g] = red_a[0];
     w3[2u * g + 1u] = red_b[0];
   }
@@ -236,7 +250,7 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 
 // Training dx (batch statistics depend on x):
 //   dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M)
-// g = b0, x = b1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, y = b7 (RELU) -> dx = w6.
+// g = b0, x = b1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, beta = b7 (RELU) -> dx = w6.
 @compute @workgroup_size(64)
 fn grad_input_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
@@ -249,9 +263,10 @@ fn grad_input_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     if (i < total) {
       let c = h.c;
       let invstd = b2[C + c];
-      let xhat = (b1[i] - b2[c]) * invstd;
+      let xv = b1[i];
+      let xhat = (xv - b2[c]) * invstd;
       var gv = b0[i];
-      if (RELU) { gv = select(0.0, gv, b7[i] > 0.0); }
+      if (RELU) { gv = select(0.0, gv, relu_pass(xv, b2[c], invstd, b3[c], b7[c])); }
       w6[i] = b3[c] * invstd * (gv - b5[c] * inv_m - xhat * b4[c] * inv_m);
     }
     chan_next(&h, P8.s, C);
@@ -259,22 +274,22 @@ fn grad_input_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 }
 
 // Eval dx (fixed statistics, an affine map): dx = g * gamma * invstd. g = b0, stats = b1, gamma = b2,
-// y = b4 (RELU) -> w3.
+// x = b4, beta = b5 (RELU) -> w3.
 @compute @workgroup_size(64)
 fn grad_input_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
-  let C = P5.c;
-  let total = P5.n * C * P5.s;
-  var h = chan_start(base, P5.s, C, P5.step_r, P5.step_qc);
+  let C = P6.c;
+  let total = P6.n * C * P6.s;
+  var h = chan_start(base, P6.s, C, P6.step_r, P6.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
       let c = h.c;
       var gv = b0[i];
-      if (RELU) { gv = select(0.0, gv, b4[i] > 0.0); }
+      if (RELU) { gv = select(0.0, gv, relu_pass(b4[i], b1[c], b1[C + c], b2[c], b5[c])); }
       w3[i] = gv * b2[c] * b1[C + c];
     }
-    chan_next(&h, P5.s, C);
+    chan_next(&h, P6.s, C);
   }
 }
 
@@ -285,7 +300,6 @@ fn grad_input_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 @group(0) @binding(0) var<storage, read> v0: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> v1: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> v4: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read> v7: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> vw3: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> vw4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> vw6: array<vec4<f32>>;
@@ -352,39 +366,42 @@ fn normalize4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 }
 
-// As grad_partial: g = v0, x = v1, stats = b2, y = v4 (RELU) -> partials w3.
+// As grad_partial: g = v0, x = v1, stats = b2, gamma = b4, beta = b5 (RELU) -> partials w3.
 @compute @workgroup_size(64)
 fn grad_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let c = g / P5.chunks;
-  let p = g - c * P5.chunks;
-  let S4 = P5.s / 4u;
+  let c = g / P6.chunks;
+  let p = g - c * P6.chunks;
+  let S4 = P6.s / 4u;
   var sg = vec4<f32>(0.0);
   var sgx = vec4<f32>(0.0);
-  if (c < P5.c) {
+  if (c < P6.c) {
     let mean = b2[c];
-    let invstd = b2[P5.c + c];
-    let start = p * P5.chunk;
-    let end = min(start + P5.chunk, P5.n * S4);
+    let invstd = b2[P6.c + c];
+    let a = invstd * b4[c];
+    let beta = b5[c];
+    let start = p * P6.chunk;
+    let end = min(start + P6.chunk, P6.n * S4);
     var w = walk_start(start, li, S4);
     while (w.j < end) {
-      let i = (w.n * P5.c + c) * S4 + w.s;
+      let i = (w.n * P6.c + c) * S4 + w.s;
+      let xv = v1[i];
       var gv = v0[i];
-      if (RELU) { gv = select(vec4<f32>(0.0), gv, v4[i] > vec4<f32>(0.0)); }
+      if (RELU) { gv = select(vec4<f32>(0.0), gv, relu_pass4(xv, mean, a, beta)); }
       sg += gv;
-      sgx += gv * (v1[i] - mean);
+      sgx += gv * (xv - mean);
       walk_next(&w, S4);
     }
     sgx *= invstd;
   }
   tree(li, hsum(sg), hsum(sgx));
-  if (li == 0u && c < P5.c) {
+  if (li == 0u && c < P6.c) {
     w3[2u * g] = red_a[0];
     w3[2u * g + 1u] = red_b[0];
   }
 }
 
-// As grad_input_train: g = v0, x = v1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, y = v7 (RELU) -> vw6.
+// As grad_input_train: g = v0, x = v1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, beta = b7 (RELU) -> vw6.
 @compute @workgroup_size(64)
 fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
@@ -398,6 +415,7 @@ fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   var mean = 0.0;
   var invstd = 0.0;
   var a = 0.0;
+  var beta = 0.0;
   var dbm = 0.0;
   var dgm = 0.0;
   for (var k = 0u; k < PER; k++) {
@@ -408,32 +426,34 @@ fn grad_input_train4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
         mean = b2[pc];
         invstd = b2[C + pc];
         a = b3[pc] * invstd;
+        beta = b7[pc];
         dbm = b5[pc] * inv_m;
         dgm = b4[pc] * inv_m;
       }
-      let xhat = (v1[i] - mean) * invstd;
+      let xv = v1[i];
+      let xhat = (xv - mean) * invstd;
       var gv = v0[i];
-      if (RELU) { gv = select(vec4<f32>(0.0), gv, v7[i] > vec4<f32>(0.0)); }
+      if (RELU) { gv = select(vec4<f32>(0.0), gv, relu_pass4(xv, mean, a, beta)); }
       vw6[i] = a * (gv - dbm - xhat * dgm);
     }
     chan_next(&h, S4, C);
   }
 }
 
-// As grad_input_eval: g = v0, stats = b1, gamma = b2, y = v4 (RELU) -> vw3.
+// As grad_input_eval: g = v0, stats = b1, gamma = b2, x = v4, beta = b5 (RELU) -> vw3.
 @compute @workgroup_size(64)
 fn grad_input_eval4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let base = linear_group(wid, nwg) * WG * PER + li;
-  let C = P5.c;
-  let S4 = P5.s / 4u;
-  let total = P5.n * C * S4;
-  var h = chan_start(base, S4, C, P5.step_r, P5.step_qc);
+  let C = P6.c;
+  let S4 = P6.s / 4u;
+  let total = P6.n * C * S4;
+  var h = chan_start(base, S4, C, P6.step_r, P6.step_qc);
   for (var k = 0u; k < PER; k++) {
     let i = base + k * WG;
     if (i < total) {
       let c = h.c;
       var gv = v0[i];
-      if (RELU) { gv = select(vec4<f32>(0.0), gv, v4[i] > vec4<f32>(0.0)); }
+      if (RELU) { gv = select(vec4<f32>(0.0), gv, relu_pass4(v4[i], b1[c], b1[C + c] * b2[c], b5[c])); }
       vw3[i] = gv * (b2[c] * b1[C + c]);
     }
     chan_next(&h, S4, C);
@@ -468,27 +488,31 @@ fn stats_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   w1[2u * o + 1u] = s2;
 }
 
-// g = b0, x = b1, stats = b2, y = b4 (RELU) -> partials w3, as grad_partial.
+// g = b0, x = b1, stats = b2, gamma = b4, beta = b5 (RELU) -> partials w3, as grad_partial.
 @compute @workgroup_size(64)
 fn grad_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
-  let cb = g / P5.chunks;
-  let p = g - cb * P5.chunks;
-  let C = P5.c;
+  let cb = g / P6.chunks;
+  let p = g - cb * P6.chunks;
+  let C = P6.c;
   let c = cb * WG + li;
   if (c >= C) { return; }
   let mean = b2[c];
-  let start = p * P5.chunk;
-  let end = min(start + P5.chunk, P5.n);
+  let invstd = b2[C + c];
+  let gamma = b4[c];
+  let beta = b5[c];
+  let start = p * P6.chunk;
+  let end = min(start + P6.chunk, P6.n);
   var sg = 0.0;
   var sgx = 0.0;
   for (var n = start; n < end; n++) {
+    let xv = b1[n * C + c];
     var gv = b0[n * C + c];
-    if (RELU) { gv = select(0.0, gv, b4[n * C + c] > 0.0); }
+    if (RELU) { gv = select(0.0, gv, relu_pass(xv, mean, invstd, gamma, beta)); }
     sg += gv;
-    sgx += gv * (b1[n * C + c] - mean);
+    sgx += gv * (xv - mean);
   }
-  let o = c * P5.chunks + p;
+  let o = c * P6.chunks + p;
   w3[2u * o] = sg;
-  w3[2u * o + 1u] = sgx * b2[C + c];
+  w3[2u * o + 1u] = sgx * invstd;
 }

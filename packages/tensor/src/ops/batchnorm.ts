@@ -19,7 +19,8 @@ export interface BatchNormOptions {
   eps?: number;
   /**
    * Fused ReLU: returns max(0, batchNorm(x)) in the same pass (one read and write of the activations
-   * fewer than batchNorm then relu). The backward kernels mask the gradient by y > 0 as they read it.
+   * fewer than batchNorm then relu). The backward kernels mask the gradient as they read it, by
+   * bn(x) > 0 recomputed from x (y itself is not read: it need not outlive the forward).
    */
   relu?: boolean;
 }
@@ -64,11 +65,12 @@ const STATS_PARTIAL = k('stats_partial', ['read', 'rw']);
 const STATS_FINALIZE = k('stats_finalize', ['read', 'read', 'rw', 'rw', 'rw']);
 const EVAL_STATS = k('eval_stats', ['read', 'read', 'rw']);
 const NORMALIZE = k('normalize', ['read', 'read', 'read', 'read', 'rw']);
-// The backward kernels' last binding is y, read only by their RELU variants (see relu in BatchNormOptions).
-const GRAD_PARTIAL = k('grad_partial', ['read', 'read', 'read', 'rw', 'read']);
+// The backward kernels bind gamma and beta (and x), which their RELU variants need to recompute the
+// mask (see relu in BatchNormOptions).
+const GRAD_PARTIAL = k('grad_partial', ['read', 'read', 'read', 'rw', 'read', 'read']);
 const GRAD_FINALIZE = k('grad_finalize', ['read', 'rw', 'rw']);
 const GRAD_INPUT_TRAIN = k('grad_input_train', ['read', 'read', 'read', 'read', 'read', 'read', 'rw', 'read']);
-const GRAD_INPUT_EVAL = k('grad_input_eval', ['read', 'read', 'read', 'rw', 'read']);
+const GRAD_INPUT_EVAL = k('grad_input_eval', ['read', 'read', 'read', 'rw', 'read', 'read']);
 // vec4 variants (same bindings), for S % 4 == 0.
 const STATS_PARTIAL4 = k('stats_partial4', STATS_PARTIAL.bindings);
 const NORMALIZE4 = k('normalize4', NORMALIZE.bindings);
@@ -165,9 +167,8 @@ export function batchNorm<S extends Shape>(
     op,
     [x, gamma, beta],
     (g) => {
-      // Fused ReLU: the kernels take the gradient of max(0, z) as g where y = max(0, z) > 0, else 0.
-      // Without it they do not read this binding, and x stands in for y.
-      const mask = fusedRelu ? y.buffer : x.buffer;
+      // Fused ReLU: the kernels take the gradient of max(0, z) as g where z = bn(x) > 0, else 0,
+      // recomputing z from x, the statistics, gamma and beta.
       const needX = x.requiresGrad;
       const needAffine = gamma.requiresGrad || beta.requiresGrad;
       let dgamma: Tensor<Shape1> | null = null;
@@ -175,7 +176,7 @@ export function batchNorm<S extends Shape>(
       // The training dx needs dgamma and dbeta too; eval dx does not.
       if (needAffine || (training && needX)) {
         const part = empty([C * chunks * 2] as const);
-        dispatch(gradKernel, [g.buffer, x.buffer, stats.buffer, part.buffer, mask], P, reduceGroups);
+        dispatch(gradKernel, [g.buffer, x.buffer, stats.buffer, part.buffer, gamma.buffer, beta.buffer], P, reduceGroups);
         dgamma = empty([C] as const);
         dbeta = empty([C] as const);
         dispatch(GRAD_FINALIZE, [part.buffer, dgamma.buffer, dbeta.buffer], P, channelGroups);
@@ -185,8 +186,8 @@ export function batchNorm<S extends Shape>(
       if (needX) {
         dx = empty(x.shape);
         if (training)
-          dispatch(elementwise(withRelu(vec ? GRAD_INPUT_TRAIN4 : GRAD_INPUT_TRAIN, fusedRelu), per), [g.buffer, x.buffer, stats.buffer, gamma.buffer, dgamma!.buffer, dbeta!.buffer, dx.buffer, mask], P, elemGroups);
-        else dispatch(elementwise(withRelu(vec ? GRAD_INPUT_EVAL4 : GRAD_INPUT_EVAL, fusedRelu), per), [g.buffer, stats.buffer, gamma.buffer, dx.buffer, mask], P, elemGroups);
+          dispatch(elementwise(withRelu(vec ? GRAD_INPUT_TRAIN4 : GRAD_INPUT_TRAIN, fusedRelu), per), [g.buffer, x.buffer, stats.buffer, gamma.buffer, dgamma!.buffer, dbeta!.buffer, dx.buffer, beta.buffer], P, elemGroups);
+        else dispatch(elementwise(withRelu(vec ? GRAD_INPUT_EVAL4 : GRAD_INPUT_EVAL, fusedRelu), per), [g.buffer, stats.buffer, gamma.buffer, dx.buffer, x.buffer, beta.buffer], P, elemGroups);
       }
       // The engine disposes the grads of inputs that do not require one.
       return [dx, dgamma, dbeta];
