@@ -24,6 +24,28 @@ describe('tensor creation and readback', () => {
     expect(Array.from(await zeros([2, 2]).toArray())).toEqual([0, 0, 0, 0]);
     expect(Array.from(await ones([3]).toArray())).toEqual([1, 1, 1]);
     expect(Array.from(await full([2], 7, { dtype: 'i32' }).toArray())).toEqual([7, 7]);
+    // Filled on the GPU from the value's bit pattern: f32 rounding, signs, the u32 range, more than one workgroup.
+    expect(Array.from(await full([3], 0.1).toArray())).toEqual([Math.fround(0.1), Math.fround(0.1), Math.fround(0.1)]);
+    expect(Object.is((await full([1], -0).toArray())[0], -0)).toBe(true);
+    expect(Array.from(await full([2], -5, { dtype: 'i32' }).toArray())).toEqual([-5, -5]);
+    expect(Array.from(await full([2], 4000000000, { dtype: 'u32' }).toArray())).toEqual([4000000000, 4000000000]);
+    const big = await full([1000], 2.5).toArray();
+    expect(big.length === 1000 && big.every((v) => v === 2.5)).toBe(true);
+    expect(full([0], 3).size).toBe(0);
+    expect(() => full([2], 1.5, { dtype: 'i32' })).toThrow(/full: value 1.5 is not a valid i32/);
+    expect(() => full([2], -1, { dtype: 'u32' })).toThrow(/full: value -1 is not a valid u32/);
+  });
+
+  it('full() is recorded in the command stream: a fill between dispatches does not end the command buffer', async () => {
+    const x = ones([8]);
+    await x.toArray();
+    const s0 = dispatchStats();
+    const y = tidy(() => add(relu(x), full([8], 2)));
+    const s1 = dispatchStats();
+    expect(s1.submits - s0.submits).toBe(0);
+    expect(Array.from(await y.toArray())).toEqual(new Array(8).fill(3));
+    x.dispose();
+    y.dispose();
   });
 
   it('seeded random init is reproducible and has the right spread', async () => {

@@ -1,7 +1,7 @@
 // Tensor<S>: a shape, a dtype and a (possibly shared) GPU buffer, plus the autograd fields.
 import { gpu, hasDevice } from './device.js';
 import { acquireBuffer, releaseBuffer } from './pool.js';
-import { readBuffer, upload } from './dispatch.js';
+import { dispatch, readBuffer, upload, type Kernel } from './dispatch.js';
 import { runBackward, isGradEnabled, type GradNode } from './autograd.js';
 import { Rng, rngFrom } from './rng.js';
 
@@ -234,13 +234,21 @@ export function tensor<S extends Shape>(
   return t;
 }
 
+const FILL: Kernel = { shader: 'fill', entry: 'main', bindings: ['rw'] };
+
+/** A tensor with every element `value`, filled on the GPU (recorded in order with the other ops; no upload). */
 export function full<S extends Shape>(shape: S, value: number, options: CreateOptions = {}): Tensor<S> {
   checkShape(shape, 'full');
   const n = shapeSize(shape);
   const dtype = options.dtype ?? 'f32';
-  const data = dtype === 'f32' ? new Float32Array(n) : dtype === 'i32' ? new Int32Array(n) : new Uint32Array(n);
-  data.fill(value);
-  return tensor(data, shape, { ...options, dtype });
+  // The value as the dtype stores it (f32 rounding, i32/u32 checks), then its bit pattern.
+  const one = dtype === 'f32' ? new Float32Array(1) : dtype === 'i32' ? new Int32Array(1) : new Uint32Array(1);
+  one[0] = value;
+  if (dtype !== 'f32' && one[0] !== value) throw new Error(`full: value ${value} is not a valid ${dtype}`);
+  const t = new Tensor(shape, dtype, undefined, options.requiresGrad ?? false);
+  if (options.name) t.name = options.name;
+  if (n) dispatch(FILL, [t.buffer], [n, new Uint32Array(one.buffer)[0]!], Math.ceil(n / 256));
+  return t;
 }
 
 export function zeros<S extends Shape>(shape: S, options: CreateOptions = {}): Tensor<S> {
