@@ -77,19 +77,21 @@ describe('bind group cache', () => {
   });
 
   it('a reused bind group reads each dispatch its own params (dynamic offsets, ring wrap)', async () => {
-    // 301 dispatches (more than the 256 ring slots) ping-pong between two pooled buffers, so two
-    // bind groups serve every dispatch with alternating factors 2 and 0.5.
+    // 1201 dispatches (more than the 1024 ring slots, so the ring wraps once) ping-pong between two
+    // pooled buffers, so two bind groups serve every dispatch with alternating factors 2 and 0.5.
     const x0 = tensor([1, -2, 3, 0.5], [4] as const);
     const before = dispatchStats();
     let t = scale(x0, 2);
-    for (let i = 1; i < 301; i++) {
+    for (let i = 1; i < 1201; i++) {
       const next = scale(t, i % 2 === 0 ? 2 : 0.5);
       t.dispose();
       t = next;
     }
     expect(Array.from(await t.toArray())).toEqual([2, -4, 6, 1]);
     const after = dispatchStats();
-    expect(after.dispatches - before.dispatches).toBe(301);
+    expect(after.dispatches - before.dispatches).toBe(1201);
+    // The wrap's submit and the readback's.
+    expect(after.submits - before.submits).toBe(2);
     expect(after.bindGroups - before.bindGroups).toBeLessThanOrEqual(3);
     t.dispose();
     x0.dispose();

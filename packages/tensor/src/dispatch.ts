@@ -106,8 +106,10 @@ function compile(k: Kernel): Compiled {
   return c;
 }
 
-// Uniform params of all dispatches of a batch live in one ring buffer, written once at submit.
-const RING_BYTES = 1 << 16;
+// Uniform params of all dispatches of a batch live in one ring buffer, written once at submit. A
+// full ring ends the command buffer: 1024 slots hold a whole training step of the FER models (vgg:
+// ~180 dispatches), where 256 split every other one.
+const RING_BYTES = 1 << 18;
 const SLOT = 256; // minUniformBufferOffsetAlignment
 const MAX_PARAMS = SLOT / 4;
 let ring: GPUBuffer | null = null;
