@@ -18,6 +18,8 @@
 @group(0) @binding(1) var<storage, read> src1: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> src2: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+// The output seen as vec4 (pad4).
+@group(0) @binding(3) var<storage, read_write> dst4: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> P: Params;
 
 // The conv geometry, then per-kernel words a..g (see each entry point).
@@ -97,6 +99,48 @@ fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     iw += 1;
     o += 1u;
   }
+}
+
+// pad with vec4 rows, when the input row width W (c) and the output row width (e) are multiples of 4:
+// each output vec4 takes the two aligned input vec4s it straddles (the left padding shifts columns
+// by g, so by (-g) & 3 within a vec4), one vec4 load and one vec4 store per 4 values instead of 4
+// scalar gathers and stores (lavapipe runs a vec4's 4 words in one per-lane loop). Same params as pad.
+@compute @workgroup_size(64)
+fn pad4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_group(wid, nwg) * WG + li;
+  if (i >= P.a * P.d) { return; }
+  let r = i32(i % P.d);
+  let plane = i / P.d;
+  let ih = r - bitcast<i32>(P.f);
+  let row_ok = (ih >= 0) & (ih < i32(P.b));
+  let W4 = i32(P.c / 4u);
+  let base4 = (plane * P.b + u32(clamp(ih, 0, i32(P.b) - 1))) * (P.c / 4u);
+  // Input column of output column 0, and its vec4 (floor) and offset in it.
+  let s0 = -bitcast<i32>(P.g);
+  let m = u32(s0 & 3);
+  var a = s0 >> 2u;
+  var lo = row4(base4, a, W4, row_ok);
+  var o = i * (P.e / 4u);
+  for (var k = 0u; k < P.e / 4u; k++) {
+    let hi = row4(base4, a + 1, W4, row_ok);
+    var v = lo;
+    switch m {
+      case 1u: { v = vec4<f32>(lo.yzw, hi.x); }
+      case 2u: { v = vec4<f32>(lo.zw, hi.xy); }
+      case 3u: { v = vec4<f32>(lo.w, hi.xyz); }
+      default: {}
+    }
+    dst4[o] = v;
+    lo = hi;
+    a += 1;
+    o += 1u;
+  }
+}
+
+// Input vec4 a of a row (0 outside the row or the image: the zero padding).
+fn row4(base4: u32, a: i32, W4: i32, row_ok: bool) -> vec4<f32> {
+  let v = src0v[base4 + u32(clamp(a, 0, W4 - 1))];
+  return select(vec4<f32>(0.0), v, row_ok & (a >= 0) & (a < W4));
 }
 
 // out[o, i] = sum_r in[o, r, i] over [a, b, c] = [outer, R, inner], one invocation per output:

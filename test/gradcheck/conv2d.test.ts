@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setScalarPad, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -273,6 +273,52 @@ describe('conv2d temporaries, GPU weight-gradient variant', () => {
     }
   });
 });
+
+// The zero-padded copies the row kernels read: rows of whole vec4s take pad4 (vec4 loads shifted by
+// the left padding), the others the scalar pad. Padding moves values without arithmetic, so both
+// must give bitwise the same outputs and gradients: W a multiple of 4, left padding 0..3 (every
+// shift within a vec4), a crop-free 'valid', and each kernel set that pads.
+const PAD_CASES: Array<[Shape4, Shape4, Conv2dOptions]> = [
+  [[2, 3, 8, 8], [4, 3, 3, 3], { padding: 'same' }],
+  [[1, 2, 6, 12], [3, 2, 3, 3], { padding: 'valid' }],
+  [[2, 2, 8, 16], [3, 2, 5, 5], { padding: 2 }],
+  [[1, 3, 4, 8], [2, 3, 3, 7], { padding: [1, 3] }],
+  [[1, 2, 5, 8], [2, 2, 1, 5], { padding: [0, 2] }],
+];
+const PAD_KERNEL_SETS: Array<[string, Parameters<typeof setConvForwardVariant>[0], Parameters<typeof setConvVariant>[0]]> = [
+  ['rows forward, cpu weight', 'rows', 'cpu'],
+  ['sgr forward, sgr weight', 'sgr', 'sgr'],
+  ['sg2 forward, sgv4 weight', 'sg2', 'sgv4'],
+];
+for (const [setName, forward, weight] of PAD_KERNEL_SETS)
+  describe(`conv2d: pad4 equals the scalar pad, '${setName}' kernels`, () => {
+    withVariant(setName, (v) => {
+      setConvForwardVariant(v === null ? null : forward);
+      setConvVariant(v === null ? 'auto' : weight);
+    }, () => forward === 'rows' || hasSubgroups8());
+    const rng = new Rng(51);
+    for (const [xs, ws, opts] of PAD_CASES)
+      it(`x [${xs}], w [${ws}], padding ${JSON.stringify(opts.padding)}`, async () => {
+        const xd = Float32Array.from(randomArray(xs.reduce((a, b) => a * b), rng));
+        const wd = Float32Array.from(randomArray(ws.reduce((a, b) => a * b), rng));
+        const gd = randomArray(conv2dOutputShape(xs, ws, opts).reduce((a, b) => a * b), rng);
+        const run = async (scalar: boolean) => {
+          const prev = setScalarPad(scalar);
+          const x = tensor(xd, xs, { requiresGrad: true });
+          const w = tensor(wd, ws, { requiresGrad: true });
+          const y = tidy(() => {
+            const out = conv2d(x, w, null, opts);
+            sum(mul(out, tensor(Float32Array.from(gd), out.shape))).backward();
+            return out;
+          });
+          const r = await Promise.all([y, x.grad!, w.grad!].map((t) => t.toArray()));
+          for (const t of [y, x, w, x.grad!, w.grad!]) t.dispose();
+          setScalarPad(prev);
+          return r.map((a) => Array.from(a));
+        };
+        expect(await run(false)).toEqual(await run(true));
+      });
+  });
 
 describe('conv2d output shape', () => {
   it('follows TensorFlow for same, and floor((in + 2p - k) / s) + 1 otherwise', () => {

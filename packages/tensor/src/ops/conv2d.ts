@@ -41,6 +41,7 @@ const convKernel = (shader: string, entry: string, constants: Record<string, num
 const PACK = kernel('pack');
 const SUM_MID = kernel('sum_mid');
 const PAD = kernel('pad');
+const PAD4 = kernel('pad4');
 const FORWARD = kernel('forward');
 const BACKWARD_INPUT = kernel('backward_input');
 const BACKWARD_WEIGHT = kernel('backward_weight');
@@ -282,11 +283,22 @@ function packRows(src: Tensor, b: number, r: number, c: number, row: number, pad
   return out;
 }
 
-/** Zero-padded copy of x's planes [planes, hp, wp]: x's row r lands at row r + top, column q + left. */
+/**
+ * Zero-padded copy of x's planes [planes, hp, wp]: x's row r lands at row r + top, column q + left.
+ * Rows of whole vec4s in and out (w and wp multiples of 4) take pad4.
+ */
 function padPlanes(x: Tensor, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): Tensor<Shape1> {
   const xp = empty([planes * hp * wp] as const);
-  dispatch(PAD, [x.buffer, x.buffer, x.buffer, xp.buffer], words(null, [planes, h, w, hp, wp, top >>> 0, left >>> 0]), Math.ceil((planes * hp) / WG));
+  const k = w % 4 === 0 && wp % 4 === 0 && !forceScalarPad ? PAD4 : PAD;
+  dispatch(k, [x.buffer, x.buffer, x.buffer, xp.buffer], words(null, [planes, h, w, hp, wp, top >>> 0, left >>> 0]), Math.ceil((planes * hp) / WG));
   return xp;
+}
+let forceScalarPad = false;
+/** Tests: pad every row with the scalar kernel (true) or let whole-vec4 rows take pad4 (false, the default). Returns the previous setting. */
+export function setScalarPad(on: boolean): boolean {
+  const prev = forceScalarPad;
+  forceScalarPad = on;
+  return prev;
 }
 
 /** The weight gradient from `slots` partial sums of m values each (the partial itself when there is one). */
