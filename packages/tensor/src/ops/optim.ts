@@ -3,7 +3,7 @@
 // up to 4 parameters per dispatch (adamSteps, sgdSteps): on a GPU a step's ~30 small dispatches
 // cost more than their memory traffic (seed-cnn's Adam took 0.72 ms on an H200 for 126 MB).
 // WGSL: optim.wgsl.
-import { dispatch, f32bits, type Kernel } from '../dispatch.js';
+import { dispatch, f32bits, kernelFor, type Kernel } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { Tensor, checkInputs, fmtShape } from '../tensor.js';
 
@@ -123,6 +123,11 @@ function dispatchSlots<U extends { param: Tensor }>(
   }
 }
 
+/** Entry point `${entry}${slots}`: `perSlot` bindings for each of `slots` parameters (interned, so the pipeline is found by identity). */
+function slotKernel(entry: string, perSlot: ReadonlyArray<'read' | 'rw'>, slots: number, constants: Record<string, number>): Kernel {
+  return kernelFor('optim', `${entry}${slots}`, Array.from({ length: slots }, () => perSlot).flat(), constants);
+}
+
 function checkAdam(op: string, o: AdamStepsOptions): void {
   checkFinite(op, 'lr', o.lr, 0);
   checkFinite(op, 'beta1', o.beta1, 0, 1, true);
@@ -148,7 +153,7 @@ export function adamSteps(updates: readonly AdamUpdate[], o: AdamStepsOptions): 
     op,
     updates,
     4,
-    (slots) => ({ shader: 'optim', entry: `adam${slots}`, bindings: Array.from({ length: slots }, () => ['rw', 'read', 'rw', 'rw'] as const).flat(), constants }),
+    (slots) => slotKernel('adam', ['rw', 'read', 'rw', 'rw'], slots, constants),
     (u) => [u.param.buffer, u.grad.buffer, u.m.buffer, u.v.buffer],
     (group, n, start) => {
       // Bias corrections in float64 on the host; the kernel gets the combined factors.
@@ -206,7 +211,7 @@ export function sgdSteps(updates: readonly SgdUpdate[], o: SgdStepsOptions): voi
     op,
     updates,
     3,
-    (slots) => ({ shader: 'optim', entry: `sgd_momentum${slots}`, bindings: Array.from({ length: slots }, () => ['rw', 'read', 'rw'] as const).flat(), constants }),
+    (slots) => slotKernel('sgd_momentum', ['rw', 'read', 'rw'], slots, constants),
     (u) => [u.param.buffer, u.grad.buffer, u.buf!.buffer],
     (group, n, start) => {
       const first = [0, 0, 0, 0];
