@@ -46,13 +46,12 @@ export function releaseBuffer(buf: GPUBuffer): void {
 }
 
 /**
- * Puts each free list in creation order (called at every flush, dispatch.ts). Within a command buffer a free
- * list is last-in-first-out, so a temporary reuses the buffer released last, which is still in the
- * cache on CPU adapters. Across submits that order would depend on the history of releases and
- * permute the buffers from one training step to the next, so every step made new bind groups
- * (cached per buffer, dispatch.ts; ~40 per seed-cnn step). Sorted here, a step that allocates the
- * same way every time starts from the same pool and gets the same buffers: no new bind groups
- * after the first steps.
+ * Puts each free list in creation order; dispatch.ts calls it at every flush. Between flushes a free
+ * list is last-in-first-out, so a temporary reuses the buffer released last, still in the cache on
+ * CPU adapters. Left alone, that order would carry the history of releases over from one training
+ * step to the next and permute the buffers, and every step made new bind groups (cached per buffer
+ * in dispatch.ts: ~44 per seed-cnn step). Sorted here, a step that allocates the same way every time
+ * starts from the same pool and gets the same buffers: no new bind groups after the first steps.
  */
 export function settleFreeLists(): void {
   const id = (b: GPUBuffer) => serial.get(b) ?? -1;
