@@ -17,11 +17,17 @@ CHUNK_MB=${CHUNK_MB:-$(( (64 * 1048576 - tracked - 2000000) / 1048576 ))}
 echo "tracked tree: $((tracked / 1000000)) MB -> chunks of $CHUNK_MB MiB"
 [ "$CHUNK_MB" -ge 8 ] || { echo "gpu-chunks: the tracked tree leaves too little room per call" >&2; exit 1; }
 bash scripts/gpu-pack.sh
-bin=$(ls -t .cache/fer2013-*.bin 2>/dev/null | head -1 || true)
-[ -n "$bin" ] || { echo "gpu-chunks: no packed data set in .cache/: run any training once (pnpm fer:train --epochs 1) to write it" >&2; exit 1; }
-if [ ! -f .gpu/fer2013.bin.xz ] || [ "$bin" -nt .gpu/fer2013.bin.xz ]; then xz -T0 -6 -c "$bin" > .gpu/fer2013.bin.xz; fi
+# DATA=0: leave the data set out (PLAN=bench in gpu-run.sh needs none): ~65 MB, two calls, fewer.
+EXCLUDE=()
+if [ "${DATA:-1}" = 0 ]; then
+  EXCLUDE=(--exclude=.gpu/fer2013.bin.xz)
+else
+  bin=$(ls -t .cache/fer2013-*.bin 2>/dev/null | head -1 || true)
+  [ -n "$bin" ] || { echo "gpu-chunks: no packed data set in .cache/: run any training once (pnpm fer:train --epochs 1) to write it" >&2; exit 1; }
+  if [ ! -f .gpu/fer2013.bin.xz ] || [ "$bin" -nt .gpu/fer2013.bin.xz ]; then xz -T0 -6 -c "$bin" > .gpu/fer2013.bin.xz; fi
+fi
 rm -rf .gpuchunks && mkdir -p .gpuchunks
-tar -cf - .gpu | split -b "${CHUNK_MB}M" -d - .gpuchunks/part-
+tar -cf - "${EXCLUDE[@]}" .gpu | split -b "${CHUNK_MB}M" -d - .gpuchunks/part-
 n=0
 for f in .gpuchunks/part-*; do n=$((n + 1)); mkdir -p ".gpuchunks/$n"; mv "$f" ".gpuchunks/$n/"; done
 du -sh .gpuchunks/*
