@@ -82,15 +82,22 @@ fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // forward_rows and weight_rows read with aligned vec4 loads and no bounds checks. top/left may be
 // negative (a crop). One invocation per output row.
 // a = planes, b = H, c = W, d = out rows, e = out row width, f = top, g = left (i32 bits).
+// Output row i of pad / pad4: the input row it copies (clamped into the plane) and whether that row
+// exists (false: a row of padding).
+struct PadRow { src: u32, ok: bool }
+fn pad_row(i: u32) -> PadRow {
+  let plane = i / P.d;
+  let ih = i32(i - plane * P.d) - bitcast<i32>(P.f);
+  return PadRow(plane * P.b + u32(clamp(ih, 0, i32(P.b) - 1)), (ih >= 0) & (ih < i32(P.b)));
+}
+
 @compute @workgroup_size(64)
 fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_group(wid, nwg) * WG + li;
   if (i >= P.a * P.d) { return; }
-  let r = i32(i % P.d);
-  let plane = i / P.d;
-  let ih = r - bitcast<i32>(P.f);
-  let row_ok = (ih >= 0) & (ih < i32(P.b));
-  let base = (plane * P.b + u32(clamp(ih, 0, i32(P.b) - 1))) * P.c;
+  let row = pad_row(i);
+  let row_ok = row.ok;
+  let base = row.src * P.c;
   let W = i32(P.c);
   var iw = -bitcast<i32>(P.g);
   var o = i * P.e;
@@ -109,12 +116,10 @@ fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 fn pad4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_group(wid, nwg) * WG + li;
   if (i >= P.a * P.d) { return; }
-  let r = i32(i % P.d);
-  let plane = i / P.d;
-  let ih = r - bitcast<i32>(P.f);
-  let row_ok = (ih >= 0) & (ih < i32(P.b));
+  let row = pad_row(i);
+  let row_ok = row.ok;
   let W4 = i32(P.c / 4u);
-  let base4 = (plane * P.b + u32(clamp(ih, 0, i32(P.b) - 1))) * (P.c / 4u);
+  let base4 = row.src * (P.c / 4u);
   // Input column of output column 0, and its vec4 (floor) and offset in it.
   let s0 = -bitcast<i32>(P.g);
   let m = u32(s0 & 3);

@@ -80,7 +80,7 @@ const GRAD_INPUT_EVAL4 = k('grad_input_eval4', GRAD_INPUT_EVAL.bindings);
 // 1d (S == 1) reductions, lanes over channels.
 const STATS_COLS = k('stats_cols', STATS_PARTIAL.bindings);
 const GRAD_COLS = k('grad_cols', GRAD_PARTIAL.bindings);
-/** kn, compiled with the fused ReLU when relu (y = max(0, bn(x)) forward, gradient masked by y > 0 backward). */
+/** kn, compiled with the fused ReLU when relu (forward y = max(0, bn(x)); backward, the gradient masked by bn(x) > 0). */
 const withRelu = (kn: Kernel, relu: boolean): Kernel => (relu ? kernelFor(kn.shader, kn.entry, kn.bindings, { ...kn.constants, RELU: 1 }) : kn);
 
 /**
