@@ -1,5 +1,5 @@
 // Prints the adapter WebGPU finds (CI logs it; exit 1 with the fix when there is none).
-import { initDevice, describeDevice, releaseDevice, tensor, scale } from '@fer/tensor';
+import { initDevice, describeDevice, releaseDevice, tensor, scale, gpuInstance } from '@fer/tensor';
 
 try {
   await initDevice();
@@ -8,6 +8,13 @@ try {
   process.exit(1);
 }
 console.log(`adapter: ${describeDevice()}`);
+if (process.argv.includes('--features')) {
+  // What the adapter could offer beyond what we ask for (shader-f16, subgroup matrices, ...).
+  const adapter = await gpuInstance().requestAdapter({ powerPreference: 'high-performance' });
+  console.log(`features: ${[...(adapter?.features ?? [])].sort().join(' ')}`);
+  const configs = (adapter?.info as unknown as { subgroupMatrixConfigs?: unknown[] } | undefined)?.subgroupMatrixConfigs;
+  if (configs) console.log(`subgroup matrix configs: ${JSON.stringify(configs)}`);
+}
 const y = scale(tensor([1, 2, 3], [3]), 2);
 const v = Array.from(await y.toArray());
 if (v.join() !== '2,4,6') {

@@ -1,6 +1,7 @@
 // GPU time per kernel over whole training steps (timestamp queries around every dispatch; see
 // startProfile in packages/tensor/src/dispatch.ts): which kernels a step spends its time in.
-//   node bench/dist/profile.js [--model seed-cnn] [--batch 64] [--steps 3] [--top 25] [--json]
+//   node bench/dist/profile.js [--model seed-cnn] [--batch 64] [--steps 3] [--top 25] [--grid] [--json]
+// --grid: a row per kernel and workgroup grid (one kernel's layers apart).
 // The steps are first timed without profiling (one pass per dispatch costs a little), then profiled.
 // --json writes bench/results/<adapter>-profile-<model>.json.
 import { initDevice, describeDevice, releaseDevice, sync, autotune, startProfile, stopProfile, dispatchStats } from '@fer/tensor';
@@ -22,7 +23,7 @@ console.log(`adapter: ${describeDevice()}`);
 const { step, dispose } = trainingStep(model, batch);
 step();
 await sync();
-await autotune();
+await autotune({ log: (line) => console.log(line) });
 // At least a second of steps first (a GPU's clocks settle; the tuned kernels compile), as step.ts.
 const tw = performance.now();
 do {
@@ -35,7 +36,7 @@ await sync();
 const wallMs = (performance.now() - t0) / steps;
 
 const before = dispatchStats().dispatches;
-startProfile();
+startProfile({ byGrid: args.includes('--grid') });
 for (let i = 0; i < steps; i++) step();
 const kernels = await stopProfile();
 const dispatches = (dispatchStats().dispatches - before) / steps;

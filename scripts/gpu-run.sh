@@ -6,6 +6,8 @@
 #          TF.js-WebGPU, the seed-cnn and fast steps) with the rest of the budget; no training;
 #   train  (issue 5): vgg's step time, then train PRESET (default gpu-sgd) for as many epochs as fit,
 #          checkpointing every epoch;
+#   profile: the adapter's features, the per-kernel profiles (seed-cnn by layer) with the tuner's
+#          timings of every candidate, and the seed-cnn and fast steps (no peers): a short first look;
 #   both   (default): the profiles, `pnpm bench` in 2/5 of the budget, then training.
 # Everything kept lands in $OUT within the tool's limits (at most 8 files of 16 MiB), as soon as it
 # exists, so a command stopped at its time limit still returns it:
@@ -20,7 +22,7 @@ BUDGET=${1:-540}
 MODE=${2:-device}
 PLAN=${PLAN:-both}
 PRESET=${PRESET:-gpu-sgd}
-case "$PLAN" in bench | train | both) ;; *) echo "gpu-run.sh: PLAN must be bench, train or both, got '$PLAN'" >&2; exit 2 ;; esac
+case "$PLAN" in profile | bench | train | both) ;; *) echo "gpu-run.sh: PLAN must be profile, bench, train or both, got '$PLAN'" >&2; exit 2 ;; esac
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 OUT=${OUT:-/tmp/gpu-out}
@@ -40,7 +42,7 @@ bash .gpu/gpu-unpack.sh || exit 1
 [ "$MODE" = local ] || export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # The data set is for training only: PLAN=bench runs on random batches, and its chunks can leave the
 # data out (DATA=0 bash scripts/gpu-chunks.sh: two device calls of transfer fewer).
-if [ "$PLAN" != bench ]; then
+if [ "$PLAN" = train ] || [ "$PLAN" = both ]; then
   [ -f .gpu/fer2013.bin.xz ] || { echo "gpu-run.sh: PLAN=$PLAN trains, but .gpu/fer2013.bin.xz is missing (chunks made with DATA=0?)" >&2; exit 2; }
   xz -dc .gpu/fer2013.bin.xz >"$WORK/fer2013.bin" || exit 1
 fi
@@ -58,11 +60,17 @@ fi
 
 # 1. GPU time per kernel of a training step (timestamp queries): where seed-cnn's and vgg's steps go.
 if [ "$PLAN" != train ]; then
+  node bench/dist/probe.js --features
   for m in seed-cnn vgg; do
-    timeout 90 node bench/dist/profile.js --model $m --steps 5 --top 40 --json
+    timeout 90 node bench/dist/profile.js --model $m --steps 5 --top 80 --grid --json
     rc=$?; echo "== $(date -u +%FT%TZ) $m profile done (rc $rc), $(left) s left"
   done
   pack_bench
+fi
+if [ "$PLAN" = profile ]; then
+  timeout $(($(left) - 10)) node bench/dist/step.js --models seed-cnn,fast --no-peers --json
+  rc=$?; echo "== $(date -u +%FT%TZ) steps done (rc $rc), $(left) s left"
+  pack_bench; ls -la "$OUT"; exit 0
 fi
 
 # 2. pnpm bench: peaks, every kernel (ours, TF.js-WebGPU), seed-cnn and fast steps.

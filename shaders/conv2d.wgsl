@@ -48,17 +48,21 @@ fn gather0(base: u32, col: i32, width: i32, row_ok: bool) -> f32 {
 // [B, R, C] -> [B, C', R4], R4 = R rounded up to 4, zero-filled: puts 4 consecutive r in one vec4.
 // With e = 1 the C axis is read reversed (a flipped kernel, for the input gradient). With f > 0
 // the C axis is rows of f values, each padded with zeros to g (C' = C / f * g).
-// One invocation per (b, c') writes its R4 outputs: integer division is slow on lavapipe (scalar,
-// per lane), so it is done per invocation, not per element.
+// One invocation per output vec4 (one (b, c') and 4 consecutive r), c' fastest so that a
+// subgroup's loads are contiguous. An invocation per (b, c') writing all R4 outputs serially left
+// a GPU with a few thousand long, strided loops (0.21 ms for 512x512x3x3 weights on an H200).
 // a = B, b = R, c = C, d = R4, e = reverse, f = row length (0: none), g = padded row length.
 @compute @workgroup_size(64)
 fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_group(wid, nwg) * WG + li;
   let rowed = P.f != 0u;
   let cp = select(P.c, P.c / max(P.f, 1u) * P.g, rowed);
-  if (i >= P.a * cp) { return; }
+  let rblocks = P.d / 4u;
+  if (i >= P.a * cp * rblocks) { return; }
   let c1 = i % cp;
-  let b = i / cp;
+  let rest = i / cp;
+  let rb = rest % rblocks;
+  let b = rest / rblocks;
   var ok = true;
   var c = c1;
   if (rowed) {
@@ -68,14 +72,14 @@ fn pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let cs = select(c, P.c - 1u - c, P.e != 0u);
   let last = (b * P.b + P.b - 1u) * P.c + cs;
-  var s = b * P.b * P.c + cs;
-  var o = i * P.d;
-  for (var r = 0u; r < P.d; r++) {
-    let v = src0[min(s, last)];
-    dst[o] = select(0.0, v, ok & (r < P.b));
+  let r0 = rb * 4u;
+  var s = (b * P.b + r0) * P.c + cs;
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    v[j] = select(0.0, src0[min(s, last)], ok & (r0 + j < P.b));
     s += P.c;
-    o += 1u;
   }
+  dst4[(b * cp + c1) * rblocks + rb] = v;
 }
 
 // Zero-padded copy of NCHW planes: out[p, r, q] = in[p, r - top, q - left] (0 outside), the layout
@@ -171,7 +175,8 @@ fn sum_mid(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 // serves ROW_PIX pixels (12 measured best; 48 accumulators spill, but spills are cheaper than loads).
 // KW is an override so the kw loop unrolls and the window stays in registers.
 // src0v = xp, src1 = weights packed [Cin*KH*KW, Cout4], src2 = bias, dst = out.
-// a = Cout4/4, b = ceil(OW/12), c = N*OH*b, d = has bias, e = Hp, f = Wp/4.
+// a = Cout4/4, b = ceil(OW/12), c = N*OH*b, d = has bias, e = Hp, f = Wp/4, g = input channels per
+// split (0: no split).
 override KW: u32 = 3u;
 // 4, 8 or 12 pixels per block (the host picks what wastes least on the row width).
 override ROW_PIX: u32 = 12u;
@@ -179,8 +184,16 @@ override NV: u32 = (ROW_PIX + KW + 2u) / 4u;
 
 @compute @workgroup_size(64)
 fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let g = linear_group(wid, nwg);
   let cob = P.a;
+  // Split over input channels (g = channels per split, 0: none): split s sums channels
+  // [s * g, (s + 1) * g) into its own [N, Cout, OH, OW] slab of dst (summed by sum_mid), giving
+  // maps with few pixels (12x12, 6x6) enough invocations to fill a GPU.
+  let perSplit = cob * ((P.c + WG - 1u) / WG);
+  let gl = linear_group(wid, nwg);
+  let split = gl / perSplit;
+  let g = gl % perSplit;
+  let ci0 = split * P.g;
+  let ci1 = select(P.cin, min(P.cin, ci0 + P.g), P.g != 0u);
   let cb = g % cob;
   let pb0 = (g / cob) * WG + li;
   if (pb0 >= P.c) { return; }
@@ -192,7 +205,7 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let w4 = P.f;
 
   var b = vec4<f32>(0.0);
-  if (P.d != 0u) {
+  if (P.d != 0u && split == 0u) {
     let co = cb * 4u;
     let m = P.cout - 1u;
     b = vec4<f32>(src2[min(co, m)], src2[min(co + 1u, m)], src2[min(co + 2u, m)], src2[min(co + 3u, m)]);
@@ -200,10 +213,10 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   var a0 = b; var a1 = b; var a2 = b; var a3 = b; var a4 = b; var a5 = b;
   var a6 = b; var a7 = b; var a8 = b; var a9 = b; var a10 = b; var a11 = b;
 
-  var xr = (n * P.cin * P.e + oh * P.sh) * w4 + ow0 / 4u;
-  var wk = cb;
+  var xr = ((n * P.cin + ci0) * P.e + oh * P.sh) * w4 + ow0 / 4u;
+  var wk = cb + ci0 * P.kh * KW * cob;
   var xs: array<f32, 32>;
-  for (var ci = 0u; ci < P.cin; ci++) {
+  for (var ci = ci0; ci < ci1; ci++) {
     for (var kh = 0u; kh < P.kh; kh++) {
       for (var v = 0u; v < NV; v++) {
         let q = src0v[xr + v];
@@ -240,7 +253,7 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 
   let hw = P.oh * P.ow;
   let co0 = cb * 4u;
-  let o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
+  let o = (n * P.cout + co0) * hw + oh * P.ow + ow0 + split * P.n * P.cout * hw;
   let nc = min(4u, P.cout - co0);
   let np = min(ROW_PIX, P.ow - ow0);
   for (var c = 0u; c < nc; c++) {

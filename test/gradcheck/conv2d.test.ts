@@ -93,6 +93,7 @@ const set = (forward: Parameters<typeof setConvForwardVariant>[0], weight: Param
 };
 const KERNEL_SETS = {
   rows: set('rows', 'cpu'),
+  'rows_split forward (input channels split into partial sums), gpu weight': set('rows_split', 'gpu'),
   'gemm forward (128 channels x 128 pixels), gpu weight': set('gemm', 'gpu'),
   'gemm64 forward (64 channels x 128 pixels), gpu weight': set('gemm64', 'gpu'),
   'gemm32 forward (32 channels x 256 pixels), gpu weight': set('gemm32', 'gpu'),
@@ -113,7 +114,7 @@ const restoreAuto = (): void => {
 
 for (const [name, use] of Object.entries(KERNEL_SETS))
   describe(`conv2d gradcheck, '${name}' kernels`, () => {
-    withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name === 'rows' || name.startsWith('gemm') || hasSubgroups8());
+    withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name.startsWith('rows') || name.startsWith('gemm') || hasSubgroups8());
     // relu(conv(x) + b) is not differentiable at 0 (finite differences fail there): the fused epilogue
     // is checked against the unfused pair, itself gradchecked above and in elementwise.test.ts.
     for (const [what, opts] of [['3x3 same', { padding: 'same' }], ['3x3 stride 2 (direct kernel)', { padding: 1, stride: 2 }]] as const)
@@ -151,6 +152,9 @@ for (const [name, use] of Object.entries(KERNEL_SETS))
       checkLarge([4, 5, 24, 29], [9, 5, 5, 5], { padding: 'same' }, true, 32));
     it('grads N=3, 16 -> 16 channels, 6x6, 3x3 same (seed-cnn last block, 3 pixels per lane)', () =>
       checkLarge([3, 16, 6, 6], [16, 16, 3, 3], { padding: 'same' }, true, 33));
+    // rows_split: 50 input channels split 17 + 17 + 16 in the forward, 40 split 20 + 20 in the input gradient.
+    it('grads N=2, 50 -> 40 channels, 6x7, 3x3 same (input-channel splits)', () =>
+      checkLarge([2, 50, 6, 7], [40, 50, 3, 3], { padding: 'same' }, true, 35));
   });
 
 // The hardware-GPU weight gradient (weight_gemm: tiled GEMM, implicit im2col, split-K), forced on
@@ -188,7 +192,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, subgroup, sgv4, sgv8, sgr, sgr4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin or null/);
   });
 });
 

@@ -223,7 +223,7 @@ export function dispatch(
     encoder ??= device.createCommandEncoder();
     const i = profiler.labels.length;
     pass = encoder.beginComputePass({ timestampWrites: { querySet: profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-    profiler.labels.push(profileLabel(k));
+    profiler.labels.push(profiler.byGrid ? `${profileLabel(k)} @${x}x${y}x${z}` : profileLabel(k));
   } else if (!pass) {
     encoder ??= device.createCommandEncoder();
     pass = encoder.beginComputePass();
@@ -335,6 +335,8 @@ interface Profiler {
   labels: string[];
   reads: Array<Promise<void>>;
   totals: Map<string, { calls: number; ns: number }>;
+  /** Label each dispatch with its workgroup grid too, which tells layers of one kernel apart. */
+  byGrid: boolean;
 }
 /** Dispatches timed per submit (the query set holds two timestamps each). */
 const PROFILE_PAIRS = 2048;
@@ -343,8 +345,11 @@ let profiler: Profiler | null = null;
 const profileLabel = (k: Kernel): string =>
   `${k.shader}.${k.entry}${k.constants ? JSON.stringify(k.constants).replace(/"/g, '') : ''}`;
 
-/** Starts timing every dispatch on the GPU (needs the adapter's 'timestamp-query' feature). */
-export function startProfile(): void {
+/**
+ * Starts timing every dispatch on the GPU (needs the adapter's 'timestamp-query' feature). `byGrid`:
+ * time each (kernel, workgroup grid) apart, so one kernel's layers get a row each.
+ */
+export function startProfile(options: { byGrid?: boolean } = {}): void {
   const { device, info } = gpu();
   if (profiler) throw new Error('startProfile: a profile is already running; call stopProfile() first');
   if (!device.features.has('timestamp-query'))
@@ -356,6 +361,7 @@ export function startProfile(): void {
     labels: [],
     reads: [],
     totals: new Map(),
+    byGrid: options.byGrid ?? false,
   };
 }
 

@@ -17,6 +17,7 @@ import { dispatch, kernelFor, splitK, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
 import { record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
+import { sumMiddle } from './reduce.js';
 
 /**
  * 'same': TensorFlow/Keras semantics, out = ceil(in / stride), the odd pixel of padding at the
@@ -53,6 +54,18 @@ function rowPixels(ow: number): number {
   let best = 12;
   for (const p of [8, 4]) if (Math.ceil(ow / p) * p < Math.ceil(ow / best) * best) best = p;
   return best;
+}
+/**
+ * 'rows_split': forward_rows split over input channels when its blocks alone leave a GPU idle (maps
+ * of 12x12 or 6x6 with many channels: a few hundred workgroups of long loops). Aims at ~2^17
+ * invocations in all, each split at least 16 channels; relu needs the whole sum (no split).
+ */
+function rowsSplits(g: Geometry): { splits: number; perSplit: number } {
+  const invocations = blocks4(g.cout) * g.n * g.oh * Math.ceil(g.ow / rowPixels(g.ow));
+  const want = Math.min(Math.floor(g.cin / 16), Math.ceil(2 ** 17 / invocations));
+  if (want < 2) return { splits: 1, perSplit: 0 };
+  const perSplit = Math.ceil(g.cin / want);
+  return { splits: Math.ceil(g.cin / perSplit), perSplit };
 }
 /** forward_rows keeps 11 + KW input values in a 32-value window. */
 const ROWS_MAX_KW = 16;
@@ -111,7 +124,8 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
 
 /**
  * Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (forward_rows, any
- * adapter); 'gemm' / 'gemm64' / 'gemm32' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64
+ * adapter); 'rows_split' (forward_rows split over input channels into partial sums, for maps too
+ * small to fill a GPU; any adapter); 'gemm' / 'gemm64' / 'gemm32' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64
  * output channels x 128 pixels, or 32 x 256; any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
@@ -119,15 +133,15 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
  * default pixels per lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
 export function setConvForwardVariant(v: ConvForwardVariant | null): void {
   if (v !== null && !FORWARD_VARIANTS.includes(v))
     throw new Error(`setConvForwardVariant: expected one of ${FORWARD_VARIANTS.join(', ')} or null, got ${JSON.stringify(v)}`);
-  if (v !== null && v !== 'rows' && !isGemm(v) && !hasSubgroups8())
+  if (v !== null && v !== 'rows' && v !== 'rows_split' && !isGemm(v) && !hasSubgroups8())
     throw new Error(`setConvForwardVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedForward = v;
 }
@@ -150,11 +164,14 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
     if (forcedForward || software) return 'direct';
     return choose('conv2d.forward', geometryKey(g), ['direct', ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
   }
-  if (!software && !forcedForward) return choose('conv2d.forward', geometryKey(g), ['rows', ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
+  if (!software && !forcedForward) {
+    const rows = rowsSplits(g).splits > 1 ? ['rows', 'rows_split'] : ['rows'];
+    return choose('conv2d.forward', geometryKey(g), [...rows, ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
+  }
   const np = subgroupPixels(g.ow, FORWARD_NP);
   // Two rows per lane need row stride 1 (shared input rows) and an unrolled kernel-row loop.
   const rows2 = g.sh === 1 && g.kh <= ROWS2_MAX_KH;
-  if (forcedForward === 'rows') return 'rows';
+  if (forcedForward === 'rows' || forcedForward === 'rows_split') return forcedForward;
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
   if (forcedForward?.startsWith('sgr')) return sgrOk(g) ? forcedForward : `sg${np}`;
@@ -270,7 +287,7 @@ function pack(src: Tensor, b: number, r: number, c: number, reverseC = false): T
   const r4 = blocks4(r) * 4;
   const out = empty([b * c * r4] as const);
   const s = src.buffer;
-  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, reverseC ? 1 : 0, 0, 0]), Math.ceil((b * c) / WG));
+  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, reverseC ? 1 : 0, 0, 0]), Math.ceil((b * c * (r4 / 4)) / WG));
   return out;
 }
 
@@ -279,7 +296,7 @@ function packRows(src: Tensor, b: number, r: number, c: number, row: number, pad
   const r4 = blocks4(r) * 4;
   const out = empty([b * (c / row) * paddedRow * r4] as const);
   const s = src.buffer;
-  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, 0, row, paddedRow]), Math.ceil((b * (c / row) * paddedRow) / WG));
+  dispatch(PACK, [s, s, s, out.buffer], words(null, [b, r, c, r4, 0, row, paddedRow]), Math.ceil((b * (c / row) * paddedRow * (r4 / 4)) / WG));
   return out;
 }
 
@@ -421,7 +438,7 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardSubgroupKernel(g.kw, np, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
-  } else if (choice === 'rows') {
+  } else if (choice === 'rows' || choice === 'rows_split') {
     // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
     const rowPix = rowPixels(g.ow);
     const owb = Math.ceil(g.ow / rowPix);
@@ -430,8 +447,17 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const wp = rowPix * (owb - 1) + 4 * nv;
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * g.oh * owb;
-    dispatch(forwardRowsKernel(g.kw, rowPix, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4]), cob * Math.ceil(blocks / WG));
+    const groups = cob * Math.ceil(blocks / WG);
+    const { splits, perSplit } = choice === 'rows_split' && !relu ? rowsSplits(g) : { splits: 1, perSplit: 0 };
+    const target = splits > 1 ? empty([splits * out.size] as const) : out;
+    dispatch(forwardRowsKernel(g.kw, rowPix, relu), [xp.buffer, wf.buffer, bb, target.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4, perSplit]), splits * groups);
     xp.dispose();
+    if (target !== out) {
+      out.dispose();
+      const summed = sumMid(target, 1, splits, target.size / splits, out.shape);
+      target.dispose();
+      return summed;
+    }
   } else {
     const owb = blocks4(g.ow);
     const blocks = g.n * g.oh * owb;
@@ -673,7 +699,12 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): 
 }
 
 function biasGrad(gy: Tensor, g: Geometry): Tensor<Shape1> {
-  const perImage = sumMid(gy, g.n * g.cout, g.oh * g.ow, 1, [g.n * g.cout] as const);
+  // Per (image, channel) plane: a workgroup sums each plane (sum_axis), reading it contiguously.
+  // (sum_mid's one serial loop per plane left a GPU with a few thousand strided chains: 0.3 ms
+  // for seed-cnn's 48x48 layers on an H200.)
+  const flat = sumMiddle(gy, g.n * g.cout, g.oh * g.ow, 1);
+  const perImage = flat.reshape([g.n * g.cout] as const);
+  flat.dispose(); // the view keeps the buffer
   if (g.n === 1) return perImage;
   const db = sumMid(perImage, 1, g.n, g.cout, [g.cout] as const);
   perImage.dispose();
