@@ -132,17 +132,37 @@ fn pad4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var o = i * (P.e / 4u);
   for (var k = 0u; k < P.e / 4u; k++) {
     let hi = row4(base4, a + 1, W4, row_ok);
-    var v = lo;
-    switch m {
-      case 1u: { v = vec4<f32>(lo.yzw, hi.x); }
-      case 2u: { v = vec4<f32>(lo.zw, hi.xy); }
-      case 3u: { v = vec4<f32>(lo.w, hi.xyz); }
-      default: {}
-    }
-    dst4[o] = v;
+    dst4[o] = shifted4(lo, hi, m);
     lo = hi;
     a += 1;
     o += 1u;
+  }
+}
+
+// pad4 with one invocation per output vec4 instead of per row, for GPUs: consecutive invocations
+// write consecutive vec4s (coalesced), and a plane's rows do not each become one long serial loop
+// (pad4's per-row loops took 0.13 ms for seed-cnn's 48x48x64 padding on an H200). Lavapipe keeps
+// pad4, where the per-row division would be paid per vec4 here. Same params as pad.
+@compute @workgroup_size(64)
+fn pad4_flat(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_group(wid, nwg) * WG + li;
+  let e4 = P.e / 4u;
+  if (i >= P.a * P.d * e4) { return; }
+  let row = pad_row(i / e4);
+  let W4 = i32(P.c / 4u);
+  let base4 = row.src * (P.c / 4u);
+  let s = i32(4u * (i % e4)) - bitcast<i32>(P.g);
+  let a = s >> 2u;
+  dst4[i] = shifted4(row4(base4, a, W4, row.ok), row4(base4, a + 1, W4, row.ok), u32(s & 3));
+}
+
+// The 4 values starting m (0..3) into lo, continuing into hi.
+fn shifted4(lo: vec4<f32>, hi: vec4<f32>, m: u32) -> vec4<f32> {
+  switch m {
+    case 1u: { return vec4<f32>(lo.yzw, hi.x); }
+    case 2u: { return vec4<f32>(lo.zw, hi.xy); }
+    case 3u: { return vec4<f32>(lo.w, hi.xyz); }
+    default: { return lo; }
   }
 }
 

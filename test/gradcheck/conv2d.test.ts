@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setScalarPad, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -152,6 +152,10 @@ for (const [name, use] of Object.entries(KERNEL_SETS))
       checkLarge([4, 5, 24, 29], [9, 5, 5, 5], { padding: 'same' }, true, 32));
     it('grads N=3, 16 -> 16 channels, 6x6, 3x3 same (seed-cnn last block, 3 pixels per lane)', () =>
       checkLarge([3, 16, 6, 6], [16, 16, 3, 3], { padding: 'same' }, true, 33));
+    // One input channel, K = N*OH*OW = 18432: weight_gemm's split-K gives 72 partials of 36 weights
+    // (summed by sum_axis, not sum_mid).
+    it('grads N=8, 1 -> 4 channels, 48x48, 3x3 same (first layer, many weight partials)', () =>
+      checkLarge([8, 1, 48, 48], [4, 1, 3, 3], { padding: 'same' }, true, 36));
     // rows_split: 50 input channels split 17 + 17 + 16 in the forward, 40 split 20 + 20 in the input gradient.
     it('grads N=2, 50 -> 40 channels, 6x7, 3x3 same (input-channel splits)', () =>
       checkLarge([2, 50, 6, 7], [40, 50, 3, 3], { padding: 'same' }, true, 35));
@@ -278,10 +282,11 @@ describe('conv2d temporaries, GPU weight-gradient variant', () => {
   });
 });
 
-// The zero-padded copies the row kernels read: rows of whole vec4s take pad4 (vec4 loads shifted by
-// the left padding), the others the scalar pad. Padding moves values without arithmetic, so both
-// must give bitwise the same outputs and gradients: W a multiple of 4, left padding 0..3 (every
-// shift within a vec4), a crop-free 'valid', and each kernel set that pads.
+// The zero-padded copies the row kernels read: rows of whole vec4s take pad4 (a row per invocation,
+// vec4 loads shifted by the left padding) or pad4_flat (a vec4 per invocation), the others the
+// scalar pad. Padding moves values without arithmetic, so all three must give bitwise the same
+// outputs and gradients: W a multiple of 4, left padding 0..3 (every shift within a vec4), a
+// crop-free 'valid', and each kernel set that pads.
 const PAD_CASES: Array<[Shape4, Shape4, Conv2dOptions]> = [
   [[2, 3, 8, 8], [4, 3, 3, 3], { padding: 'same' }],
   [[1, 2, 6, 12], [3, 2, 3, 3], { padding: 'valid' }],
@@ -295,7 +300,7 @@ const PAD_KERNEL_SETS: Array<[string, Parameters<typeof setConvForwardVariant>[0
   ['sg2 forward, sgv4 weight', 'sg2', 'sgv4'],
 ];
 for (const [setName, forward, weight] of PAD_KERNEL_SETS)
-  describe(`conv2d: pad4 equals the scalar pad, '${setName}' kernels`, () => {
+  describe(`conv2d: pad4 and pad4_flat equal the scalar pad, '${setName}' kernels`, () => {
     withVariant(setName, (v) => {
       setConvForwardVariant(v === null ? null : forward);
       setConvVariant(v === null ? 'auto' : weight);
@@ -306,8 +311,8 @@ for (const [setName, forward, weight] of PAD_KERNEL_SETS)
         const xd = Float32Array.from(randomArray(xs.reduce((a, b) => a * b), rng));
         const wd = Float32Array.from(randomArray(ws.reduce((a, b) => a * b), rng));
         const gd = randomArray(conv2dOutputShape(xs, ws, opts).reduce((a, b) => a * b), rng);
-        const run = async (scalar: boolean) => {
-          const prev = setScalarPad(scalar);
+        const run = async (kind: 'scalar' | 'rows4' | 'flat4') => {
+          const prev = setPadKernel(kind);
           const x = tensor(xd, xs, { requiresGrad: true });
           const w = tensor(wd, ws, { requiresGrad: true });
           const y = tidy(() => {
@@ -317,10 +322,12 @@ for (const [setName, forward, weight] of PAD_KERNEL_SETS)
           });
           const r = await Promise.all([y, x.grad!, w.grad!].map((t) => t.toArray()));
           for (const t of [y, x, w, x.grad!, w.grad!]) t.dispose();
-          setScalarPad(prev);
+          setPadKernel(prev);
           return r.map((a) => Array.from(a));
         };
-        expect(await run(false)).toEqual(await run(true));
+        const scalar = await run('scalar');
+        expect(await run('rows4')).toEqual(scalar);
+        expect(await run('flat4')).toEqual(scalar);
       });
   });
 
