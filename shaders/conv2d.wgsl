@@ -198,9 +198,12 @@ fn sum_mid(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 // a = Cout4/4, b = ceil(OW/12), c = N*OH*b, d = has bias, e = Hp, f = Wp/4, g = input channels per
 // split (0: no split).
 override KW: u32 = 3u;
-// 4, 8 or 12 pixels per block (the host picks what wastes least on the row width).
+// 4, 8 or 12 pixels per block (the host picks what wastes least on the row width), or the whole
+// row when it is at most 12 wide (6x6 maps: 6, not 8 with 2 wasted).
 override ROW_PIX: u32 = 12u;
 override NV: u32 = (ROW_PIX + KW + 2u) / 4u;
+// Load the next input row before this one's multiply-adds ('rows_pf' variants, for GPUs).
+override PREFETCH: bool = false;
 
 @compute @workgroup_size(64)
 fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -236,39 +239,49 @@ fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   var xr = ((n * P.cin + ci0) * P.e + oh * P.sh) * w4 + ow0 / 4u;
   var wk = cb + ci0 * P.kh * KW * cob;
   var xs: array<f32, 32>;
-  for (var ci = ci0; ci < ci1; ci++) {
-    for (var kh = 0u; kh < P.kh; kh++) {
-      for (var v = 0u; v < NV; v++) {
-        let q = src0v[xr + v];
-        xs[4u * v] = q.x;
-        xs[4u * v + 1u] = q.y;
-        xs[4u * v + 2u] = q.z;
-        xs[4u * v + 3u] = q.w;
-      }
-      for (var kw = 0u; kw < KW; kw++) {
-        let wv = src1[wk + kw * cob];
-        a0 += wv * xs[kw];
-        a1 += wv * xs[kw + 1u];
-        a2 += wv * xs[kw + 2u];
-        a3 += wv * xs[kw + 3u];
-        // ROW_PIX is a pipeline constant: these branches fold away.
-        if (ROW_PIX > 4u) {
-          a4 += wv * xs[kw + 4u];
-          a5 += wv * xs[kw + 5u];
-          a6 += wv * xs[kw + 6u];
-          a7 += wv * xs[kw + 7u];
-        }
-        if (ROW_PIX > 8u) {
-          a8 += wv * xs[kw + 8u];
-          a9 += wv * xs[kw + 9u];
-          a10 += wv * xs[kw + 10u];
-          a11 += wv * xs[kw + 11u];
-        }
-      }
-      wk += KW * cob;
-      xr += w4;
+  // One step per (ci, kh) input row. With PREFETCH (a GPU variant) the next row's loads are issued
+  // before this row's multiply-adds, so their latency overlaps the arithmetic.
+  var q: array<vec4<f32>, 8>;
+  if (PREFETCH) {
+    for (var v = 0u; v < NV; v++) { q[v] = src0v[xr + v]; }
+  }
+  let steps = (ci1 - ci0) * P.kh;
+  var kh = 0u;
+  for (var t = 0u; t < steps; t++) {
+    if (!PREFETCH) {
+      for (var v = 0u; v < NV; v++) { q[v] = src0v[xr + v]; }
     }
-    xr += (P.e - P.kh) * w4;
+    for (var v = 0u; v < NV; v++) {
+      xs[4u * v] = q[v].x;
+      xs[4u * v + 1u] = q[v].y;
+      xs[4u * v + 2u] = q[v].z;
+      xs[4u * v + 3u] = q[v].w;
+    }
+    // The next row: the next kernel row, or the first of the next channel.
+    kh += 1u;
+    let next_channel = kh == P.kh;
+    xr += select(w4, (P.e - P.kh + 1u) * w4, next_channel);
+    kh = select(kh, 0u, next_channel);
+    if (PREFETCH && t + 1u < steps) {
+      for (var v = 0u; v < NV; v++) { q[v] = src0v[xr + v]; }
+    }
+    for (var kw = 0u; kw < KW; kw++) {
+      let wv = src1[wk + kw * cob];
+      a0 += wv * xs[kw];
+      // ROW_PIX is a pipeline constant: these branches fold away.
+      if (ROW_PIX > 1u) { a1 += wv * xs[kw + 1u]; }
+      if (ROW_PIX > 2u) { a2 += wv * xs[kw + 2u]; }
+      if (ROW_PIX > 3u) { a3 += wv * xs[kw + 3u]; }
+      if (ROW_PIX > 4u) { a4 += wv * xs[kw + 4u]; }
+      if (ROW_PIX > 5u) { a5 += wv * xs[kw + 5u]; }
+      if (ROW_PIX > 6u) { a6 += wv * xs[kw + 6u]; }
+      if (ROW_PIX > 7u) { a7 += wv * xs[kw + 7u]; }
+      if (ROW_PIX > 8u) { a8 += wv * xs[kw + 8u]; }
+      if (ROW_PIX > 9u) { a9 += wv * xs[kw + 9u]; }
+      if (ROW_PIX > 10u) { a10 += wv * xs[kw + 10u]; }
+      if (ROW_PIX > 11u) { a11 += wv * xs[kw + 11u]; }
+    }
+    wk += KW * cob;
   }
 
   let hw = P.oh * P.ow;

@@ -34,7 +34,8 @@ const slot = (op: string, key: string): string => `${op}|${key}`;
 // 3: forward_sgr with 12-column blocks (sgr12) joined the conv2d forward candidates.
 // 5: forward_thin joined the conv2d forward candidates (4: briefly the 16-channel forward_sgr forms, reverted).
 // 6: forward_gemm's 32-channel tile (gemm32) joined the hardware conv2d forward candidates.
-const TUNE_VERSION = 6;
+// 7: forward_rows variants for GPUs (rows_split, rows_pf, rows_split_pf; whole rows up to 12 wide).
+const TUNE_VERSION = 7;
 
 function enabled(): boolean {
   return process.env['FER_TUNE'] !== '0';

@@ -50,8 +50,12 @@ const BACKWARD_WEIGHT = kernel('backward_weight');
 const WEIGHT_GEMM = kernel('weight_gemm');
 const WG = 64;
 const PARAM_WORDS = 20;
-/** Pixels per block of forward_rows (ROW_PIX in the shader): 12, or fewer when that wastes less of a row. */
+/**
+ * Pixels per block of forward_rows (ROW_PIX in the shader): the whole row up to 12 wide, else 12,
+ * 8 or 4, whichever wastes least of a row (blocks after the first start on whole vec4s).
+ */
 function rowPixels(ow: number): number {
+  if (ow <= 12) return ow;
   let best = 12;
   for (const p of [8, 4]) if (Math.ceil(ow / p) * p < Math.ceil(ow / best) * best) best = p;
   return best;
@@ -74,8 +78,8 @@ const ROWS_MAX_KW = 16;
 /** Pixels per step of weight_rows (GRAD_PIX in the shader). */
 const GRAD_PIX = 4;
 
-function forwardRowsKernel(kw: number, rowPix: number, relu: boolean): Kernel {
-  return convKernel('conv2d', 'forward_rows', { KW: kw, ROW_PIX: rowPix, RELU: +relu });
+function forwardRowsKernel(kw: number, rowPix: number, relu: boolean, prefetch = false): Kernel {
+  return convKernel('conv2d', 'forward_rows', { KW: kw, ROW_PIX: rowPix, RELU: +relu, PREFETCH: +prefetch });
 }
 const FORWARD_RELU = convKernel('conv2d', 'forward', { RELU: 1 });
 /**
@@ -126,7 +130,8 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
 /**
  * Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (forward_rows, any
  * adapter); 'rows_split' (forward_rows split over input channels into partial sums, for maps too
- * small to fill a GPU; any adapter); 'gemm' / 'gemm64' / 'gemm32' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64
+ * small to fill a GPU; any adapter); 'rows_pf' / 'rows_split_pf' (the same, loading each input
+ * row one step ahead; meant for GPUs); 'gemm' / 'gemm64' / 'gemm32' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64
  * output channels x 128 pixels, or 32 x 256; any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
@@ -134,15 +139,16 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
  * default pixels per lane). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'rows_split' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin';
+const ROWS_VARIANTS: readonly string[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf'];
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
 export function setConvForwardVariant(v: ConvForwardVariant | null): void {
   if (v !== null && !FORWARD_VARIANTS.includes(v))
     throw new Error(`setConvForwardVariant: expected one of ${FORWARD_VARIANTS.join(', ')} or null, got ${JSON.stringify(v)}`);
-  if (v !== null && v !== 'rows' && v !== 'rows_split' && !isGemm(v) && !hasSubgroups8())
+  if (v !== null && !ROWS_VARIANTS.includes(v) && !isGemm(v) && !hasSubgroups8())
     throw new Error(`setConvForwardVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedForward = v;
 }
@@ -166,13 +172,13 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
     return choose('conv2d.forward', geometryKey(g), ['direct', ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
   }
   if (!software && !forcedForward) {
-    const rows = rowsSplits(g).splits > 1 ? ['rows', 'rows_split'] : ['rows'];
+    const rows = rowsSplits(g).splits > 1 ? ROWS_VARIANTS : ['rows', 'rows_pf'];
     return choose('conv2d.forward', geometryKey(g), [...rows, ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
   }
   const np = subgroupPixels(g.ow, FORWARD_NP);
   // Two rows per lane need row stride 1 (shared input rows) and an unrolled kernel-row loop.
   const rows2 = g.sh === 1 && g.kh <= ROWS2_MAX_KH;
-  if (forcedForward === 'rows' || forcedForward === 'rows_split') return forcedForward;
+  if (forcedForward !== null && ROWS_VARIANTS.includes(forcedForward)) return forcedForward;
   if (forcedForward === 'subgroup') return `sg${np}`;
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
   if (forcedForward?.startsWith('sgr')) return sgrOk(g) ? forcedForward : `sg${np}`;
@@ -458,7 +464,7 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardSubgroupKernel(g.kw, np, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
-  } else if (choice === 'rows' || choice === 'rows_split') {
+  } else if (ROWS_VARIANTS.includes(choice)) {
     // Fast path: zero-padded copy of x, then aligned vec4 row loads without bounds checks.
     const rowPix = rowPixels(g.ow);
     const owb = Math.ceil(g.ow / rowPix);
@@ -468,9 +474,9 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * g.oh * owb;
     const groups = cob * Math.ceil(blocks / WG);
-    const { splits, perSplit } = choice === 'rows_split' && !relu ? rowsSplits(g) : { splits: 1, perSplit: 0 };
+    const { splits, perSplit } = choice.startsWith('rows_split') && !relu ? rowsSplits(g) : { splits: 1, perSplit: 0 };
     const target = splits > 1 ? empty([splits * out.size] as const) : out;
-    dispatch(forwardRowsKernel(g.kw, rowPix, relu), [xp.buffer, wf.buffer, bb, target.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4, perSplit]), splits * groups);
+    dispatch(forwardRowsKernel(g.kw, rowPix, relu, choice.endsWith('_pf')), [xp.buffer, wf.buffer, bb, target.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4, perSplit]), splits * groups);
     xp.dispose();
     if (target !== out) {
       out.dispose();
@@ -719,12 +725,19 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): 
 }
 
 function biasGrad(gy: Tensor, g: Geometry): Tensor<Shape1> {
-  // Per (image, channel) plane: a workgroup sums each plane (sum_axis), reading it contiguously.
-  // (sum_mid's one serial loop per plane left a GPU with a few thousand strided chains: 0.3 ms
-  // for seed-cnn's 48x48 layers on an H200.)
-  const flat = sumMiddle(gy, g.n * g.cout, g.oh * g.ow, 1);
-  const perImage = flat.reshape([g.n * g.cout] as const);
-  flat.dispose(); // the view keeps the buffer
+  const plane = g.oh * g.ow;
+  let perImage: Tensor<Shape1>;
+  if (plane >= 512) {
+    // Large planes: a workgroup sums each (image, channel) plane (sum_axis), reading it
+    // contiguously; sum_mid's one serial loop per plane left a GPU with a few thousand strided
+    // chains (0.3 ms for seed-cnn's 48x48 layers on an H200). Small planes (12x12, 6x6) would
+    // leave most of sum_axis' 256 invocations idle: one serial loop each is cheaper there.
+    const flat = sumMiddle(gy, g.n * g.cout, plane, 1);
+    perImage = flat.reshape([g.n * g.cout] as const);
+    flat.dispose(); // the view keeps the buffer
+  } else {
+    perImage = sumMid(gy, g.n * g.cout, plane, 1, [g.n * g.cout] as const);
+  }
   if (g.n === 1) return perImage;
   const db = sumMid(perImage, 1, g.n, g.cout, [g.cout] as const);
   perImage.dispose();
