@@ -18,6 +18,8 @@ export interface StepRow {
   batch: number;
   steps: number;
   msPerStep: number;
+  /** Of msPerStep, the JS thread's time recording and submitting (GPU work overlaps it). */
+  hostMsPerStep: number;
   imagesPerSecond: number;
   parameters: number;
   peers: Record<string, PeerStep>;
@@ -104,17 +106,24 @@ export async function benchSteps({
       await sync();
     }
     // Rounds of `steps` (each drained once) until minMs have passed.
+    // Host time: the JS thread's time inside step() (recording and submitting the step's work).
+    // When it nears ms/step, the GPU waits on the host.
     let timed = 0;
+    let hostMs = 0;
     const t0 = performance.now();
     do {
-      for (let i = 0; i < steps; i++) step();
+      for (let i = 0; i < steps; i++) {
+        const th = performance.now();
+        step();
+        hostMs += performance.now() - th;
+      }
       await sync();
       timed += steps;
     } while (performance.now() - t0 < minMs);
     const ms = (performance.now() - t0) / timed;
-    const row: StepRow = { model: name, batch, steps: timed, msPerStep: ms, imagesPerSecond: (batch * 1000) / ms, parameters, peers: {} };
+    const row: StepRow = { model: name, batch, steps: timed, msPerStep: ms, hostMsPerStep: hostMs / timed, imagesPerSecond: (batch * 1000) / ms, parameters, peers: {} };
     rows.push(row);
-    log(`${name.padEnd(10)} batch ${batch}: ${ms.toFixed(1)} ms/step, ${row.imagesPerSecond.toFixed(1)} images/s (${timed} steps, ${parameters} trainable parameters, live buffers ${memory().liveBuffers})`);
+    log(`${name.padEnd(10)} batch ${batch}: ${ms.toFixed(1)} ms/step (host ${row.hostMsPerStep.toFixed(2)} ms recording and submitting), ${row.imagesPerSecond.toFixed(1)} images/s (${timed} steps, ${parameters} trainable parameters, live buffers ${memory().liveBuffers})`);
     const xv = (await x.toArray()) as Float32Array;
     dispose();
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One session on the `device` tool's GPU machine (no Node, no registry there): unpack node + Dawn,
 # then, by PLAN:
-#   bench  (issue 4): GPU time per kernel of seed-cnn's and vgg's training steps first (bench/profile.ts:
-#          the one thing the last GPU session lacked), then `pnpm bench` (every kernel beside
+#   bench  (issue 4): GPU time per kernel of seed-cnn's and vgg's training steps first (bench/profile.ts),
+#          the seed-cnn, fast and vgg steps alone, then `pnpm bench` (every kernel beside
 #          TF.js-WebGPU, the seed-cnn and fast steps) with the rest of the budget; no training;
 #   train  (issue 5): vgg's step time, then train PRESET (default gpu-sgd) for as many epochs as fit,
 #          checkpointing every epoch;
@@ -71,6 +71,13 @@ if [ "$PLAN" = profile ]; then
   timeout $(($(left) - 10)) node bench/dist/step.js --models seed-cnn,fast --no-peers --json
   rc=$?; echo "== $(date -u +%FT%TZ) steps done (rc $rc), $(left) s left"
   pack_bench; ls -la "$OUT"; exit 0
+fi
+
+# The steps alone, vgg's too, with the host's share (no peers: quick).
+if [ "$PLAN" = bench ]; then
+  timeout 60 node bench/dist/step.js --models seed-cnn,fast,vgg --no-peers --json
+  rc=$?; echo "== $(date -u +%FT%TZ) steps done (rc $rc), $(left) s left"
+  pack_bench
 fi
 
 # 2. pnpm bench: peaks, every kernel (ours, TF.js-WebGPU), seed-cnn and fast steps.

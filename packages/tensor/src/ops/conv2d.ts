@@ -521,13 +521,13 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
 }
 
 /**
- * Which weight-gradient kernels run: 'auto' (default) picks the workgroup-memory GEMM ('gpu') on
- * hardware adapters, the subgroup kernel on adapters with 8-lane subgroups (lavapipe), else the
+ * Which weight-gradient kernels run: 'auto' (default) picks the workgroup-memory GEMM ('gpu', or
+ * 'gpu_k': the same with fewer, longer K splits; the tuner picks) on hardware adapters, the subgroup kernel on adapters with 8-lane subgroups (lavapipe), else the
  * register-blocked kernels ('cpu'); any may be forced (tests run each the adapter supports). The
  * environment variable FER_CONV_VARIANT sets the initial value.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4';
-const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4'];
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
 let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 
@@ -542,20 +542,21 @@ export function setConvVariant(v: ConvVariant): ConvVariant {
 }
 
 /**
- * The weight-gradient kernel for g: 'cpu' (weight_rows / backward_weight), 'gpu' (weight_gemm),
+ * The weight-gradient kernel for g: 'cpu' (weight_rows / backward_weight), 'gpu' / 'gpu_k' (weight_gemm),
  * 'sgv4' / 'sgv8' (weight_sgv, 4 or 8 pixels per block) or 'sgr' / 'sgr4' (weight_sgr, blocks of up
  * to 8 or 4 columns; stride 1, else weight_sgv).
  */
 function weightKernelFor(g: Geometry): string {
   const sgOk = hasSubgroups8() && g.sw === 1 && g.kw <= SUBGROUP_MAX_KW;
-  if (convVariant === 'cpu' || convVariant === 'gpu') return convVariant;
+  if (convVariant === 'cpu' || convVariant === 'gpu' || convVariant === 'gpu_k') return convVariant;
   // The subgroup kernels cover column stride 1 and KW <= 5 (their 8 x KW accumulators); others fall back.
   // weight_sgr shares the upstream gradient over 8 input channels: with fewer, weight_sgv does better.
   const subgroupDefault = sgrOk(g) && g.cin >= 8 ? 'sgr' : 'sgv4';
   if (convVariant === 'subgroup') return sgOk ? subgroupDefault : 'cpu';
   if (convVariant.startsWith('sg')) return sgOk ? convVariant : 'cpu';
   const software = gpu().info.software;
-  const candidates = software ? (sgOk ? ['cpu', 'sgv4', 'sgv8', ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])] : ['cpu']) : ['gpu', 'cpu'];
+  const gemm = gemmSplits(g, false).splits !== gemmSplits(g, true).splits ? ['gpu', 'gpu_k'] : ['gpu'];
+  const candidates = software ? (sgOk ? ['cpu', 'sgv4', 'sgv8', ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])] : ['cpu']) : [...gemm, 'cpu'];
   const fallback = software ? (sgOk ? subgroupDefault : 'cpu') : 'gpu';
   return choose('conv2d.weight', geometryKey(g), candidates, fallback, () => weightTrial(g));
 }
@@ -582,15 +583,20 @@ const GEMM_K = 16;
  * Weight gradient as a tiled GEMM [Cout] x [Cin*KH*KW] over K = N*OH*OW (weight_gemm), split over
  * K when there are too few output tiles to fill the GPU; partials are summed by sum_mid.
  */
-function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry): Tensor<Shape4> {
+function gemmSplits(g: Geometry, longK: boolean): { tilesC: number; tiles: number; splits: number; kPer: number } {
+  const tilesC = Math.ceil((g.cin * g.kh * g.kw) / GEMM_C);
+  const tiles = tilesC * Math.ceil(g.cout / GEMM_M);
+  // Aim for ~1000 workgroups (several waves on 132 SMs), each still summing at least 256 k; or, for
+  // 'gpu_k', ~256 workgroups of at least 1024 k (fewer partials to write and add up).
+  const { splits, kPer } = longK ? splitK(g.n * g.oh * g.ow, tiles, 256, 1024, GEMM_K) : splitK(g.n * g.oh * g.ow, tiles, 1024, 256, GEMM_K);
+  return { tilesC, tiles, splits, kPer };
+}
+
+function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry, longK = false): Tensor<Shape4> {
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const ncol = g.cin * g.kh * g.kw;
   const m = g.cout * ncol;
-  const k = g.n * g.oh * g.ow;
-  const tilesC = Math.ceil(ncol / GEMM_C);
-  const tiles = tilesC * Math.ceil(g.cout / GEMM_M);
-  // Aim for ~1000 workgroups (several waves on 132 SMs), each still summing at least 256 k.
-  const { splits, kPer } = splitK(k, tiles, 1024, 256, GEMM_K);
+  const { tilesC, tiles, splits, kPer } = gemmSplits(g, longK);
   const partial = splits > 1 ? empty([splits * m] as const) : empty(shape);
   dispatch(WEIGHT_GEMM, [x.buffer, x.buffer, gy.buffer, partial.buffer], words(g, [tilesC, splits, kPer, ncol]), tiles * splits);
   return sumPartials(partial, splits, m, shape);
@@ -669,7 +675,7 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
 
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
-  if (choice === 'gpu') return weightGradGemm(gy, x, g);
+  if (choice === 'gpu' || choice === 'gpu_k') return weightGradGemm(gy, x, g, choice === 'gpu_k');
   if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
   if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
