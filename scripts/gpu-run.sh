@@ -4,7 +4,7 @@
 #   bench  (issue 4): GPU time per kernel of seed-cnn's and vgg's training steps first (bench/profile.ts),
 #          the seed-cnn, fast and vgg steps alone, then `pnpm bench` (every kernel beside
 #          TF.js-WebGPU, the seed-cnn and fast steps) with the rest of the budget; no training;
-#   train  (issue 5): vgg's step time, then train PRESET (default gpu-sgd) for as many epochs as fit,
+#   train  (issue 5): vgg's step time, then train PRESET (default gpu) for as many epochs as fit,
 #          checkpointing every epoch;
 #   profile: the adapter's features, the per-kernel profiles (seed-cnn by layer) with the tuner's
 #          timings of every candidate, and the seed-cnn and fast steps (no peers): a short first look;
@@ -15,13 +15,13 @@
 #   checkpoint, split under 16 MiB; `cat best.safetensors.part-* > best.safetensors`), refreshed
 #   after every epoch that improves.
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
-#   [PLAN=bench|train|both] [PRESET=gpu-sgd] bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
+#   [PLAN=profile|bench|train|both] [PRESET=gpu] bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
 set -uo pipefail
 BUDGET=${1:-540}
 MODE=${2:-device}
 PLAN=${PLAN:-both}
-PRESET=${PRESET:-gpu-sgd}
+PRESET=${PRESET:-gpu}
 case "$PLAN" in profile | bench | train | both) ;; *) echo "gpu-run.sh: PLAN must be profile, bench, train or both, got '$PLAN'" >&2; exit 2 ;; esac
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
@@ -97,9 +97,10 @@ MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").fil
 
 # 3. Train PRESET (vgg), for at most its own epochs or as many as fit (its cosine schedule then spans
 # those). An epoch is ~449 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
-# evaluation included), faster than the step bench's 23 ms then (a bench without warm-up). The step
-# bench now warms up (and vgg's step fell to 10.7 ms), so the data pipeline's share is unknown:
-# 1.1 x the bench plus 2 s of evaluation per epoch.
+# evaluation included), faster than the step bench's 23 ms then (a bench without warm-up). Since the
+# bench warms up: bench 10.3 ms/step, fer:train 9.6 ms/step (6,700 images/s, 4.3 s per epoch with the
+# PublicTest evaluation), so 1.1 x the bench plus 2 s per epoch leaves a margin (57 epochs took 275 s
+# of the 424 s it planned for).
 PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.epochs ?? 0))")
 [ "${PRESET_EPOCHS:-0}" -gt 0 ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
 EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-60), e=449*ms*1.1/1000+2; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
