@@ -624,20 +624,17 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 // Weight gradient for hardware GPUs (the kernels above are shaped for lavapipe): a GEMM
 // dW[co, c] = sum_k gy[co, k] * X[k, c] with c = (ci, kh, kw) and k = (n, oh, ow), where X is
 // gathered from the input on the fly (implicit im2col, zero padding by bounds checks). A workgroup
-// of 256 computes a GM (co) x 128 (c) tile, GM = 64 RB, each invocation a 4 RB x 8 register block
-// (rows 64 r + 4 ty.., columns 4 tx.. and 64 + 4 tx..); K is staged in chunks of 16 in workgroup
-// memory as vec4 rows, so the inner loop does 32 RB multiply-adds per 2 + RB vec4 workgroup loads
-// (RB 2, 'gpu128': 64 per 4, as matmul_tiled's 8x8 blocks). Split-K: workgroup s of `splits` sums
-// k in [s * kper, (s+1) * kper) and writes its partial tile to dst[s, co, c]; sum_mid then adds the
-// partials in a fixed order (deterministic, no atomics).
+// of 256 computes a 64 (co) x 128 (c) tile, each invocation a 4 x 8 register block (rows 4 ty..,
+// columns 4 tx.. and 64 + 4 tx..); K is staged in chunks of 16 in workgroup memory as vec4 rows,
+// so the inner loop does 32 multiply-adds per 3 vec4 workgroup loads. Split-K: workgroup s of
+// `splits` sums k in [s * kper, (s+1) * kper) and writes its partial tile to dst[s, co, c];
+// sum_mid then adds the partials in a fixed order (deterministic, no atomics).
 // src0 = x, src2 = gy, dst = partials [splits, Cout, Cin*KH*KW].
 // a = tiles along c, b = splits, c = K per split (a multiple of 16), d = Cin*KH*KW.
-override RB: u32 = 1u; // 64-channel row blocks per tile: 1 or 2
-override GM: u32 = 64u * RB;
-override GA_LEN: u32 = GK * GM / 4u;
+const GM: u32 = 64u;
 const GC: u32 = 128u;
 const GK: u32 = 16u;
-var<workgroup> gA: array<vec4<f32>, GA_LEN>; // [GK][GM / 4] gy chunk
+var<workgroup> gA: array<vec4<f32>, 256>; // [GK][GM / 4] gy chunk
 var<workgroup> gB: array<vec4<f32>, 512>; // [GK][GC / 4] gathered input chunk
 
 @compute @workgroup_size(256)
@@ -653,8 +650,7 @@ fn weight_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let khw = P.kh * P.kw;
   let kbeg = split * P.c;
   let kend = min(K, kbeg + P.c);
-  let rowV = GM / 4u; // vec4s per staged gy row
-  // Staging role: k = k0 + lk; rows 64 r + 4 lr .. + 3, columns 4 lr + (0..3) and 64 + 4 lr + (0..3).
+  // Staging role: k = k0 + lk; rows 4 lr .. 4 lr + 3, columns 4 lr + (0..3) and 64 + 4 lr + (0..3).
   let lk = li % GK;
   let lr = li / GK;
   // (ci, kh, kw) of the 8 gathered columns, fixed for the whole K loop.
@@ -671,20 +667,18 @@ fn weight_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     colDh[j] = i32(r / P.kw) - i32(P.pt);
     colDw[j] = i32(r % P.kw) - i32(P.pl);
   }
-  var rowOk: array<bool, 8>;
-  var rowBase: array<u32, 8>; // co * OH * OW, at 4 r + i
-  for (var r = 0u; r < RB; r++) {
-    for (var i = 0u; i < 4u; i++) {
-      let m = m0 + 64u * r + 4u * lr + i;
-      rowOk[4u * r + i] = m < P.cout;
-      rowBase[4u * r + i] = min(m, P.cout - 1u) * ohw;
-    }
+  var rowOk: array<bool, 4>;
+  var rowBase: array<u32, 4>; // co * OH * OW
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + 4u * lr + i;
+    rowOk[i] = m < P.cout;
+    rowBase[i] = min(m, P.cout - 1u) * ohw;
   }
   let tx = li % 16u;
   let ty = li / 16u;
-  var acc0: array<vec4<f32>, 8>; // rows 64 r + 4 ty + i at 4 r + i, columns 4 tx ..
-  var acc1: array<vec4<f32>, 8>; // the same rows, columns 64 + 4 tx ..
-  for (var i = 0u; i < 8u; i++) {
+  var acc0: array<vec4<f32>, 4>; // rows 4 ty + i, columns 4 tx ..
+  var acc1: array<vec4<f32>, 4>; // rows 4 ty + i, columns 64 + 4 tx ..
+  for (var i = 0u; i < 4u; i++) {
     acc0[i] = vec4<f32>(0.0);
     acc1[i] = vec4<f32>(0.0);
   }
@@ -700,13 +694,11 @@ fn weight_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let ow = i32(p % P.ow) * i32(P.sw);
     let gyBase = n * P.cout * ohw + p;
     let xBase = n * P.cin * P.h * P.w;
-    for (var r = 0u; r < RB; r++) {
-      var a: vec4<f32>;
-      for (var i = 0u; i < 4u; i++) {
-        a[i] = select(0.0, src2[gyBase + rowBase[4u * r + i]], kOk & rowOk[4u * r + i]);
-      }
-      gA[lk * rowV + 16u * r + lr] = a;
+    var a: vec4<f32>;
+    for (var i = 0u; i < 4u; i++) {
+      a[i] = select(0.0, src2[gyBase + rowBase[i]], kOk & rowOk[i]);
     }
+    gA[lk * 16u + lr] = a;
     var b: array<f32, 8>;
     for (var j = 0u; j < 8u; j++) {
       let ih = oh + colDh[j];
@@ -719,28 +711,24 @@ fn weight_gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     gB[lk * 32u + 16u + lr] = vec4<f32>(b[4], b[5], b[6], b[7]);
     workgroupBarrier();
     for (var kk = 0u; kk < GK; kk++) {
+      let av = gA[kk * 16u + ty];
       let b0 = gB[kk * 32u + tx];
       let b1 = gB[kk * 32u + 16u + tx];
-      for (var r = 0u; r < RB; r++) {
-        let av = gA[kk * rowV + 16u * r + ty];
-        for (var i = 0u; i < 4u; i++) {
-          acc0[4u * r + i] += av[i] * b0;
-          acc1[4u * r + i] += av[i] * b1;
-        }
+      for (var i = 0u; i < 4u; i++) {
+        acc0[i] += av[i] * b0;
+        acc1[i] += av[i] * b1;
       }
     }
     workgroupBarrier();
   }
   let out0 = split * P.cout * ncol;
-  for (var r = 0u; r < RB; r++) {
-    for (var i = 0u; i < 4u; i++) {
-      let m = m0 + 64u * r + 4u * ty + i;
-      if (m >= P.cout) { continue; }
-      for (var j = 0u; j < 4u; j++) {
-        let c = c0 + 4u * tx + j;
-        if (c < ncol) { dst[out0 + m * ncol + c] = acc0[4u * r + i][j]; }
-        if (c + 64u < ncol) { dst[out0 + m * ncol + c + 64u] = acc1[4u * r + i][j]; }
-      }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + 4u * ty + i;
+    if (m >= P.cout) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let c = c0 + 4u * tx + j;
+      if (c < ncol) { dst[out0 + m * ncol + c] = acc0[i][j]; }
+      if (c + 64u < ncol) { dst[out0 + m * ncol + c + 64u] = acc1[i][j]; }
     }
   }
 }

@@ -96,7 +96,7 @@ const KERNEL_SETS = {
   'rows_split forward (input channels split into partial sums), gpu weight': set('rows_split', 'gpu'),
   'rows_pf forward (next input row loaded ahead), cpu weight': set('rows_pf', 'cpu'),
   'rows_split_pf forward (split, loaded ahead), gpu_k weight (long K chunks)': set('rows_split_pf', 'gpu_k'),
-  'gemm forward (128 channels x 128 pixels), gpu128 weight (128 x 128 tiles)': set('gemm', 'gpu128'),
+  'gemm forward (128 channels x 128 pixels), gpu weight': set('gemm', 'gpu'),
   'gemm64 forward (64 channels x 128 pixels), gpu weight': set('gemm64', 'gpu'),
   'gemm32 forward (32 channels x 256 pixels), gpu weight': set('gemm32', 'gpu'),
   'sg2 forward, sgv4 weight (vec4 loads, 4-pixel blocks)': set('sg2', 'sgv4'),
@@ -197,7 +197,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
   it('grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
-    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, gpu128, subgroup, sgv4, sgv8, sgr, sgr4/);
+    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4/);
     expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin or null/);
   });
 });

@@ -47,6 +47,7 @@ const PAD4_FLAT = kernel('pad4_flat');
 const FORWARD = kernel('forward');
 const BACKWARD_INPUT = kernel('backward_input');
 const BACKWARD_WEIGHT = kernel('backward_weight');
+const WEIGHT_GEMM = kernel('weight_gemm');
 const WG = 64;
 const PARAM_WORDS = 20;
 /**
@@ -525,10 +526,8 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
  * register-blocked kernels ('cpu'); any may be forced (tests run each the adapter supports). The
  * environment variable FER_CONV_VARIANT sets the initial value.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'gpu128' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4';
-const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'gpu128', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4'];
-/** weight_gemm's variants: 'gpu' (64 x 128 tiles), 'gpu_k' (the same, fewer and longer K splits), 'gpu128' (128 x 128 tiles). */
-const GEMM_WEIGHT_VARIANTS: readonly string[] = ['gpu', 'gpu_k', 'gpu128'];
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
 let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 
@@ -549,14 +548,14 @@ export function setConvVariant(v: ConvVariant): ConvVariant {
  */
 function weightKernelFor(g: Geometry): string {
   const sgOk = hasSubgroups8() && g.sw === 1 && g.kw <= SUBGROUP_MAX_KW;
-  if (convVariant === 'cpu' || GEMM_WEIGHT_VARIANTS.includes(convVariant)) return convVariant;
+  if (convVariant === 'cpu' || convVariant === 'gpu' || convVariant === 'gpu_k') return convVariant;
   // The subgroup kernels cover column stride 1 and KW <= 5 (their 8 x KW accumulators); others fall back.
   // weight_sgr shares the upstream gradient over 8 input channels: with fewer, weight_sgv does better.
   const subgroupDefault = sgrOk(g) && g.cin >= 8 ? 'sgr' : 'sgv4';
   if (convVariant === 'subgroup') return sgOk ? subgroupDefault : 'cpu';
   if (convVariant.startsWith('sg')) return sgOk ? convVariant : 'cpu';
   const software = gpu().info.software;
-  const gemm = ['gpu', ...(gemmSplits(g, 'gpu').splits !== gemmSplits(g, 'gpu_k').splits ? ['gpu_k'] : []), ...(g.cout >= 128 ? ['gpu128'] : [])];
+  const gemm = gemmSplits(g, false).splits !== gemmSplits(g, true).splits ? ['gpu', 'gpu_k'] : ['gpu'];
   const candidates = software ? (sgOk ? ['cpu', 'sgv4', 'sgv8', ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])] : ['cpu']) : [...gemm, 'cpu'];
   const fallback = software ? (sgOk ? subgroupDefault : 'cpu') : 'gpu';
   return choose('conv2d.weight', geometryKey(g), candidates, fallback, () => weightTrial(g));
@@ -584,24 +583,22 @@ const GEMM_K = 16;
  * Weight gradient as a tiled GEMM [Cout] x [Cin*KH*KW] over K = N*OH*OW (weight_gemm), split over
  * K when there are too few output tiles to fill the GPU; partials are summed by sum_mid.
  */
-function gemmSplits(g: Geometry, variant: string): { tilesC: number; tiles: number; splits: number; kPer: number } {
-  const longK = variant === 'gpu_k';
+function gemmSplits(g: Geometry, longK: boolean): { tilesC: number; tiles: number; splits: number; kPer: number } {
   const tilesC = Math.ceil((g.cin * g.kh * g.kw) / GEMM_C);
-  const tiles = tilesC * Math.ceil(g.cout / (variant === 'gpu128' ? 2 * GEMM_M : GEMM_M));
+  const tiles = tilesC * Math.ceil(g.cout / GEMM_M);
   // Aim for ~1000 workgroups (several waves on 132 SMs), each still summing at least 256 k; or, for
   // 'gpu_k', ~256 workgroups of at least 1024 k (fewer partials to write and add up).
   const { splits, kPer } = longK ? splitK(g.n * g.oh * g.ow, tiles, 256, 1024, GEMM_K) : splitK(g.n * g.oh * g.ow, tiles, 1024, 256, GEMM_K);
   return { tilesC, tiles, splits, kPer };
 }
 
-function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry, variant: string): Tensor<Shape4> {
+function weightGradGemm(gy: Tensor, x: Tensor, g: Geometry, longK = false): Tensor<Shape4> {
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
   const ncol = g.cin * g.kh * g.kw;
   const m = g.cout * ncol;
-  const { tilesC, tiles, splits, kPer } = gemmSplits(g, variant);
-  const k = convKernel('conv2d', 'weight_gemm', { RB: variant === 'gpu128' ? 2 : 1 });
+  const { tilesC, tiles, splits, kPer } = gemmSplits(g, longK);
   const partial = splits > 1 ? empty([splits * m] as const) : empty(shape);
-  dispatch(k, [x.buffer, x.buffer, gy.buffer, partial.buffer], words(g, [tilesC, splits, kPer, ncol]), tiles * splits);
+  dispatch(WEIGHT_GEMM, [x.buffer, x.buffer, gy.buffer, partial.buffer], words(g, [tilesC, splits, kPer, ncol]), tiles * splits);
   return sumPartials(partial, splits, m, shape);
 }
 
@@ -678,7 +675,7 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
 
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
-  if (GEMM_WEIGHT_VARIANTS.includes(choice)) return weightGradGemm(gy, x, g, choice);
+  if (choice === 'gpu' || choice === 'gpu_k') return weightGradGemm(gy, x, g, choice === 'gpu_k');
   if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
   if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
