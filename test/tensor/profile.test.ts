@@ -29,6 +29,22 @@ describe('startProfile / stopProfile (GPU time per kernel)', () => {
     b.dispose();
   });
 
+  it('byGrid: one row per kernel and workgroup grid', async () => {
+    if (!gpu().device.features.has('timestamp-query')) return;
+    // Two relu sizes: the same kernel on two grids gets two rows, each labelled with its grid.
+    const small = tensor(Float32Array.from({ length: 64 }, (_, i) => i - 32), [64] as const);
+    const large = tensor(Float32Array.from({ length: 64 * 1024 }, (_, i) => (i % 9) - 4), [64 * 1024] as const);
+    startProfile({ byGrid: true });
+    noGrad(() => tidy(() => void [relu(small), relu(small), relu(large)]));
+    const kernels = await stopProfile();
+    const rows = kernels.filter((k) => k.kernel.startsWith('unary.'));
+    expect(rows.length).toBe(2);
+    for (const r of rows) expect(r.kernel).toMatch(/ @\d+x\d+x\d+$/);
+    expect(rows.map((r) => r.calls).sort()).toEqual([1, 2]);
+    small.dispose();
+    large.dispose();
+  });
+
   it('reports misuse: stop without start, start twice', async () => {
     await expect(stopProfile()).rejects.toThrow(/no profile is running/);
     if (!gpu().device.features.has('timestamp-query')) return;
