@@ -29,8 +29,8 @@ export const PRESETS: Record<string, Preset> = {
       "best's optimizer on gpu's schedule: vgg, SGD with Nesterov momentum 0.9, lr 0.01, weight decay 1e-4, 1 warm-up " +
       'epoch then cosine decay over 70 epochs, standard augmentation, label smoothing 0.1, batch 64; evaluate with ' +
       '--tta tencrop. Measured once, with 57 epochs (what fitted the GPU command; the cosine spanned those): 4.3 s per ' +
-      'epoch on an H200 (~6,700 images/s), best PublicTest 65.98% (epoch 51) at 67.5% train accuracy: it underfits at ' +
-      'this length, below gpu (Adam, 68.15% in 55 epochs); models/README.md',
+      'epoch on an H200 (~6,700 images/s), best PublicTest 65.98% (epoch 51; PrivateTest 68.15% with ten-crop) at 67.5% ' +
+      'train accuracy: it underfits at this length, below gpu (Adam: PublicTest 68.15%, PrivateTest 70.30%); docs/results.md',
     config: {
       model: 'vgg', optimizer: 'sgd', lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 1e-4, schedule: 'cosine', warmup: 1,
       augment: 'standard', labelSmoothing: 0.1, epochs: 70, batch: 64,
