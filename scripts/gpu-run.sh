@@ -13,7 +13,7 @@
 # exists, so a command stopped at its time limit still returns it:
 #   run.log; bench.tgz (bench JSON, tuner cache); epochs.jsonl and best.safetensors.part-a* (the best
 #   checkpoint, split under 16 MiB; `cat best.safetensors.part-* > best.safetensors`), refreshed
-#   after every epoch that improves.
+#   after every epoch that improves; eval.tgz (the best checkpoint's PublicTest and PrivateTest reports).
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
 #   [PLAN=profile|bench|train|both] [PRESET=gpu] bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
@@ -103,7 +103,8 @@ MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").fil
 # of the 424 s it planned for).
 PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.epochs ?? 0))")
 [ "${PRESET_EPOCHS:-0}" -gt 0 ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
-EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-60), e=449*ms*1.1/1000+2; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
+# Keep ~90 s for the evaluation after training (4 passes over 3,589 faces, ten-crop included).
+EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-150), e=449*ms*1.1/1000+2; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
 LIMIT=""
 if [ "$MODE" = local ]; then EPOCHS=1; LIMIT="--limit 512 --warmup 0"; fi
 echo "== vgg ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs in $(left) s"
@@ -127,4 +128,17 @@ rc=$?; echo "== $(date -u +%FT%TZ) training ended (rc $rc), $(left) s left"
 kill $WATCH 2>/dev/null
 export_run
 pack_bench
+
+# 4. The best checkpoint's test-time augmentation chosen on PublicTest (none, flip, ten-crop), then
+# PrivateTest read once with that choice: seconds here, where lavapipe takes 15 minutes for one
+# ten-crop pass. Reports (JSON, confusion matrices) go to $OUT/eval.tgz. Not in a local dry run.
+if [ "$MODE" != local ] && [ -f "$RUN/best.safetensors" ]; then
+  EVAL=(node packages/fer/dist/cli/eval.js --checkpoint "$RUN/best.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0)
+  for t in none flip tencrop; do timeout 60 "${EVAL[@]}" --split public --tta $t | grep -E '^ +accuracy|^split'; done
+  TTA=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(t)=>{try{return JSON.parse(fs.readFileSync(`${d}/best${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};console.log(["none","flip","tencrop"].sort((a,b)=>acc(b)-acc(a))[0])' "$WORK/eval")
+  echo "== PublicTest picks --tta $TTA; PrivateTest, read once:"
+  timeout 60 "${EVAL[@]}" --split private --tta "$TTA" | grep -E '^ +accuracy|^ +macro|^ +weighted|^split'
+  tar -C "$WORK" -czf "$OUT/eval.tgz" eval
+  echo "== $(date -u +%FT%TZ) evaluation done, $(left) s left"
+fi
 ls -la "$OUT"
