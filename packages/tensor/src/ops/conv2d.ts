@@ -131,8 +131,9 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * Kernels of the forward pass (and of the stride-1 input gradient): 'rows' (forward_rows, any
  * adapter); 'rows_split' (forward_rows split over input channels into partial sums, for maps too
  * small to fill a GPU; any adapter); 'rows_pf' / 'rows_split_pf' (the same, loading each input
- * row one step ahead; meant for GPUs); 'gemm' / 'gemm64' / 'gemm32' (forward_gemm, workgroup-tiled implicit GEMM of 128 / 64
- * output channels x 128 pixels, or 32 x 256; any adapter and stride, meant for hardware GPUs); on 8-lane subgroups
+ * row one step ahead; meant for GPUs); 'gemm' / 'gemm64' / 'gemm32' (forward_gemm, workgroup-tiled
+ * implicit GEMM of 128 / 64 output channels x 128 pixels, or 32 x 256; any adapter and stride,
+ * meant for hardware GPUs); on 8-lane subgroups
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
  * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
@@ -521,10 +522,11 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
 }
 
 /**
- * Which weight-gradient kernels run: 'auto' (default) picks the workgroup-memory GEMM ('gpu', or
- * 'gpu_k': the same with fewer, longer K splits; the tuner picks) on hardware adapters, the subgroup kernel on adapters with 8-lane subgroups (lavapipe), else the
- * register-blocked kernels ('cpu'); any may be forced (tests run each the adapter supports). The
- * environment variable FER_CONV_VARIANT sets the initial value.
+ * Which weight-gradient kernels run: 'auto' (default) picks the workgroup-memory GEMM on hardware
+ * adapters ('gpu', or 'gpu_k': the same with fewer, longer K splits; the tuner picks), the subgroup
+ * kernel on adapters with 8-lane subgroups (lavapipe), else the register-blocked kernels ('cpu'); any
+ * may be forced (tests run each the adapter supports). The environment variable FER_CONV_VARIANT
+ * sets the initial value.
  */
 export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4';
 const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4'];
