@@ -339,16 +339,9 @@ export function setPadKernel(kind: PadKernel | null): PadKernel | null {
 /** The weight gradient from `slots` partial sums of m values each (the partial itself when there is one). */
 function sumPartials(partial: Tensor, slots: number, m: number, shape: Shape4): Tensor<Shape4> {
   if (slots === 1) return partial as Tensor<Shape4>;
-  let dw: Tensor<Shape4>;
-  if (m < 8192 && slots >= 64) {
-    // Few weights, many partials (a first layer's split-K): a workgroup per weight (sum_axis)
-    // rather than a few thousand serial loops (0.12 ms for 288 weights x 576 partials on an H200).
-    const flat = sumMiddle(partial, 1, slots, m);
-    dw = flat.reshape(shape);
-    flat.dispose();
-  } else {
-    dw = sumMid(partial, 1, slots, m, shape);
-  }
+  // Few weights, many partials (a first layer's split-K): a workgroup per weight rather than a few
+  // thousand serial loops (0.12 ms for 288 weights x 576 partials on an H200).
+  const dw = sumMid(partial, 1, slots, m, shape, m < 8192 && slots >= 64);
   partial.dispose();
   return dw;
 }
@@ -370,9 +363,19 @@ function gyRows(gy: Tensor, g: Geometry, owp: number): Tensor {
   return owp !== g.ow ? padPlanes(gy, g.n * g.cout, g.oh, g.ow, g.oh, owp, 0, 0) : gy;
 }
 
-/** out[o, i] = sum_r src[o, r, i] (one invocation per output, serial sum). */
-function sumMid<S extends Shape>(src: Tensor, outer: number, r: number, inner: number, shape: S): Tensor<S> {
-  const out = empty(shape);
+/**
+ * out[o, i] = sum_r src[o, r, i]: one invocation per output summing serially (sum_mid), or with
+ * `wide` a workgroup per output (reduce.ts' sum_axis: long runs of r, few outputs, where a GPU would
+ * otherwise get a few thousand long serial loops). `into` receives the sums instead of a new tensor.
+ */
+function sumMid<S extends Shape>(src: Tensor, outer: number, r: number, inner: number, shape: S, wide = false, into?: Tensor<S>): Tensor<S> {
+  if (wide) {
+    const flat = sumMiddle(src, outer, r, inner);
+    const out = flat.reshape(shape);
+    flat.dispose(); // the view keeps the buffer
+    return out;
+  }
+  const out = into ?? empty(shape);
   const s = src.buffer;
   dispatch(SUM_MID, [s, s, s, out.buffer], words(null, [outer, r, inner]), Math.ceil(out.size / WG));
   return out;
@@ -480,10 +483,8 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     dispatch(forwardRowsKernel(g.kw, rowPix, relu, choice.endsWith('_pf')), [xp.buffer, wf.buffer, bb, target.buffer], words(g, [cob, owb, blocks, hasBias, hp, wp / 4, perSplit]), splits * groups);
     xp.dispose();
     if (target !== out) {
-      out.dispose();
-      const summed = sumMid(target, 1, splits, target.size / splits, out.shape);
+      sumMid(target, 1, splits, out.size, out.shape, false, out);
       target.dispose();
-      return summed;
     }
   } else {
     const owb = blocks4(g.ow);
@@ -734,18 +735,10 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): 
 
 function biasGrad(gy: Tensor, g: Geometry): Tensor<Shape1> {
   const plane = g.oh * g.ow;
-  let perImage: Tensor<Shape1>;
-  if (plane >= 512) {
-    // Large planes: a workgroup sums each (image, channel) plane (sum_axis), reading it
-    // contiguously; sum_mid's one serial loop per plane left a GPU with a few thousand strided
-    // chains (0.3 ms for seed-cnn's 48x48 layers on an H200). Small planes (12x12, 6x6) would
-    // leave most of sum_axis' 256 invocations idle: one serial loop each is cheaper there.
-    const flat = sumMiddle(gy, g.n * g.cout, plane, 1);
-    perImage = flat.reshape([g.n * g.cout] as const);
-    flat.dispose(); // the view keeps the buffer
-  } else {
-    perImage = sumMid(gy, g.n * g.cout, plane, 1, [g.n * g.cout] as const);
-  }
+  // Large planes: a workgroup sums each (image, channel) plane, reading it contiguously; a serial
+  // loop per plane left a GPU with a few thousand strided chains (0.3 ms for seed-cnn's 48x48 layers
+  // on an H200). Small planes (12x12, 6x6) would leave most of a workgroup idle: a loop each is cheaper.
+  const perImage = sumMid(gy, g.n * g.cout, plane, 1, [g.n * g.cout] as const, plane >= 512);
   if (g.n === 1) return perImage;
   const db = sumMid(perImage, 1, g.n, g.cout, [g.cout] as const);
   perImage.dispose();
