@@ -13,8 +13,10 @@
 //   matmul:    scalar loads, any sizes.
 // Rows/columns of a block that fall outside C are read clamped to the last valid row/column (no
 // branches in the K loop) and simply not written.
+// Batched products (bmm: A [B, M, K], B [B, K, N], C [B, M, N], contiguous items): workgroup g works
+// on item g / perBatch; a single product passes perBatch >= the workgroup count.
 
-struct Params { M: u32, N: u32, K: u32, tilesM: u32, tilesN: u32, groupsN: u32 }
+struct Params { M: u32, N: u32, K: u32, tilesM: u32, tilesN: u32, groupsN: u32, perBatch: u32 }
 
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
@@ -32,17 +34,20 @@ override WG_N: u32 = 4u;
 @group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
 
-struct Tile { m0: u32, n0: u32, ok: bool }
+// The block's tile and batch item, and the item's element offsets into a, b and c.
+struct Tile { m0: u32, n0: u32, ok: bool, offA: u32, offB: u32, offC: u32 }
 
 fn tile_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> Tile {
-  let g = linear_group(wid, nwg);
+  let g0 = linear_group(wid, nwg);
+  let item = g0 / P.perBatch;
+  let g = g0 % P.perBatch;
   let tn = (g % P.groupsN) * WG_N + li % WG_N;
   let tm = (g / P.groupsN) * (64u / WG_N) + li / WG_N;
-  return Tile(tm * 4u, tn * 4u, tn < P.tilesN && tm < P.tilesM);
+  return Tile(tm * 4u, tn * 4u, tn < P.tilesN && tm < P.tilesM, item * P.M * P.K, item * P.K * P.N, item * P.M * P.N);
 }
 
 // acc[i] holds C[m0 + i, n0 .. n0 + 3].
-fn store(m0: u32, n0: u32, acc: mat4x4<f32>) {
+fn store(m0: u32, n0: u32, offC: u32, acc: mat4x4<f32>) {
   var bv = vec4<f32>(0.0);
   if (HAS_BIAS) {
     let last = P.N - 1u;
@@ -52,7 +57,7 @@ fn store(m0: u32, n0: u32, acc: mat4x4<f32>) {
     let m = m0 + i;
     if (m >= P.M) { break; }
     let v = acc[i] + bv;
-    let row = m * P.N;
+    let row = offC + m * P.N;
     c[row + n0] = v.x;
     if (n0 + 1u < P.N) { c[row + n0 + 1u] = v.y; }
     if (n0 + 2u < P.N) { c[row + n0 + 2u] = v.z; }
@@ -73,8 +78,8 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   for (var i = 0u; i < 4u; i++) {
     let m = min(t.m0 + i, M - 1u);
     let n = min(t.n0 + i, N - 1u);
-    ab[i] = select(m * K, m, TRANS_A);
-    bb[i] = select(n, n * K, TRANS_B);
+    ab[i] = t.offA + select(m * K, m, TRANS_A);
+    bb[i] = t.offB + select(n, n * K, TRANS_B);
   }
   let sa = select(1u, M, TRANS_A);
   let sb = select(N, 1u, TRANS_B);
@@ -89,7 +94,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     acc[2] += av.z * bv;
     acc[3] += av.w * bv;
   }
-  store(t.m0, t.n0, acc);
+  store(t.m0, t.n0, t.offC, acc);
 }
 
 @compute @workgroup_size(64)
@@ -106,9 +111,9 @@ fn matmul_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let m = min(t.m0 + i, M - 1u);
     let n = min(t.n0 + i, N - 1u);
     // nA: row m of A; tA: rows k + i of A^T storage, starting at column m0 (M % 4 == 0 here).
-    ao[i] = select(m * K, i * M + t.m0, TRANS_A);
+    ao[i] = t.offA + select(m * K, i * M + t.m0, TRANS_A);
     // nB: rows k + i of B starting at column n0 (N % 4 == 0 here); tB: row n of B^T storage.
-    bo[i] = select(i * N + t.n0, n * K, TRANS_B);
+    bo[i] = t.offB + select(i * N + t.n0, n * K, TRANS_B);
   }
   let da = select(4u, 4u * M, TRANS_A);
   let db = select(4u * N, 4u, TRANS_B);
@@ -131,5 +136,5 @@ fn matmul_v4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     if (TRANS_B) { bm = transpose(bm); }
     acc += bm * ar;
   }
-  store(t.m0, t.n0, acc);
+  store(t.m0, t.n0, t.offC, acc);
 }

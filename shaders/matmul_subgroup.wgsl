@@ -11,7 +11,10 @@
 // them. Per k: 4 loaded values per lane for 32 multiply-adds (the 4x4 block kernel: 8 for 16).
 enable subgroups;
 
-struct Params { M: u32, N: u32, K: u32, groupsN: u32 }
+// Batched products (bmm: A [B, M, K], B [B, K, N], C [B, M, N]): workgroup g works on item
+// g / perBatch, at the element offsets offA, offB, offC; a single product passes perBatch >= the
+// workgroup count.
+struct Params { M: u32, N: u32, K: u32, groupsN: u32, perBatch: u32 }
 
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
@@ -31,6 +34,20 @@ override SG_M: u32 = 2u;
 @group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(6) var<uniform> P: Params;
 
+var<private> offA: u32;
+var<private> offB: u32;
+var<private> offC: u32;
+
+// This workgroup's index within its batch item; sets the item's offsets.
+fn batch_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  let g = linear_group(wid, nwg);
+  let item = g / P.perBatch;
+  offA = item * P.M * P.K;
+  offB = item * P.K * P.N;
+  offC = item * P.M * P.N;
+  return g % P.perBatch;
+}
+
 // v of lanes 0..7, in every lane.
 fn lanes8(v: f32) -> array<f32, 8> {
   return array<f32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
@@ -39,19 +56,20 @@ fn lanes8(v: f32) -> array<f32, 8> {
 
 // A(m, k .. k + 3) and B(k .. k + 3, n) as vec4s (k + 3 < K).
 fn load_a4(m: u32, k: u32) -> vec4<f32> {
-  if (VEC_A) { return a4[(m * P.K + k) >> 2u]; }
-  if (TRANS_A) { let M = P.M; return vec4<f32>(a[k * M + m], a[(k + 1u) * M + m], a[(k + 2u) * M + m], a[(k + 3u) * M + m]); }
-  let o = m * P.K + k;
+  if (VEC_A) { return a4[(offA + m * P.K + k) >> 2u]; }
+  if (TRANS_A) { let M = P.M; let o = offA + m; return vec4<f32>(a[o + k * M], a[o + (k + 1u) * M], a[o + (k + 2u) * M], a[o + (k + 3u) * M]); }
+  let o = offA + m * P.K + k;
   return vec4<f32>(a[o], a[o + 1u], a[o + 2u], a[o + 3u]);
 }
 fn load_b4(k: u32, n: u32) -> vec4<f32> {
-  if (VEC_B) { return b4[(n * P.K + k) >> 2u]; }
-  if (TRANS_B) { let o = n * P.K + k; return vec4<f32>(b[o], b[o + 1u], b[o + 2u], b[o + 3u]); }
+  if (VEC_B) { return b4[(offB + n * P.K + k) >> 2u]; }
+  if (TRANS_B) { let o = offB + n * P.K + k; return vec4<f32>(b[o], b[o + 1u], b[o + 2u], b[o + 3u]); }
   let N = P.N;
-  return vec4<f32>(b[k * N + n], b[(k + 1u) * N + n], b[(k + 2u) * N + n], b[(k + 3u) * N + n]);
+  let o = offB + n;
+  return vec4<f32>(b[o + k * N], b[o + (k + 1u) * N], b[o + (k + 2u) * N], b[o + (k + 3u) * N]);
 }
-fn load_a(m: u32, k: u32) -> f32 { return a[select(m * P.K + k, k * P.M + m, TRANS_A)]; }
-fn load_b(k: u32, n: u32) -> f32 { return b[select(k * P.N + n, n * P.K + k, TRANS_B)]; }
+fn load_a(m: u32, k: u32) -> f32 { return a[offA + select(m * P.K + k, k * P.M + m, TRANS_A)]; }
+fn load_b(k: u32, n: u32) -> f32 { return b[offB + select(k * P.N + n, n * P.K + k, TRANS_B)]; }
 
 struct Acc { r0c0: array<f32, 8>, r0c1: array<f32, 8>, r1c0: array<f32, 8>, r1c1: array<f32, 8> }
 
@@ -68,13 +86,13 @@ fn step(acc: ptr<function, Acc>, a0: f32, a1: f32, b0: f32, b1: f32) {
 }
 
 fn store(m: u32, n: u32, v: f32, bv: f32) {
-  if (m < P.M && n < P.N) { c[m * P.N + n] = v + bv; }
+  if (m < P.M && n < P.N) { c[offC + m * P.N + n] = v + bv; }
 }
 
 @compute @workgroup_size(64)
 fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = linear_group(wid, nwg);
+  let g = batch_group(wid, nwg);
   let sub = li / 8u;
   let m0 = ((g / P.groupsN) * SG_M + sub % SG_M) * 16u;
   let n0 = ((g % P.groupsN) * (8u / SG_M) + sub / SG_M) * 16u;
@@ -144,14 +162,14 @@ fn sgs_store(acc: ptr<function, array<f32, 128>>, i: u32, m0: u32, n: u32, bv: a
   let m = m0 + i;
   if (m >= P.M) { return; }
   for (var j = 0u; j < 8u; j++) {
-    if (n + j < P.N) { c[m * P.N + n + j] = (*acc)[i * 8u + j] + bv[j]; }
+    if (n + j < P.N) { c[offC + m * P.N + n + j] = (*acc)[i * 8u + j] + bv[j]; }
   }
 }
 
 @compute @workgroup_size(64)
 fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = linear_group(wid, nwg);
+  let g = batch_group(wid, nwg);
   let groupsM = (P.M + 16u * SGS_M - 1u) / (16u * SGS_M);
   let sub = li / 8u;
   let m0 = ((g % groupsM) * SGS_M + sub % SGS_M) * 16u;
@@ -161,13 +179,13 @@ fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let K = P.K;
   let K4 = K / 4u;
   // Rows and columns past the edge are read clamped and not stored.
-  let ra = min(m0 + lane, M - 1u) * K4;
-  let rb = min(m0 + 8u + lane, M - 1u) * K4;
+  let ra = offA / 4u + min(m0 + lane, M - 1u) * K4;
+  let rb = offA / 4u + min(m0 + 8u + lane, M - 1u) * K4;
   let N4 = N / 4u;
   let nv = min(n / 4u, N4 - 1u);
   let nw = min(n / 4u + 1u, N4 - 1u);
   var cols: array<u32, 8>;
-  for (var j = 0u; j < 8u; j++) { cols[j] = min(n + j, N - 1u) * K4; }
+  for (var j = 0u; j < 8u; j++) { cols[j] = offB / 4u + min(n + j, N - 1u) * K4; }
   var acc: array<f32, 128>;
   for (var k4 = 0u; k4 < K4; k4++) {
     let av = a4[ra + k4];
@@ -181,7 +199,7 @@ fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       }
     } else {
       for (var kk = 0u; kk < 4u; kk++) {
-        let row = (k4 * 4u + kk) * N4;
+        let row = offB / 4u + (k4 * 4u + kk) * N4;
         let v = b4[row + nv];
         let w = b4[row + nw];
         b[kk * 8u] = v.x; b[kk * 8u + 1u] = v.y; b[kk * 8u + 2u] = v.z; b[kk * 8u + 3u] = v.w;

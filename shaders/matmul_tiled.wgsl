@@ -15,8 +15,11 @@
 // workgroup g works on tile g % tiles over k in [s kPer, (s + 1) kPer), s = g / tiles, and writes its
 // partial product to c[s, M, N] (the bias only into s = 0); the host sums the partials. One split
 // (kPer >= K) is the plain product.
+// Batched products (bmm: A [B, M, K], B [B, K, N], C [B, M, N]) take the place of the splits: slab
+// s = g / tiles is item s / kSplits, split s % kSplits (the host never splits K of a batch), and
+// c[s, M, N] is then the item's product.
 
-struct Params { M: u32, N: u32, K: u32, groupsN: u32, tiles: u32, kPer: u32 }
+struct Params { M: u32, N: u32, K: u32, groupsN: u32, tiles: u32, kPer: u32, kSplits: u32 }
 
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
@@ -38,6 +41,8 @@ override LOADS_B: u32 = BN * BK / 256u; // B values staged per invocation per st
 
 var<workgroup> sA: array<vec4<f32>, SA_LEN>; // [BK][BM / 4]: column k of the A tile, 4 rows per vec4
 var<workgroup> sB: array<vec4<f32>, SB_LEN>; // [BK][32]: row k of the B tile, 4 columns per vec4
+var<private> offA: u32; // the batch item's first element of a and b
+var<private> offB: u32;
 
 // Tile coordinates (row, k) of the r-th A value staged by invocation li; consecutive li walk the
 // stored contiguous axis (k for A, m for A^T).
@@ -56,19 +61,23 @@ fn b_slot(li: u32, r: u32) -> vec2<u32> {
 
 fn load_a(m: u32, k: u32, kEnd: u32) -> f32 {
   if (m >= P.M || k >= kEnd) { return 0.0; }
-  return a[select(m * P.K + k, k * P.M + m, TRANS_A)];
+  return a[offA + select(m * P.K + k, k * P.M + m, TRANS_A)];
 }
 
 fn load_b(k: u32, n: u32, kEnd: u32) -> f32 {
   if (k >= kEnd || n >= P.N) { return 0.0; }
-  return b[select(k * P.N + n, n * P.K + k, TRANS_B)];
+  return b[offB + select(k * P.N + n, n * P.K + k, TRANS_B)];
 }
 
 @compute @workgroup_size(256)
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_group(wid, nwg);
   let tile = g % P.tiles;
-  let split = g / P.tiles;
+  let slab = g / P.tiles;
+  let split = slab % P.kSplits;
+  let item = slab / P.kSplits;
+  offA = item * P.M * P.K;
+  offB = item * P.K * P.N;
   let n0 = (tile % P.groupsN) * BN;
   let m0 = (tile / P.groupsN) * BM;
   let kBeg = split * P.kPer;
@@ -119,7 +128,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
       let m = m0 + (i / 4u) * 64u + 4u * ty + i % 4u;
       if (m >= P.M) { continue; }
       let v = acc[i * 2u + h] + bv;
-      let row = (split * P.M + m) * P.N;
+      let row = (slab * P.M + m) * P.N;
       c[row + n] = v.x;
       if (n + 1u < P.N) { c[row + n + 1u] = v.y; }
       if (n + 2u < P.N) { c[row + n + 2u] = v.z; }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, matmul, linear, tensor, tidy, sum, mul, zeros, setMatmulVariant, hasSubgroups8, MATMUL_VARIANTS, type MatmulVariant, type Tensor, type Shape2 } from '@fer/tensor';
+import { Rng, matmul, bmm, linear, tensor, tidy, sum, mul, zeros, setMatmulVariant, hasSubgroups8, MATMUL_VARIANTS, type MatmulVariant, type Tensor, type Shape2, type Shape3 } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose, type Tolerance } from './harness.js';
 import { matmulRef, linearRef, transposeRef } from './reference/matmul.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -106,6 +106,48 @@ for (const variant of MATMUL_VARIANTS)
     expectClose(gb, transB ? transposeRef(dOpB, K, N) : dOpB, tolFor(M), `${tag} dB`);
     for (const t of [y, a.grad!, b.grad!, a, b]) t.dispose();
   }
+
+  // bmm: every kernel numbers its workgroups item by item; a wrong item offset reads or writes
+  // another item's matrix (or past the end), which the per-item reference catches.
+  describe('bmm gradcheck', () => {
+    const rng = new Rng(13);
+    const bmmRef = (a: ArrayLike<number>, b: ArrayLike<number>, B: number, M: number, K: number, N: number, transA: boolean, transB: boolean): Float64Array => {
+      const out = new Float64Array(B * M * N);
+      for (let i = 0; i < B; i++)
+        out.set(matmulRef(Array.from(a).slice(i * M * K, (i + 1) * M * K), Array.from(b).slice(i * K * N, (i + 1) * K * N), M, K, N, transA, transB), i * M * N);
+      return out;
+    };
+    // [B, M, K, N]: vec4 loads for every transpose ([3, 8, 12, 16]), A's vec4 rows with clamped rows
+    // ([2, 5, 8, 12]), scalar loads with partial blocks ([2, 13, 9, 11]), one item ([1, 6, 16, 5]).
+    for (const [B, M, K, N] of [[3, 8, 12, 16], [2, 5, 8, 12], [2, 13, 9, 11], [1, 6, 16, 5]] as const)
+      for (const [transA, transB] of TRANS) {
+        const tag = `${B} x ${M}x${K}x${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}`;
+        it(tag, () =>
+          gradCheck({
+            name: `bmm ${tag}`,
+            inputs: [
+              { data: randomArray(B * M * K, rng), shape: [B, ...stored(M, K, transA)] },
+              { data: randomArray(B * K * N, rng), shape: [B, ...stored(K, N, transB)] },
+            ],
+            gpu: ([a, b]) => bmm(a as Tensor<Shape3>, b as Tensor<Shape3>, { transA, transB }),
+            ref: ([a, b]) => bmmRef(a!, b!, B, M, K, N, transA, transB),
+            forwardTol: tolFor(K),
+            gradTol: gradTolFor(M, N),
+          }),
+        );
+      }
+    // Several workgroups per item in both directions (matmul_sgs: 64 x 128 per workgroup; tiled:
+    // 128 x 128, partial): the forward against the reference, item by item.
+    it('16 x 150x36x260 forward (several workgroups per item)', async () => {
+      const [B, M, K, N] = [16, 150, 36, 260];
+      const a = Float32Array.from(randomArray(B * M * K, rng));
+      const b = Float32Array.from(randomArray(B * K * N, rng));
+      const y = bmm(tensor(a, [B, M, K] as const), tensor(b, [B, K, N] as const));
+      expect(y.shape).toEqual([B, M, N]);
+      expectClose(await y.toArray(), bmmRef(a, b, B, M, K, N, false, false), tolFor(K), 'bmm 16 x 150x36x260');
+      y.dispose();
+    });
+  });
 
   describe('matmul larger sizes (analytic gradients)', () => {
     const rng = new Rng(12);
@@ -215,6 +257,11 @@ describe('matmul edge cases and errors', () => {
     const d = zeros([3, 3] as const);
     d.dispose();
     expect(() => matmul(zeros([3, 3] as const), d)).toThrow(/disposed/);
+  });
+  it('bmm checks ranks and batch sizes', () => {
+    expect(() => bmm(zeros([2, 3] as const) as unknown as Tensor<Shape3>, zeros([2, 3, 2] as const))).toThrow(/bmm.*rank-3.*\[2, 3\]/);
+    expect(() => bmm(zeros([2, 3, 4] as const), zeros([3, 4, 2] as const))).toThrow('bmm: batch sizes differ: a [2, 3, 4] has 2 items, b [3, 4, 2] has 3');
+    expect(() => bmm(zeros([2, 3, 4] as const), zeros([2, 5, 2] as const))).toThrow('bmm: inner dimensions differ: a [2, 3, 4] (K=4) vs b [2, 5, 2] (K=5)');
   });
   it('linear checks features and bias shape', () => {
     expect(() => linear(zeros([2, 3] as const), zeros([4, 5] as const))).toThrow('linear: x [2, 3] has 3 input features but w [4, 5] (w is [out, in]) expects 5');

@@ -9,6 +9,7 @@ export type DType = 'f32' | 'i32' | 'u32';
 export type Shape = readonly number[];
 export type Shape1 = readonly [number];
 export type Shape2 = readonly [number, number];
+export type Shape3 = readonly [number, number, number];
 export type Shape4 = readonly [number, number, number, number];
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
 type ArrayFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;

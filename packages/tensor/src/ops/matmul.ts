@@ -4,7 +4,7 @@
 // matmul_subgroup.wgsl (lavapipe); matmul_tiled.wgsl (shared-memory tiles, for hardware GPUs).
 import { dispatch, kernelFor, splitK, type Kernel } from '../dispatch.js';
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
-import { Tensor, checkInputs, checkRank, empty, randNormal, fmtShape, type Shape1, type Shape2 } from '../tensor.js';
+import { Tensor, checkInputs, checkRank, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape2, type Shape3 } from '../tensor.js';
 import { choose, type Trial } from '../tune.js';
 import { record } from '../autograd.js';
 import { sumMiddle } from './reduce.js';
@@ -74,28 +74,34 @@ function subgroupKernel(transA: boolean, transB: boolean, bias: boolean, K: numb
 }
 
 /**
- * The untaped product op(a)[M, K] @ op(b)[K, N] (+ bias[N]) into a new [M, N] tensor.
- * Shapes are assumed checked by the caller.
+ * The untaped product op(a)[M, K] @ op(b)[K, N] (+ bias[N]) into a new [M, N] tensor; with 3-D
+ * operands the batched product [B, M, N] of op(a)[i] @ op(b)[i] (no bias; every kernel takes a
+ * batch: its workgroups are numbered item by item). Shapes are assumed checked by the caller.
  */
-function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor | null, variantChoice?: MatmulVariant): Tensor<Shape2> {
-  const M = transA ? a.shape[1]! : a.shape[0]!;
-  const K = transA ? a.shape[0]! : a.shape[1]!;
-  const N = transB ? b.shape[0]! : b.shape[1]!;
-  const out = empty([M, N] as const);
-  if (M === 0 || N === 0) return out;
+function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor | null, variantChoice?: MatmulVariant): Tensor<Shape2 | Shape3> {
+  const batched = a.rank === 3;
+  const batch = batched ? a.shape[0]! : 1;
+  const [ar, ac] = batched ? [a.shape[1]!, a.shape[2]!] : [a.shape[0]!, a.shape[1]!];
+  const [br, bc] = batched ? [b.shape[1]!, b.shape[2]!] : [b.shape[0]!, b.shape[1]!];
+  const M = transA ? ac : ar;
+  const K = transA ? ar : ac;
+  const N = transB ? br : bc;
+  const out = batched ? empty([batch, M, N] as const) : empty([M, N] as const);
+  if (M === 0 || N === 0 || batch === 0) return out;
   // Without a bias, binding 2 is never read: bind `a` there (read-only aliasing is allowed).
   const buffers = [a.buffer, b.buffer, (bias ?? a).buffer, out.buffer];
-  const variant = variantChoice ?? matmulVariant({ M, N, K, transA, transB }, bias !== null);
+  const variant = variantChoice ?? matmulVariant({ M, N, K, transA, transB, batch }, bias !== null);
   const tiled = TILED[variant];
   if (tiled) {
     const groupsN = Math.ceil(N / 128);
     const tiles = groupsN * Math.ceil(M / (16 * tiled.TM));
-    const { splits, kPer } = tiled.splitK ? splitK(K, tiles, SPLIT_TARGET_GROUPS, SPLIT_MIN_K, tiled.BK) : { splits: 1, kPer: K };
+    // A batch fills the GPU with its items instead: K is not split then.
+    const { splits, kPer } = tiled.splitK && !batched ? splitK(K, tiles, SPLIT_TARGET_GROUPS, SPLIT_MIN_K, tiled.BK) : { splits: 1, kPer: K };
     const k = kernelFor('matmul_tiled', 'matmul_tiled', ['read', 'read', 'read', 'rw'], {
       TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), TM: tiled.TM, BK: tiled.BK,
     });
     const target = splits > 1 ? empty([splits * M * N] as const) : out;
-    dispatch(k, [buffers[0]!, buffers[1]!, buffers[2]!, target.buffer], [M, N, K, groupsN, tiles, kPer], tiles * splits);
+    dispatch(k, [buffers[0]!, buffers[1]!, buffers[2]!, target.buffer], [M, N, K, groupsN, tiles, kPer, splits], tiles * splits * batch);
     if (splits === 1) return out;
     out.dispose();
     const sum = sumMiddle(target, 1, splits, M * N);
@@ -107,14 +113,15 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   if (variant === 'subgroup_stack' && stackOk({ K, N, transA, transB })) {
     const groupsN = Math.ceil(N / (64 * (8 / SGS_M)));
     const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M });
-    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN], groupsN * Math.ceil(M / (16 * SGS_M)));
+    const perBatch = groupsN * Math.ceil(M / (16 * SGS_M));
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch], perBatch * batch);
     return out;
   }
   if (variant === 'subgroup' || variant === 'subgroup_stack') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
     const k = subgroupKernel(transA, transB, bias !== null, K);
-    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN], groupsN * groupsM);
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, groupsN * groupsM], groupsN * groupsM * batch);
     return out;
   }
   // vec4 loads need every vec4 aligned and inside a row: K steps by 4, and the contiguous axis of
@@ -125,11 +132,11 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   const groupsN = Math.ceil(tilesN / WG_N);
   const groupsM = Math.ceil(tilesM / WG_M);
   const k = blockKernel(transA, transB, bias !== null, vec4);
-  dispatch(k, buffers, [M, N, K, tilesM, tilesN, groupsN], groupsN * groupsM);
+  dispatch(k, buffers, [M, N, K, tilesM, tilesN, groupsN, groupsN * groupsM], groupsN * groupsM * batch);
   return out;
 }
 
-export interface MatmulShape { M: number; N: number; K: number; transA: boolean; transB: boolean }
+export interface MatmulShape { M: number; N: number; K: number; transA: boolean; transB: boolean; /** Products in a batch (bmm); 1 for matmul. */ batch: number }
 
 let forcedMatmul: MatmulVariant | null = null;
 /** Forces one matmul kernel (tests run every variant); null restores the automatic choice. */
@@ -143,15 +150,18 @@ function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (forcedMatmul) return forcedMatmul;
   const software = gpu().info.software;
   if (software && !hasSubgroups8()) return 'block';
-  const candidates = software ? ['block', 'subgroup', ...(stackOk(s) ? ['subgroup_stack'] : [])] : HARDWARE_CANDIDATES;
+  // Split-K is for outputs too small to fill the GPU; a batch fills it with its items.
+  const hardware = s.batch > 1 ? HARDWARE_CANDIDATES.filter((v) => !TILED[v]?.splitK) : HARDWARE_CANDIDATES;
+  const candidates = software ? ['block', 'subgroup', ...(stackOk(s) ? ['subgroup_stack'] : [])] : hardware;
   const fallback = software ? 'subgroup' : 'tiled';
-  const key = `${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
+  const key = `${s.batch > 1 ? `${s.batch}*` : ''}${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
   return choose('matmul', key, candidates, fallback, () => matmulTrial(s, bias)) as MatmulVariant;
 }
 
 function matmulTrial(s: MatmulShape, bias: boolean): Trial {
-  const a = randNormal((s.transA ? [s.K, s.M] : [s.M, s.K]) as [number, number], 0, 1, { seed: 1 });
-  const b = randNormal((s.transB ? [s.N, s.K] : [s.K, s.N]) as [number, number], 0, 1, { seed: 2 });
+  const items = s.batch > 1 ? [s.batch] : [];
+  const a = randNormal([...items, ...(s.transA ? [s.K, s.M] : [s.M, s.K])] as Shape, 0, 1, { seed: 1 });
+  const b = randNormal([...items, ...(s.transB ? [s.N, s.K] : [s.K, s.N])] as Shape, 0, 1, { seed: 2 });
   const c = bias ? randNormal([s.N] as [number], 0, 1, { seed: 3 }) : null;
   return {
     run: (v) => mm(a, b, s.transA, s.transB, c, v as MatmulVariant).dispose(),
@@ -167,19 +177,35 @@ function describeOperand(name: string, t: Tensor, trans: boolean): string {
 
 /** op(a)[M, K] @ op(b)[K, N] -> [M, N]; op transposes when transA / transB is set (no copy is made). */
 export function matmul(a: Tensor<Shape2>, b: Tensor<Shape2>, options: MatmulOptions = {}): Tensor<Shape2> {
+  return product('matmul', a, b, options, 2) as Tensor<Shape2>;
+}
+
+/**
+ * Batched matmul (torch.bmm): op(a)[B, M, K] @ op(b)[B, K, N] -> [B, M, N], item by item; op
+ * transposes each item's matrix when transA / transB is set. One dispatch for the whole batch.
+ */
+export function bmm(a: Tensor<Shape3>, b: Tensor<Shape3>, options: MatmulOptions = {}): Tensor<Shape3> {
+  return product('bmm', a, b, options, 3) as Tensor<Shape3>;
+}
+
+function product(op: string, a: Tensor, b: Tensor, options: MatmulOptions, rank: 2 | 3): Tensor {
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
-  checkInputs('matmul', [a, b], 'f32');
-  checkRank('matmul', a, 2, 'a [M, K]');
-  checkRank('matmul', b, 2, 'b [K, N]');
-  const Ka = transA ? a.shape[0]! : a.shape[1]!;
-  const Kb = transB ? b.shape[1]! : b.shape[0]!;
+  checkInputs(op, [a, b], 'f32');
+  const items = rank === 3 ? 'B, ' : '';
+  checkRank(op, a, rank, `a [${items}M, K]`);
+  checkRank(op, b, rank, `b [${items}K, N]`);
+  const d = rank - 2;
+  if (rank === 3 && a.shape[0] !== b.shape[0])
+    throw new Error(`${op}: batch sizes differ: a ${fmtShape(a.shape)} has ${a.shape[0]} items, b ${fmtShape(b.shape)} has ${b.shape[0]}`);
+  const Ka = transA ? a.shape[d]! : a.shape[d + 1]!;
+  const Kb = transB ? b.shape[d + 1]! : b.shape[d]!;
   if (Ka !== Kb)
     throw new Error(
-      `matmul: inner dimensions differ: ${describeOperand('a', a, transA)} (K=${Ka}) vs ${describeOperand('b', b, transB)} (K=${Kb})`,
+      `${op}: inner dimensions differ: ${describeOperand('a', a, transA)} (K=${Ka}) vs ${describeOperand('b', b, transB)} (K=${Kb})`,
     );
   const out = mm(a, b, transA, transB, null);
-  return record(out, 'matmul', [a, b], (g) => [
+  return record(out, op, [a, b], (g) => [
     // dop(A) = dC @ op(B)^T; stored A^T when transA: dA = op(B) @ dC^T.
     a.requiresGrad ? (transA ? mm(b, g, transB, true, null) : mm(g, b, false, !transB, null)) : null,
     // dop(B) = op(A)^T @ dC; stored B^T when transB: dB = dC^T @ op(A).
@@ -209,7 +235,7 @@ export function linear(x: Tensor<Shape2>, w: Tensor<Shape2>, bias: Tensor<Shape1
     throw new Error(`linear: x ${fmtShape(x.shape)} has ${inX} input features but w ${fmtShape(w.shape)} (w is [out, in]) expects ${inW}`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== outF))
     throw new Error(`linear: bias has shape ${fmtShape(bias.shape)}, expected [${outF}] (one per output of w ${fmtShape(w.shape)})`);
-  const out = mm(x, w, false, true, bias);
+  const out = mm(x, w, false, true, bias) as Tensor<Shape2>;
   return record(out, 'linear', [x, w, bias], (g) => [
     x.requiresGrad ? mm(g, w, false, false, null) : null, // dx = dy @ w
     w.requiresGrad ? mm(g, x, true, false, null) : null, // dw = dy^T @ x
