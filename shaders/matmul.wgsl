@@ -14,9 +14,10 @@
 // Rows/columns of a block that fall outside C are read clamped to the last valid row/column (no
 // branches in the K loop) and simply not written.
 // Batched products (bmm: A [B, M, K], B [B, K, N], C [B, M, N], contiguous items): workgroup g works
-// on item g / perBatch; a single product passes perBatch >= the workgroup count.
+// on item g / perBatch (workgroups past the last item, from grid()'s rounding, do nothing); a single
+// product passes perBatch = the workgroup count and items = 1.
 
-struct Params { M: u32, N: u32, K: u32, tilesM: u32, tilesN: u32, groupsN: u32, perBatch: u32 }
+struct Params { M: u32, N: u32, K: u32, tilesM: u32, tilesN: u32, groupsN: u32, perBatch: u32, items: u32 }
 
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
@@ -43,7 +44,7 @@ fn tile_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> Tile {
   let g = g0 % P.perBatch;
   let tn = (g % P.groupsN) * WG_N + li % WG_N;
   let tm = (g / P.groupsN) * (64u / WG_N) + li / WG_N;
-  return Tile(tm * 4u, tn * 4u, tn < P.tilesN && tm < P.tilesM, item * P.M * P.K, item * P.K * P.N, item * P.M * P.N);
+  return Tile(tm * 4u, tn * 4u, tn < P.tilesN && tm < P.tilesM && item < P.items, item * P.M * P.K, item * P.K * P.N, item * P.M * P.N);
 }
 
 // acc[i] holds C[m0 + i, n0 .. n0 + 3].

@@ -12,9 +12,9 @@
 enable subgroups;
 
 // Batched products (bmm: A [B, M, K], B [B, K, N], C [B, M, N]): workgroup g works on item
-// g / perBatch, at the element offsets offA, offB, offC; a single product passes perBatch >= the
-// workgroup count.
-struct Params { M: u32, N: u32, K: u32, groupsN: u32, perBatch: u32 }
+// g / perBatch, at the element offsets offA, offB, offC; a single product passes perBatch = the
+// workgroup count and items = 1. Workgroups past the last item (grid()'s rounding) return at once.
+struct Params { M: u32, N: u32, K: u32, groupsN: u32, perBatch: u32, items: u32 }
 
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
@@ -38,14 +38,14 @@ var<private> offA: u32;
 var<private> offB: u32;
 var<private> offC: u32;
 
-// This workgroup's index within its batch item; sets the item's offsets.
-fn batch_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+// This workgroup's batch item and its index within it; sets the item's offsets.
+fn batch_group(wid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
   let g = linear_group(wid, nwg);
   let item = g / P.perBatch;
   offA = item * P.M * P.K;
   offB = item * P.K * P.N;
   offC = item * P.M * P.N;
-  return g % P.perBatch;
+  return vec2<u32>(item, g % P.perBatch);
 }
 
 // v of lanes 0..7, in every lane.
@@ -92,7 +92,9 @@ fn store(m: u32, n: u32, v: f32, bv: f32) {
 @compute @workgroup_size(64)
 fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = batch_group(wid, nwg);
+  let bg = batch_group(wid, nwg);
+  if (bg.x >= P.items) { return; }
+  let g = bg.y;
   let sub = li / 8u;
   let m0 = ((g / P.groupsN) * SG_M + sub % SG_M) * 16u;
   let n0 = ((g % P.groupsN) * (8u / SG_M) + sub / SG_M) * 16u;
@@ -169,7 +171,9 @@ fn sgs_store(acc: ptr<function, array<f32, 128>>, i: u32, m0: u32, n: u32, bv: a
 @compute @workgroup_size(64)
 fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = batch_group(wid, nwg);
+  let bg = batch_group(wid, nwg);
+  if (bg.x >= P.items) { return; }
+  let g = bg.y;
   let groupsM = (P.M + 16u * SGS_M - 1u) / (16u * SGS_M);
   let sub = li / 8u;
   let m0 = ((g % groupsM) * SGS_M + sub % SGS_M) * 16u;

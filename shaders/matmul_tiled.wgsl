@@ -17,9 +17,9 @@
 // (kPer >= K) is the plain product.
 // Batched products (bmm: A [B, M, K], B [B, K, N], C [B, M, N]) take the place of the splits: slab
 // s = g / tiles is item s / kSplits, split s % kSplits (the host never splits K of a batch), and
-// c[s, M, N] is then the item's product.
+// c[s, M, N] is then the item's product. Slabs past the last (grid()'s rounding) do nothing.
 
-struct Params { M: u32, N: u32, K: u32, groupsN: u32, tiles: u32, kPer: u32, kSplits: u32 }
+struct Params { M: u32, N: u32, K: u32, groupsN: u32, tiles: u32, kPer: u32, kSplits: u32, slabs: u32 }
 
 override TRANS_A: bool = false; // A stored [K, M] instead of [M, K]
 override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
@@ -74,6 +74,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let g = linear_group(wid, nwg);
   let tile = g % P.tiles;
   let slab = g / P.tiles;
+  if (slab >= P.slabs) { return; }
   let split = slab % P.kSplits;
   let item = slab / P.kSplits;
   offA = item * P.M * P.K;

@@ -34,6 +34,7 @@ const CASES: Case[] = [
   { name: '3x3 same stride 2, no bias', x: [1, 4, 7, 9], w: [3, 4, 3, 3], bias: false, padding: 'same', stride: 2 },
   { name: '3x3 padding 1 stride 2, batch 3', x: [3, 3, 7, 9], w: [5, 3, 3, 3], bias: true, padding: 1, stride: 2 },
   { name: '3x3 valid', x: [1, 2, 7, 9], w: [5, 2, 3, 3], bias: true, padding: 'valid' },
+  { name: '3x3 padding 2, batch 2 (outer rows and columns see only padding)', x: [2, 5, 6, 7], w: [6, 5, 3, 3], bias: true, padding: 2 },
   { name: '3x3 same stride 3', x: [1, 5, 7, 9], w: [7, 5, 3, 3], bias: true, padding: 'same', stride: 3 },
   { name: '3x3 same stride [2, 1]', x: [3, 3, 7, 9], w: [5, 3, 3, 3], bias: true, padding: 'same', stride: [2, 1] },
   { name: '3x3 same, Cin 1, x without grad', x: [3, 1, 7, 9], w: [8, 1, 3, 3], bias: true, padding: 'same', gradX: false },
@@ -108,6 +109,9 @@ const KERNEL_SETS = {
   'sgr12 forward (blocks of up to 12 columns, 3 or 4 rows), sgr4 weight': set('sgr12', 'sgr4'),
   'thin forward (up to 4 input channels: every output channel per lane), sgv8 weight': set('thin', 'sgv8'),
   'default subgroup kernels': set('subgroup', 'subgroup'),
+  // Winograd F(2x2, 3x3) where the geometry allows (3x3, stride 1; others run 'rows'), its GEMMs
+  // through bmm's automatic kernel; cases with odd output sizes leave partial 2x2 tiles.
+  'wino forward (Winograd F(2x2, 3x3)), cpu weight': set('wino', 'cpu'),
 } as const;
 const restoreAuto = (): void => {
   setConvForwardVariant(null);
@@ -116,7 +120,7 @@ const restoreAuto = (): void => {
 
 for (const [name, use] of Object.entries(KERNEL_SETS))
   describe(`conv2d gradcheck, '${name}' kernels`, () => {
-    withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name.startsWith('rows') || name.startsWith('gemm') || hasSubgroups8());
+    withVariant(name, (v) => (v === null ? restoreAuto() : use()), () => name.startsWith('rows') || name.startsWith('gemm') || name.startsWith('wino') || hasSubgroups8());
     // relu(conv(x) + b) is not differentiable at 0 (finite differences fail there): the fused epilogue
     // is checked against the unfused pair, itself gradchecked above and in elementwise.test.ts.
     for (const [what, opts] of [['3x3 same', { padding: 'same' }], ['3x3 stride 2 (direct kernel)', { padding: 1, stride: 2 }]] as const)
@@ -198,7 +202,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, wino or null/);
   });
 });
 

@@ -9,7 +9,7 @@ export {
   Tensor, tensor, empty, zeros, ones, full, randUniform, randNormal, heNormal, glorotUniform,
   tidy, keep, shapeSize, fmtShape, checkInputs, checkRank, checkSameShape, positivePair,
 } from './tensor.js';
-export type { DType, Shape, Shape1, Shape2, Shape4, TypedArray, CreateOptions, RandomOptions } from './tensor.js';
+export type { DType, Shape, Shape1, Shape2, Shape3, Shape4, TypedArray, CreateOptions, RandomOptions } from './tensor.js';
 export { noGrad, isGradEnabled, needsGrad, record } from './autograd.js';
 export type { GradNode } from './autograd.js';
 export * from './ops/elementwise.js';

@@ -101,7 +101,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
       TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), TM: tiled.TM, BK: tiled.BK,
     });
     const target = splits > 1 ? empty([splits * M * N] as const) : out;
-    dispatch(k, [buffers[0]!, buffers[1]!, buffers[2]!, target.buffer], [M, N, K, groupsN, tiles, kPer, splits], tiles * splits * batch);
+    dispatch(k, [buffers[0]!, buffers[1]!, buffers[2]!, target.buffer], [M, N, K, groupsN, tiles, kPer, splits, splits * batch], tiles * splits * batch);
     if (splits === 1) return out;
     out.dispose();
     const sum = sumMiddle(target, 1, splits, M * N);
@@ -114,14 +114,14 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
     const groupsN = Math.ceil(N / (64 * (8 / SGS_M)));
     const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M });
     const perBatch = groupsN * Math.ceil(M / (16 * SGS_M));
-    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch], perBatch * batch);
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
     return out;
   }
   if (variant === 'subgroup' || variant === 'subgroup_stack') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
     const k = subgroupKernel(transA, transB, bias !== null, K);
-    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, groupsN * groupsM], groupsN * groupsM * batch);
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, groupsN * groupsM, batch], groupsN * groupsM * batch);
     return out;
   }
   // vec4 loads need every vec4 aligned and inside a row: K steps by 4, and the contiguous axis of
@@ -132,7 +132,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   const groupsN = Math.ceil(tilesN / WG_N);
   const groupsM = Math.ceil(tilesM / WG_M);
   const k = blockKernel(transA, transB, bias !== null, vec4);
-  dispatch(k, buffers, [M, N, K, tilesM, tilesN, groupsN, groupsN * groupsM], groupsN * groupsM * batch);
+  dispatch(k, buffers, [M, N, K, tilesM, tilesN, groupsN, groupsN * groupsM, batch], groupsN * groupsM * batch);
   return out;
 }
 
