@@ -1,8 +1,10 @@
-// Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2015) for 3x3 kernels of stride 1: each 2x2 block of outputs (a tile) comes from the
-// 4x4 input patch under it as Y = A^T [ (G g G^T) .* (B^T d B) ] A, so the 36 multiply-adds per
-// tile, input and output channel of the direct convolution become 16. Over all channels the
-// elementwise products are 16 independent GEMMs (one per position xi of the 4x4 transform):
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for
+// Convolutional Neural Networks", 2015) for 3x3 kernels of stride 1: each TILE x TILE block of
+// outputs (a tile) comes from the ALPHA x ALPHA input patch under it (ALPHA = TILE + 2) as
+// Y = A^T [ (G g G^T) .* (B^T d B) ] A, so the 9 TILE^2 multiply-adds per tile, input and output
+// channel of the direct convolution become ALPHA^2: 16 for 36 (2.25x fewer), or 36 for 144 (4x).
+// Over all channels the elementwise products are ALPHA^2 independent GEMMs (one per position xi of
+// the transform):
 //   M[xi][tile, co] = sum_ci V[xi][tile, ci] * U[xi][ci, co]
 // which ops/winograd.ts runs as one batched matmul (bmm) between the three kernels here:
 //   wino_weights: U[xi][ci][co] = (G g G^T)[xi] from the packed weights [Cin*9, Cout4] (conv2d's
@@ -10,19 +12,23 @@
 //   wino_input:   V[xi][tile][ci] = (B^T d B)[xi], 4 channels per invocation as one vec4;
 //   wino_output:  out = A^T M A (+ bias, ReLU) into NCHW, 4 channels per invocation.
 // Channels are padded to multiples of 4 (cin4, cout4) with zeros, so every GEMM operand row is
-// whole vec4s. Tiles are numbered (n, ty, tx); tile (ty, tx) covers output rows 2ty, 2ty + 1 and
-// reads input rows 2ty - pt .. 2ty - pt + 3 (zeros outside the image), columns likewise.
-//
-// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
-// A^T = [1 1 1 0; 0 1 -1 -1]: only additions and halvings, so fp32 rounding stays near the direct
-// sum's (unlike larger tiles such as F(4x4, 3x3), whose transforms have coefficients up to 8).
+// whole vec4s. Tiles are numbered (n, ty, tx) from image n0 on (the host transforms a batch in
+// chunks of images when V or M would pass the device's largest storage binding), zeros outside the
+// image: tile (ty, tx) covers output rows TILE ty .. TILE ty + TILE - 1 and reads
+// input rows TILE ty - pt .. TILE ty - pt + ALPHA - 1.
+// The matrices are the 1-D transforms bt, gt and at below, applied to columns and then to rows.
+// F(2x2, 3x3)'s are additions and halvings, so its fp32 rounding stays near the direct sum's;
+// F(4x4, 3x3)'s (points 0, +-1, +-2) have coefficients up to 8 and lose a few more bits, as in
+// cuDNN and the other libraries that use it.
 
 struct Params {
   n: u32, cin: u32, h: u32, w: u32, cout: u32, oh: u32, ow: u32, pt: i32, pl: i32,
-  tilesH: u32, tilesW: u32, tiles: u32, cin4: u32, cout4: u32, hasBias: u32,
+  tilesH: u32, tilesW: u32, tiles: u32, cin4: u32, cout4: u32, hasBias: u32, n0: u32,
 }
 
 override RELU: bool = false;
+override TILE: u32 = 2u; // 2: F(2x2, 3x3); 4: F(4x4, 3x3)
+override ALPHA: u32 = TILE + 2u;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(0) var<storage, read> src4: array<vec4<f32>>;
@@ -35,9 +41,44 @@ fn invocation(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
   return linear_group(wid, nwg) * 64u + li;
 }
 
-// Rows of B^T d for the four rows d0..d3 of a patch (each a vec4 over 4 channels, per column).
-fn bt4(d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>) -> array<vec4<f32>, 4> {
-  return array<vec4<f32>, 4>(d0 - d2, d1 + d2, d2 - d1, d1 - d3);
+// B^T d of one column (or row) d of a patch (the first ALPHA entries; vec4 over 4 channels).
+fn bt(d: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
+  if (TILE == 2u) {
+    return array<vec4<f32>, 6>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3], vec4<f32>(0.0), vec4<f32>(0.0));
+  }
+  return array<vec4<f32>, 6>(
+    4.0 * d[0] - 5.0 * d[2] + d[4],
+    d[3] + d[4] - 4.0 * (d[1] + d[2]),
+    4.0 * (d[1] - d[2]) + d[4] - d[3],
+    2.0 * (d[3] - d[1]) + d[4] - d[2],
+    2.0 * (d[1] - d[3]) + d[4] - d[2],
+    4.0 * d[1] - 5.0 * d[3] + d[5]);
+}
+
+// G g of one kernel column (or row) g0, g1, g2.
+fn gt(g0: f32, g1: f32, g2: f32) -> array<f32, 6> {
+  if (TILE == 2u) {
+    return array<f32, 6>(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2, 0.0, 0.0);
+  }
+  return array<f32, 6>(
+    0.25 * g0,
+    -(g0 + g1 + g2) / 6.0,
+    -(g0 - g1 + g2) / 6.0,
+    g0 / 24.0 + g1 / 12.0 + g2 / 6.0,
+    g0 / 24.0 - g1 / 12.0 + g2 / 6.0,
+    g2);
+}
+
+// A^T m of one column (or row) m (the first TILE entries of the result count).
+fn at(m: array<vec4<f32>, 6>) -> array<vec4<f32>, 4> {
+  if (TILE == 2u) {
+    return array<vec4<f32>, 4>(m[0] + m[1] + m[2], m[1] - m[2] - m[3], vec4<f32>(0.0), vec4<f32>(0.0));
+  }
+  let s12 = m[1] + m[2];
+  let d12 = m[1] - m[2];
+  let s34 = m[3] + m[4];
+  let d34 = m[3] - m[4];
+  return array<vec4<f32>, 4>(m[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + m[5]);
 }
 
 @compute @workgroup_size(64)
@@ -50,24 +91,16 @@ fn wino_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   if (ci < P.cin) {
     for (var k = 0u; k < 9u; k++) { g[k] = src[(ci * 9u + k) * P.cout4 + co]; }
   }
-  // Gg (4 x 3), then (Gg) G^T (4 x 4).
-  var t: array<f32, 12>;
+  // Gg (ALPHA x 3) by columns, then (Gg) G^T (ALPHA x ALPHA) by rows.
+  var t: array<f32, 18>;
   for (var c = 0u; c < 3u; c++) {
-    let g0 = g[c];
-    let g1 = g[3u + c];
-    let g2 = g[6u + c];
-    t[c] = g0;
-    t[3u + c] = 0.5 * (g0 + g1 + g2);
-    t[6u + c] = 0.5 * (g0 - g1 + g2);
-    t[9u + c] = g2;
+    let col = gt(g[c], g[3u + c], g[6u + c]);
+    for (var r = 0u; r < ALPHA; r++) { t[r * 3u + c] = col[r]; }
   }
   let plane = P.cin4 * P.cout4;
-  for (var r = 0u; r < 4u; r++) {
-    let t0 = t[r * 3u];
-    let t1 = t[r * 3u + 1u];
-    let t2 = t[r * 3u + 2u];
-    let u = array<f32, 4>(t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2);
-    for (var c = 0u; c < 4u; c++) { dst[(r * 4u + c) * plane + i] = u[c]; }
+  for (var r = 0u; r < ALPHA; r++) {
+    let u = gt(t[r * 3u], t[r * 3u + 1u], t[r * 3u + 2u]);
+    for (var c = 0u; c < ALPHA; c++) { dst[(r * ALPHA + c) * plane + i] = u[c]; }
   }
 }
 
@@ -77,39 +110,44 @@ fn pixel(plane: u32, r: i32, c: i32) -> f32 {
   return src[(plane * P.h + u32(r)) * P.w + u32(c)];
 }
 
+// Tile p's image and its first output row and column.
+fn tile_origin(p: u32) -> vec3<u32> {
+  let perImage = P.tilesH * P.tilesW;
+  return vec3<u32>(P.n0 + p / perImage, TILE * ((p % perImage) / P.tilesW), TILE * (p % P.tilesW));
+}
+
 @compute @workgroup_size(64)
 fn wino_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = invocation(wid, nwg, li);
   let groups = P.cin4 / 4u;
   if (i >= P.tiles * groups) { return; }
   let c4 = i % groups;
-  let p = i / groups;
-  let perImage = P.tilesH * P.tilesW;
-  let n = p / perImage;
-  let ty = (p % perImage) / P.tilesW;
-  let tx = p % P.tilesW;
-  let r0 = 2 * i32(ty) - P.pt;
-  let q0 = 2 * i32(tx) - P.pl;
-  // d[r * 4 + c]: the patch value at (r, c) of the 4 channels 4 c4 .. 4 c4 + 3 (zeros past cin).
-  var d: array<vec4<f32>, 16>;
+  let o = tile_origin(i / groups);
+  let r0 = i32(o.y) - P.pt;
+  let q0 = i32(o.z) - P.pl;
+  // d[r * 6 + c]: the patch value at (r, c) of the 4 channels 4 c4 .. 4 c4 + 3 (zeros past cin).
+  var d: array<vec4<f32>, 36>;
   for (var j = 0u; j < 4u; j++) {
     let ci = c4 * 4u + j;
     if (ci >= P.cin) { break; }
-    let plane = n * P.cin + ci;
-    for (var r = 0u; r < 4u; r++) {
-      for (var c = 0u; c < 4u; c++) { d[r * 4u + c][j] = pixel(plane, r0 + i32(r), q0 + i32(c)); }
+    let plane = o.x * P.cin + ci;
+    for (var r = 0u; r < ALPHA; r++) {
+      for (var c = 0u; c < ALPHA; c++) { d[r * 6u + c][j] = pixel(plane, r0 + i32(r), q0 + i32(c)); }
     }
   }
-  // B^T d per column, then (B^T d) B per row.
-  var t: array<vec4<f32>, 16>;
-  for (var c = 0u; c < 4u; c++) {
-    let b = bt4(d[c], d[4u + c], d[8u + c], d[12u + c]);
-    for (var r = 0u; r < 4u; r++) { t[r * 4u + c] = b[r]; }
+  // B^T d by columns, then (B^T d) B by rows.
+  for (var c = 0u; c < ALPHA; c++) {
+    var col: array<vec4<f32>, 6>;
+    for (var r = 0u; r < ALPHA; r++) { col[r] = d[r * 6u + c]; }
+    let b = bt(col);
+    for (var r = 0u; r < ALPHA; r++) { d[r * 6u + c] = b[r]; }
   }
   let stride = P.tiles * groups;
-  for (var r = 0u; r < 4u; r++) {
-    let v = bt4(t[r * 4u], t[r * 4u + 1u], t[r * 4u + 2u], t[r * 4u + 3u]);
-    for (var c = 0u; c < 4u; c++) { dst4[(r * 4u + c) * stride + i] = v[c]; }
+  for (var r = 0u; r < ALPHA; r++) {
+    var row: array<vec4<f32>, 6>;
+    for (var c = 0u; c < ALPHA; c++) { row[c] = d[r * 6u + c]; }
+    let v = bt(row);
+    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + i] = v[c]; }
   }
 }
 
@@ -119,39 +157,35 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let groups = P.cout4 / 4u;
   if (i >= P.tiles * groups) { return; }
   let c4 = i % groups;
-  let p = i / groups;
-  let perImage = P.tilesH * P.tilesW;
-  let n = p / perImage;
-  let ty = (p % perImage) / P.tilesW;
-  let tx = p % P.tilesW;
+  let o = tile_origin(i / groups);
   let stride = P.tiles * groups;
-  // A^T m per column (2 x 4), then (A^T m) A per row (2 x 2).
-  var t: array<vec4<f32>, 8>;
-  for (var c = 0u; c < 4u; c++) {
-    let m0 = src4[c * stride + i];
-    let m1 = src4[(4u + c) * stride + i];
-    let m2 = src4[(8u + c) * stride + i];
-    let m3 = src4[(12u + c) * stride + i];
-    t[c] = m0 + m1 + m2;
-    t[4u + c] = m1 - m2 - m3;
+  // A^T m by columns (TILE x ALPHA), then (A^T m) A by rows (TILE x TILE).
+  var t: array<vec4<f32>, 24>;
+  for (var c = 0u; c < ALPHA; c++) {
+    var col: array<vec4<f32>, 6>;
+    for (var r = 0u; r < ALPHA; r++) { col[r] = src4[(r * ALPHA + c) * stride + i]; }
+    let a = at(col);
+    for (var r = 0u; r < TILE; r++) { t[r * 6u + c] = a[r]; }
   }
   var b = vec4<f32>(0.0);
   if (P.hasBias != 0u) {
     for (var j = 0u; j < 4u; j++) { b[j] = bias[min(c4 * 4u + j, P.cout - 1u)]; }
   }
-  for (var r = 0u; r < 2u; r++) {
-    let y = 2u * ty + r;
+  for (var r = 0u; r < TILE; r++) {
+    let y = o.y + r;
     if (y >= P.oh) { break; }
-    let row = array<vec4<f32>, 2>(t[r * 4u] + t[r * 4u + 1u] + t[r * 4u + 2u], t[r * 4u + 1u] - t[r * 4u + 2u] - t[r * 4u + 3u]);
-    for (var c = 0u; c < 2u; c++) {
-      let x = 2u * tx + c;
+    var row: array<vec4<f32>, 6>;
+    for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 6u + c]; }
+    let ys = at(row);
+    for (var c = 0u; c < TILE; c++) {
+      let x = o.z + c;
       if (x >= P.ow) { break; }
-      var v = row[c] + b;
+      var v = ys[c] + b;
       if (RELU) { v = max(v, vec4<f32>(0.0)); }
       for (var j = 0u; j < 4u; j++) {
         let co = c4 * 4u + j;
         if (co >= P.cout) { break; }
-        dst[((n * P.cout + co) * P.oh + y) * P.ow + x] = v[j];
+        dst[((o.x * P.cout + co) * P.oh + y) * P.ow + x] = v[j];
       }
     }
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, setWinogradChunkBytes, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -112,6 +112,7 @@ const KERNEL_SETS = {
   // Winograd F(2x2, 3x3) where the geometry allows (3x3, stride 1; others run 'rows'), its GEMMs
   // through bmm's automatic kernel; cases with odd output sizes leave partial 2x2 tiles.
   'wino forward (Winograd F(2x2, 3x3)), cpu weight': set('wino', 'cpu'),
+  'wino4 forward (Winograd F(4x4, 3x3)), gpu weight': set('wino4', 'gpu'),
 } as const;
 const restoreAuto = (): void => {
   setConvForwardVariant(null);
@@ -202,7 +203,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, wino or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, wino, wino4 or null/);
   });
 });
 
@@ -246,6 +247,23 @@ describe('conv2d larger shapes against the reference', () => {
     checkLarge([4, 1, 24, 24], [6, 1, 3, 3], { padding: 'same' }, true, 14));
   it('forward and grads N=2, 16 -> 32 channels, 12x12, 3x3 same (unsplit weight-gradient reduction)', () =>
     checkLarge([2, 16, 12, 12], [32, 16, 3, 3], { padding: 'same' }, true, 15));
+});
+
+// A batch whose Winograd temporaries would pass the device's largest storage binding is transformed
+// in chunks of images (one bmm each) into the one output; here the limit is lowered so that 5 images
+// of 12 channels at 10x9 run 2 at a time (the last chunk 1), against the float64 reference.
+describe('conv2d Winograd in chunks of images', () => {
+  for (const [variant, bytes] of [['wino', 2 * 16 * 25 * 12 * 4], ['wino4', 2 * 36 * 9 * 12 * 4]] as const)
+    it(`'${variant}': forward and grads N=5, 12 -> 10 channels, 10x9, 3x3 same, 2 images per chunk`, async () => {
+      setConvForwardVariant(variant);
+      const prev = setWinogradChunkBytes(bytes);
+      try {
+        await checkLarge([5, 12, 10, 9], [10, 12, 3, 3], { padding: 'same' }, true, 37);
+      } finally {
+        setWinogradChunkBytes(prev);
+        setConvForwardVariant(null);
+      }
+    });
 });
 
 describe('conv2d temporaries', () => {

@@ -35,6 +35,7 @@ const slot = (op: string, key: string): string => `${op}|${key}`;
 // 5: forward_thin joined the conv2d forward candidates (4: briefly the 16-channel forward_sgr forms, reverted).
 // 6: forward_gemm's 32-channel tile (gemm32) joined the hardware conv2d forward candidates.
 // 7: forward_rows variants for GPUs (rows_split, rows_pf, rows_split_pf; whole rows up to 12 wide).
+// 8: Winograd F(2x2, 3x3) (wino) joined the conv2d forward candidates; bmm shapes are tuned.
 const TUNE_VERSION = 8;
 
 function enabled(): boolean {

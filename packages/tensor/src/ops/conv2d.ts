@@ -139,19 +139,19 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
  * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
  * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
- * default pixels per lane); 'wino' (Winograd F(2x2, 3x3), winograd.ts: 3x3 kernels of stride 1; any
- * adapter). The tuner picks among them per shape.
+ * default pixels per lane); 'wino' / 'wino4' (Winograd F(2x2, 3x3) / F(4x4, 3x3), winograd.ts: 3x3
+ * kernels of stride 1; any adapter). The tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'wino';
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'wino' | 'wino4';
 const ROWS_VARIANTS: readonly string[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf'];
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'wino'];
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'wino', 'wino4'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
 export function setConvForwardVariant(v: ConvForwardVariant | null): void {
   if (v !== null && !FORWARD_VARIANTS.includes(v))
     throw new Error(`setConvForwardVariant: expected one of ${FORWARD_VARIANTS.join(', ')} or null, got ${JSON.stringify(v)}`);
-  if (v !== null && !ROWS_VARIANTS.includes(v) && !isGemm(v) && v !== 'wino' && !hasSubgroups8())
+  if (v !== null && !ROWS_VARIANTS.includes(v) && !isGemm(v) && !isWino(v) && !hasSubgroups8())
     throw new Error(`setConvForwardVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedForward = v;
 }
@@ -161,13 +161,14 @@ const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm
 
 /** The Winograd path's geometries: 3x3 kernels of stride 1 (any padding). */
 const winoOk = (g: Geometry): boolean => g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1;
+const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino4';
 /**
  * The tuner weighs Winograd from this many input channels (the GEMMs' K): below it the transforms'
  * traffic outweighs the saved multiplies (lavapipe, 32 -> 64 channels at 48x48: the GEMMs alone
  * took 92 ms against the direct kernel's 82).
  */
 const WINO_MIN_CIN = 64;
-const winoCandidate = (g: Geometry): string[] => (winoOk(g) && g.cin >= WINO_MIN_CIN ? ['wino'] : []);
+const winoCandidate = (g: Geometry): string[] => (winoOk(g) && g.cin >= WINO_MIN_CIN ? ['wino', 'wino4'] : []);
 
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
@@ -184,7 +185,7 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
     if (forcedForward || software) return 'direct';
     return choose('conv2d.forward', geometryKey(g), ['direct', ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
   }
-  if (forcedForward === 'wino') return winoOk(g) ? 'wino' : 'rows';
+  if (isWino(forcedForward)) return winoOk(g) ? forcedForward! : 'rows';
   if (!software && !forcedForward) {
     const rows = rowsSplits(g).splits > 1 ? ROWS_VARIANTS : ['rows', 'rows_pf'];
     return choose('conv2d.forward', geometryKey(g), [...rows, ...gemmCandidates(g), ...winoCandidate(g)], 'gemm', () => forwardTrial(g));
@@ -430,7 +431,7 @@ export function conv2d(
 function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (choice === 'wino') return winogradConv3x3(x, wf, bias, g, relu);
+  if (isWino(choice)) return winogradConv3x3(x, wf, bias, g, relu, choice === 'wino4' ? 4 : 2);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;

@@ -1,11 +1,14 @@
-// conv2d's Winograd F(2x2, 3x3) path for 3x3 kernels of stride 1 (forward, and the stride-1 input
-// gradient, which conv2d.ts runs as a forward convolution with the flipped kernel): transform the
-// weights and the input tiles, multiply the 16 transform positions as one batched matmul (bmm, so
-// every adapter gets its tuned GEMM kernel), transform back with the bias and ReLU fused.
-// 2.25x fewer multiply-adds than the direct convolution, for ~(16 / 4) x the input and
-// (16 / 4) x the output in temporary traffic: it pays where channels are many and maps are small
-// (the GEMMs are long in K and N); the tuner weighs it against the direct kernels per shape.
+// conv2d's Winograd path for 3x3 kernels of stride 1 (forward, and the stride-1 input gradient,
+// which conv2d.ts runs as a forward convolution with the flipped kernel): transform the weights and
+// the input tiles, multiply the transform positions as one batched matmul (bmm, so every adapter
+// gets its tuned GEMM kernel), transform back with the bias and ReLU fused.
+// F(2x2, 3x3): 2.25x fewer multiply-adds than the direct convolution, for 16 / 4 = 4x the input and
+// the output in temporaries; F(4x4, 3x3): 4x fewer, for 36 / 16 = 2.25x (but tiles of 4x4 outputs
+// waste more on small maps: a 6x6 map takes 2x2 tiles of 16 outputs, as many GEMM rows per image as
+// F(2x2, 3x3)'s 3x3 tiles of 4). It pays where channels are many (long GEMMs in K and N); the tuner
+// weighs both against the direct kernels per shape.
 // WGSL: winograd.wgsl (the transforms and their layouts).
+import { gpu } from '../device.js';
 import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
 import { Tensor, empty, type Shape4 } from '../tensor.js';
 import { bmm } from './matmul.js';
@@ -24,39 +27,60 @@ export interface WinogradGeometry {
 }
 
 const LAYOUT = ['read', 'read', 'rw'] as const;
-const WEIGHTS = kernelFor('winograd', 'wino_weights', LAYOUT);
-const INPUT = kernelFor('winograd', 'wino_input', LAYOUT);
-const OUTPUT = kernelFor('winograd', 'wino_output', LAYOUT);
-const OUTPUT_RELU = kernelFor('winograd', 'wino_output', LAYOUT, { RELU: 1 });
 const WG = 64;
-/** Positions of the 4x4 transform: the GEMMs of one layer. */
-const XI = 16;
+/** Outputs per tile side: F(2x2, 3x3) or F(4x4, 3x3). */
+export type WinogradTile = 2 | 4;
 
 const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
+
+let chunkLimit: number | null = null;
+/**
+ * Tests: the most bytes one temporary (V or M) may take, in place of the device's largest storage
+ * binding, so that small batches run in chunks of images too; null restores the device's limit.
+ * Returns the previous setting.
+ */
+export function setWinogradChunkBytes(bytes: number | null): number | null {
+  const prev = chunkLimit;
+  chunkLimit = bytes;
+  return prev;
+}
 
 /**
  * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a 3x3, stride-1 geometry, from
  * x [N, Cin, H, W] and the weights packed as conv2d's forward reads them: [Cin * 9, Cout4].
  */
-export function winogradConv3x3(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean): Tensor<Shape4> {
-  const tilesH = Math.ceil(g.oh / 2);
-  const tilesW = Math.ceil(g.ow / 2);
-  const tiles = g.n * tilesH * tilesW;
+export function winogradConv3x3(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile): Tensor<Shape4> {
+  const kernel = (entry: string, constants: Record<string, number> = {}): Kernel => kernelFor('winograd', entry, LAYOUT, { TILE: tile, ...constants });
+  // The GEMMs of one layer: one per position of the (tile + 2) x (tile + 2) transform.
+  const XI = (tile + 2) ** 2;
+  const tilesH = Math.ceil(g.oh / tile);
+  const tilesW = Math.ceil(g.ow / tile);
+  const perImage = tilesH * tilesW;
   const cin4 = ceil4(g.cin);
   const cout4 = ceil4(g.cout);
-  const params = [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.pt >>> 0, g.pl >>> 0, tilesH, tilesW, tiles, cin4, cout4, bias ? 1 : 0];
-  const run = (k: Kernel, src: Tensor, dst: Tensor, invocations: number): void =>
-    dispatch(k, [src.buffer, (bias ?? src).buffer, dst.buffer], params, Math.ceil(invocations / WG));
+  // Images per chunk: V [16, tiles, cin4] and M [16, tiles, cout4] must each fit one storage binding
+  // (128 MiB on lavapipe: with F(2x2, 3x3), 64 images of 64 channels at 48x48 need 144 MiB).
+  const maxBinding = chunkLimit ?? gpu().device.limits.maxStorageBufferBindingSize;
+  const perChunk = Math.max(1, Math.min(g.n, Math.floor(maxBinding / (XI * perImage * Math.max(cin4, cout4) * 4))));
+  const params = (n0: number, images: number): number[] =>
+    [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.pt >>> 0, g.pl >>> 0, tilesH, tilesW, images * perImage, cin4, cout4, bias ? 1 : 0, n0];
+  const run = (k: Kernel, src: Tensor, dst: Tensor, p: number[], invocations: number): void =>
+    dispatch(k, [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
 
   const u = empty([XI, cin4, cout4] as const);
-  run(WEIGHTS, packed, u, cin4 * cout4);
-  const v = empty([XI, tiles, cin4] as const);
-  run(INPUT, x, v, tiles * (cin4 / 4));
-  const m = bmm(v, u);
-  v.dispose();
-  u.dispose();
+  run(kernel('wino_weights'), packed, u, params(0, g.n), cin4 * cout4);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
-  run(relu ? OUTPUT_RELU : OUTPUT, m, out, tiles * (cout4 / 4));
-  m.dispose();
+  for (let n0 = 0; n0 < g.n; n0 += perChunk) {
+    const images = Math.min(perChunk, g.n - n0);
+    const tiles = images * perImage;
+    const p = params(n0, images);
+    const v = empty([XI, tiles, cin4] as const);
+    run(kernel('wino_input'), x, v, p, tiles * (cin4 / 4));
+    const m = bmm(v, u);
+    v.dispose();
+    run(kernel('wino_output', { RELU: +relu }), m, out, p, tiles * (cout4 / 4));
+    m.dispose();
+  }
+  u.dispose();
   return out;
 }
