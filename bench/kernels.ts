@@ -19,7 +19,7 @@
 // --json writes bench/results/<adapter>.json; `node bench/dist/markdown.js FILE` prints it as tables.
 import {
   initDevice, describeDevice, gpu, releaseDevice, randNormal, zeros, tensor, tidy, noGrad,
-  matmul, linear, conv2d, conv2dOutputShape, batchNorm, maxPool2d, softmaxCrossEntropy, adamSteps,
+  matmul, linear, conv2d, conv2dOutputShape, conv2dKernel, batchNorm, maxPool2d, softmaxCrossEntropy, adamSteps,
   type Tensor, type Shape, type Shape1, type Shape2, type Shape4,
 } from '@fer/tensor';
 import { createModel, Sequential, Conv2d, Linear, BatchNorm2d, MaxPool2d, type Module } from '@fer/nn';
@@ -52,6 +52,8 @@ interface Row {
   shape: string;
   /** The model layers with this shape ('seed-cnn features.3, fast features.4'), where it comes from a model. */
   usedBy?: string;
+  /** Our kernel for the row where the tuner chooses among several (conv2d passes). */
+  ourKernel?: string;
   unit: Unit;
   /** GFLOP (GFLOP/s rows) or GB of minimum traffic (GB/s rows) per run. */
   work: number;
@@ -103,11 +105,12 @@ async function bench(
   kernel: string, shape: string, unit: Unit, work: number, ours: Timing,
   peerRun: ((p: TfjsPeer) => Promise<Timing>) | string,
   usedBy?: string,
+  ourKernel?: string,
 ): Promise<void> {
   const rate = work / (ours.medianMs / 1000);
-  const row: Row = { kernel, shape, ...(usedBy ? { usedBy } : {}), unit, work, timing: ours, rate, percentOfPeak: percent(rate, unit), peers: {} };
+  const row: Row = { kernel, shape, ...(usedBy ? { usedBy } : {}), ...(ourKernel ? { ourKernel } : {}), unit, work, timing: ours, rate, percentOfPeak: percent(rate, unit), peers: {} };
   rows.push(row);
-  console.log(`${kernel.padEnd(26)} ${shape}${usedBy ? `  [${usedBy}]` : ''}`);
+  console.log(`${kernel.padEnd(26)} ${shape}${usedBy ? `  [${usedBy}]` : ''}${ourKernel ? `  (ours: ${ourKernel})` : ''}`);
   console.log(`  ${line('ours', ours, rate, unit)}`);
   for (const p of peerList) {
     if (!(p instanceof TfjsPeer)) {
@@ -245,7 +248,7 @@ async function benchConv(layer: Conv2d, inShape: Shape4, usedBy: string): Promis
       : (p: TfjsPeer) => p.conv2d(pass, xv!, x.shape, wv!, w.shape, gyv!, outShape, padding, timing);
 
   const fwd = await time(() => noGrad(() => tidy(() => void conv2d(x, w, null, options))), timing);
-  await bench('conv2d forward', shape, 'GFLOP/s', gflop, fwd, peerRun('forward'), usedBy);
+  await bench('conv2d forward', shape, 'GFLOP/s', gflop, fwd, peerRun('forward'), usedBy, conv2dKernel(x.shape, w.shape, options, 'forward'));
   x.requiresGrad = true;
   w.requiresGrad = true;
   const y = conv2d(x, w, null, options);
@@ -254,7 +257,7 @@ async function benchConv(layer: Conv2d, inShape: Shape4, usedBy: string): Promis
     x.requiresGrad = input;
     w.requiresGrad = !input;
     const t = await time(() => noGrad(() => tidy(() => back(gy))), timing);
-    await bench(`conv2d backward-${pass}`, shape, 'GFLOP/s', gflop, t, peerRun(pass), usedBy);
+    await bench(`conv2d backward-${pass}`, shape, 'GFLOP/s', gflop, t, peerRun(pass), usedBy, conv2dKernel(x.shape, w.shape, options, pass));
   }
   for (const t of [y, gy, x, w]) t.dispose();
 }

@@ -17,6 +17,8 @@ interface Row {
   kernel: string;
   shape: string;
   usedBy?: string;
+  /** Our tuned kernel (conv2d rows; files before session 14 lack it). */
+  ourKernel?: string;
   unit: string;
   timing: Timing;
   rate: number;
@@ -97,7 +99,7 @@ export function toMarkdown(r: Results): string {
       esc(row.shape),
       esc(row.usedBy ?? ''),
       `${ms(t.medianMs)} (${ms(t.minMs)}–${ms(t.maxMs)})`,
-      `${num(row.rate)} ${row.unit}`,
+      `${num(row.rate)} ${row.unit}${row.ourKernel ? ` (${row.ourKernel})` : ''}`,
       `${num(row.percentOfPeak)}%`,
     ];
     for (const name of peerNames) {
@@ -109,6 +111,12 @@ export function toMarkdown(r: Results): string {
     out.push(`| ${cells.join(' | ')} |`);
   }
   out.push('', '× = peer median / our median (> 1: ours is faster). GB/s rows count the least traffic (every tensor read or written once).');
+  if (r.rows.some((row) => row.ourKernel))
+    out.push(
+      '',
+      'conv2d rows name our tuned kernel beside the rate. Every conv2d rate counts the direct convolution\'s 2·N·Cout·OH·OW·Cin·KH·KW flops, ' +
+        "so Winograd rows (wino: F(2x2, 3x3), 2.25x fewer multiplies; wino4: F(4x4, 3x3), 4x fewer) give an effective rate, which may pass the fma peak.",
+    );
 
   if (r.steps?.length) {
     const stepPeers = [...new Set(r.steps.flatMap((s) => Object.keys(s.peers)))];

@@ -294,6 +294,23 @@ export function conv2dOutputShape(x: Shape4, w: Shape4, options?: Conv2dOptions)
   return [g.n, g.cout, g.oh, g.ow];
 }
 
+/**
+ * The kernel conv2d runs for a pass of this layer on the current adapter: the tuned choice where the
+ * shape was tuned (else the default it would run now, queueing the shape for autotune()). 'forward',
+ * 'input' (the input gradient: a forward-kernel name for stride 1, else 'backward_input') or
+ * 'weight'. For benchmarks and profiles (e.g. Winograd rows, whose GFLOP/s count the direct
+ * convolution's work).
+ */
+export function conv2dKernel(x: Shape4, w: Shape4, options: Conv2dOptions | undefined, pass: 'forward' | 'input' | 'weight'): string {
+  const g = geometry(x, w, options);
+  if (pass === 'weight') return weightKernelFor(g);
+  if (pass === 'input') {
+    if (g.sh !== 1 || g.sw !== 1) return 'backward_input';
+    return forwardKernelFor(inputGradGeometry(g), g.kw <= ROWS_MAX_KW);
+  }
+  return forwardKernelFor(g, g.sw === 1 && g.kw <= ROWS_MAX_KW);
+}
+
 /** The uniform words: geometry, then the kernel's own words a..g. */
 function words(g: Geometry | null, extra: number[]): number[] {
   const p = g ? [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl] : new Array<number>(13).fill(0);
@@ -509,14 +526,18 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
   return out;
 }
 
+/** The stride-1 input gradient as a forward convolution: of gy, padded by K - 1 - p before. */
+function inputGradGeometry(g: Geometry): Geometry {
+  return { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, oh: g.h, ow: g.w, sh: 1, sw: 1, pt: g.kh - 1 - g.pt, pl: g.kw - 1 - g.pl };
+}
+
 function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
   if (g.sh === 1 && g.sw === 1) {
     // Stride 1: the input gradient is a convolution of gy with the flipped kernel (channels
     // swapped), padded by (K - 1 - p) before; packing [Cout*KH*KW, Cin4] with the kernel
     // positions reversed gives exactly the forward's weight layout.
     const wt = pack(w, g.cout, g.cin, g.kh * g.kw, true);
-    const t: Geometry = { n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw, oh: g.h, ow: g.w, sh: 1, sw: 1, pt: g.kh - 1 - g.pt, pl: g.kw - 1 - g.pl };
-    const dx = forwardPacked(gy, wt, null, t);
+    const dx = forwardPacked(gy, wt, null, inputGradGeometry(g));
     wt.dispose();
     return dx;
   }
