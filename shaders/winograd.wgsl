@@ -1,13 +1,14 @@
-// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for
-// Convolutional Neural Networks", 2015) for 3x3 kernels of stride 1: each TILE x TILE block of
-// outputs (a tile) comes from the ALPHA x ALPHA input patch under it (ALPHA = TILE + 2) as
-// Y = A^T [ (G g G^T) .* (B^T d B) ] A, so the 9 TILE^2 multiply-adds per tile, input and output
-// channel of the direct convolution become ALPHA^2: 16 for 36 (2.25x fewer), or 36 for 144 (4x).
+// Winograd F(2x2, 3x3), F(4x4, 3x3) and F(2x2, 5x5) convolution (Lavin & Gray, "Fast Algorithms
+// for Convolutional Neural Networks", 2015) for KSIZE x KSIZE kernels of stride 1: each TILE x TILE
+// block of outputs (a tile) comes from the ALPHA x ALPHA input patch under it (ALPHA = TILE +
+// KSIZE - 1) as Y = A^T [ (G g G^T) .* (B^T d B) ] A, so the KSIZE^2 TILE^2 multiply-adds per tile,
+// input and output channel of the direct convolution become ALPHA^2: 16 for 36 (2.25x fewer), 36
+// for 144 (4x) or 36 for 100 (2.78x).
 // Over all channels the elementwise products are ALPHA^2 independent GEMMs (one per position xi of
 // the transform):
 //   M[xi][tile, co] = sum_ci V[xi][tile, ci] * U[xi][ci, co]
 // which ops/winograd.ts runs as one batched matmul (bmm) between the three kernels here:
-//   wino_weights: U[xi][ci][co] = (G g G^T)[xi] from the packed weights [Cin*9, Cout4] (conv2d's
+//   wino_weights: U[xi][ci][co] = (G g G^T)[xi] from the packed weights [Cin*K*K, Cout4] (conv2d's
 //                 forward layout, so the flipped input-gradient weights work too);
 //   wino_input:   V[xi][tile][ci] = (B^T d B)[xi], 4 channels per invocation as one vec4;
 //   wino_output:  out = A^T M A (+ bias, ReLU) into NCHW, 4 channels per invocation.
@@ -18,8 +19,8 @@
 // input rows TILE ty - pt .. TILE ty - pt + ALPHA - 1.
 // The matrices are the 1-D transforms bt, gt and at below, applied to columns and then to rows.
 // F(2x2, 3x3)'s are additions and halvings, so its fp32 rounding stays near the direct sum's;
-// F(4x4, 3x3)'s (points 0, +-1, +-2) have coefficients up to 8 and lose a few more bits, as in
-// cuDNN and the other libraries that use it.
+// F(4x4, 3x3)'s and F(2x2, 5x5)'s (the same points 0, +-1, +-2 and infinity, so the same B) have
+// coefficients up to 8 and lose a few more bits, as in cuDNN and the other libraries that use them.
 
 struct Params {
   n: u32, cin: u32, h: u32, w: u32, cout: u32, oh: u32, ow: u32, pt: i32, pl: i32,
@@ -27,8 +28,9 @@ struct Params {
 }
 
 override RELU: bool = false;
-override TILE: u32 = 2u; // 2: F(2x2, 3x3); 4: F(4x4, 3x3)
-override ALPHA: u32 = TILE + 2u;
+override TILE: u32 = 2u; // outputs per tile side: 2 or 4 (KSIZE 3), 2 (KSIZE 5)
+override KSIZE: u32 = 3u; // kernel side: 3 or 5
+override ALPHA: u32 = TILE + KSIZE - 1u;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(0) var<storage, read> src4: array<vec4<f32>>;
@@ -43,7 +45,7 @@ fn invocation(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
 
 // B^T d of one column (or row) d of a patch (the first ALPHA entries; vec4 over 4 channels).
 fn bt(d: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
-  if (TILE == 2u) {
+  if (ALPHA == 4u) {
     return array<vec4<f32>, 6>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3], vec4<f32>(0.0), vec4<f32>(0.0));
   }
   return array<vec4<f32>, 6>(
@@ -55,9 +57,23 @@ fn bt(d: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
     4.0 * d[1] - 5.0 * d[3] + d[5]);
 }
 
-// G g of one kernel column (or row) g0, g1, g2.
-fn gt(g0: f32, g1: f32, g2: f32) -> array<f32, 6> {
-  if (TILE == 2u) {
+// G g of one kernel column (or row) g (the first KSIZE entries).
+fn gt(g: array<f32, 5>) -> array<f32, 6> {
+  let g0 = g[0];
+  let g1 = g[1];
+  let g2 = g[2];
+  if (KSIZE == 5u) {
+    let g3 = g[3];
+    let g4 = g[4];
+    return array<f32, 6>(
+      0.25 * g0,
+      -(g0 + g1 + g2 + g3 + g4) / 6.0,
+      -(g0 - g1 + g2 - g3 + g4) / 6.0,
+      (g0 + 2.0 * g1 + 4.0 * g2 + 8.0 * g3 + 16.0 * g4) / 24.0,
+      (g0 - 2.0 * g1 + 4.0 * g2 - 8.0 * g3 + 16.0 * g4) / 24.0,
+      g4);
+  }
+  if (ALPHA == 4u) {
     return array<f32, 6>(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2, 0.0, 0.0);
   }
   return array<f32, 6>(
@@ -71,13 +87,16 @@ fn gt(g0: f32, g1: f32, g2: f32) -> array<f32, 6> {
 
 // A^T m of one column (or row) m (the first TILE entries of the result count).
 fn at(m: array<vec4<f32>, 6>) -> array<vec4<f32>, 4> {
-  if (TILE == 2u) {
+  if (ALPHA == 4u) {
     return array<vec4<f32>, 4>(m[0] + m[1] + m[2], m[1] - m[2] - m[3], vec4<f32>(0.0), vec4<f32>(0.0));
   }
   let s12 = m[1] + m[2];
   let d12 = m[1] - m[2];
   let s34 = m[3] + m[4];
   let d34 = m[3] - m[4];
+  if (TILE == 2u) {
+    return array<vec4<f32>, 4>(m[0] + s12 + s34, d12 + 2.0 * d34 + m[5], vec4<f32>(0.0), vec4<f32>(0.0));
+  }
   return array<vec4<f32>, 4>(m[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + m[5]);
 }
 
@@ -87,19 +106,24 @@ fn wino_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= P.cin4 * P.cout4) { return; }
   let ci = i / P.cout4;
   let co = i % P.cout4;
-  var g: array<f32, 9>;
+  let taps = KSIZE * KSIZE;
+  var g: array<f32, 25>;
   if (ci < P.cin) {
-    for (var k = 0u; k < 9u; k++) { g[k] = src[(ci * 9u + k) * P.cout4 + co]; }
+    for (var k = 0u; k < taps; k++) { g[k] = src[(ci * taps + k) * P.cout4 + co]; }
   }
-  // Gg (ALPHA x 3) by columns, then (Gg) G^T (ALPHA x ALPHA) by rows.
-  var t: array<f32, 18>;
-  for (var c = 0u; c < 3u; c++) {
-    let col = gt(g[c], g[3u + c], g[6u + c]);
-    for (var r = 0u; r < ALPHA; r++) { t[r * 3u + c] = col[r]; }
+  // Gg (ALPHA x KSIZE) by columns, then (Gg) G^T (ALPHA x ALPHA) by rows.
+  var t: array<f32, 30>;
+  for (var c = 0u; c < KSIZE; c++) {
+    var col: array<f32, 5>;
+    for (var r = 0u; r < KSIZE; r++) { col[r] = g[r * KSIZE + c]; }
+    let gc = gt(col);
+    for (var r = 0u; r < ALPHA; r++) { t[r * KSIZE + c] = gc[r]; }
   }
   let plane = P.cin4 * P.cout4;
   for (var r = 0u; r < ALPHA; r++) {
-    let u = gt(t[r * 3u], t[r * 3u + 1u], t[r * 3u + 2u]);
+    var row: array<f32, 5>;
+    for (var c = 0u; c < KSIZE; c++) { row[c] = t[r * KSIZE + c]; }
+    let u = gt(row);
     for (var c = 0u; c < ALPHA; c++) { dst[(r * ALPHA + c) * plane + i] = u[c]; }
   }
 }

@@ -113,6 +113,7 @@ const KERNEL_SETS = {
   // through bmm's automatic kernel; cases with odd output sizes leave partial 2x2 tiles.
   'wino forward (Winograd F(2x2, 3x3)), cpu weight': set('wino', 'cpu'),
   'wino4 forward (Winograd F(4x4, 3x3)), gpu weight': set('wino4', 'gpu'),
+  'wino5 forward (Winograd F(2x2, 5x5); others run rows), gpu_k weight': set('wino5', 'gpu_k'),
 } as const;
 const restoreAuto = (): void => {
   setConvForwardVariant(null);
@@ -203,7 +204,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, wino, wino4 or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, wino, wino4, wino5 or null/);
   });
 });
 
@@ -253,12 +254,12 @@ describe('conv2d larger shapes against the reference', () => {
 // in chunks of images (one bmm each) into the one output; here the limit is lowered so that 5 images
 // of 12 channels at 10x9 run 2 at a time (the last chunk 1), against the float64 reference.
 describe('conv2d Winograd in chunks of images', () => {
-  for (const [variant, bytes] of [['wino', 2 * 16 * 25 * 12 * 4], ['wino4', 2 * 36 * 9 * 12 * 4]] as const)
-    it(`'${variant}': forward and grads N=5, 12 -> 10 channels, 10x9, 3x3 same, 2 images per chunk`, async () => {
+  for (const [variant, k, bytes] of [['wino', 3, 2 * 16 * 25 * 12 * 4], ['wino4', 3, 2 * 36 * 9 * 12 * 4], ['wino5', 5, 2 * 36 * 25 * 12 * 4]] as const)
+    it(`'${variant}': forward and grads N=5, 12 -> 10 channels, 10x9, ${k}x${k} same, 2 images per chunk`, async () => {
       setConvForwardVariant(variant);
       const prev = setWinogradChunkBytes(bytes);
       try {
-        await checkLarge([5, 12, 10, 9], [10, 12, 3, 3], { padding: 'same' }, true, 37);
+        await checkLarge([5, 12, 10, 9], [10, 12, k, k], { padding: 'same' }, true, 37);
       } finally {
         setWinogradChunkBytes(prev);
         setConvForwardVariant(null);

@@ -18,7 +18,7 @@ import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shap
 import { record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
 import { sumMiddle } from './reduce.js';
-import { winogradConv3x3 } from './winograd.js';
+import { winogradConv } from './winograd.js';
 
 /**
  * 'same': TensorFlow/Keras semantics, out = ceil(in / stride), the odd pixel of padding at the
@@ -140,11 +140,12 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
  * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
  * default pixels per lane); 'wino' / 'wino4' (Winograd F(2x2, 3x3) / F(4x4, 3x3), winograd.ts: 3x3
- * kernels of stride 1; any adapter). The tuner picks among them per shape.
+ * kernels of stride 1; any adapter), 'wino5' (Winograd F(2x2, 5x5): 5x5 kernels of stride 1). The
+ * tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'wino' | 'wino4';
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'wino' | 'wino4' | 'wino5';
 const ROWS_VARIANTS: readonly string[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf'];
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'wino', 'wino4'];
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'wino', 'wino4', 'wino5'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -159,16 +160,16 @@ export function setConvForwardVariant(v: ConvForwardVariant | null): void {
 /** forward_gemm tiles the tuner times for g: the 32-channel tile only for at most 32 output channels (with more, it would gather the input once per 32). */
 const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm64', 'gemm32'] : ['gemm', 'gemm64']);
 
-/** The Winograd path's geometries: 3x3 kernels of stride 1 (any padding). */
-const winoOk = (g: Geometry): boolean => g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1;
-const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino4';
+/** The Winograd variants' geometries: 3x3 ('wino', 'wino4') or 5x5 ('wino5') kernels of stride 1 (any padding). */
+const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && g.kh === g.kw && g.kh === (v === 'wino5' ? 5 : 3);
+const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino4' || v === 'wino5';
 /**
  * The tuner weighs Winograd from this many input channels (the GEMMs' K): below it the transforms'
  * traffic outweighs the saved multiplies (lavapipe, 32 -> 64 channels at 48x48: the GEMMs alone
  * took 92 ms against the direct kernel's 82).
  */
 const WINO_MIN_CIN = 64;
-const winoCandidate = (g: Geometry): string[] => (winoOk(g) && g.cin >= WINO_MIN_CIN ? ['wino', 'wino4'] : []);
+const winoCandidate = (g: Geometry): string[] => (g.cin >= WINO_MIN_CIN ? ['wino', 'wino4', 'wino5'].filter((v) => winoOk(g, v)) : []);
 
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
@@ -185,7 +186,7 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
     if (forcedForward || software) return 'direct';
     return choose('conv2d.forward', geometryKey(g), ['direct', ...gemmCandidates(g)], 'gemm', () => forwardTrial(g));
   }
-  if (isWino(forcedForward)) return winoOk(g) ? forcedForward! : 'rows';
+  if (isWino(forcedForward)) return winoOk(g, forcedForward!) ? forcedForward! : 'rows';
   if (!software && !forcedForward) {
     const rows = rowsSplits(g).splits > 1 ? ROWS_VARIANTS : ['rows', 'rows_pf'];
     return choose('conv2d.forward', geometryKey(g), [...rows, ...gemmCandidates(g), ...winoCandidate(g)], 'gemm', () => forwardTrial(g));
@@ -448,7 +449,7 @@ export function conv2d(
 function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (isWino(choice)) return winogradConv3x3(x, wf, bias, g, relu, choice === 'wino4' ? 4 : 2);
+  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, choice === 'wino4' ? 4 : 2, g.kh as 3 | 5);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;

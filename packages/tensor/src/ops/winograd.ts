@@ -1,12 +1,13 @@
-// conv2d's Winograd path for 3x3 kernels of stride 1 (forward, and the stride-1 input gradient,
+// conv2d's Winograd path for 3x3 and 5x5 kernels of stride 1 (forward, and the stride-1 input gradient,
 // which conv2d.ts runs as a forward convolution with the flipped kernel): transform the weights and
 // the input tiles, multiply the transform positions as one batched matmul (bmm, so every adapter
 // gets its tuned GEMM kernel), transform back with the bias and ReLU fused.
 // F(2x2, 3x3): 2.25x fewer multiply-adds than the direct convolution, for 16 / 4 = 4x the input and
 // the output in temporaries; F(4x4, 3x3): 4x fewer, for 36 / 16 = 2.25x (but tiles of 4x4 outputs
 // waste more on small maps: a 6x6 map takes 2x2 tiles of 16 outputs, as many GEMM rows per image as
-// F(2x2, 3x3)'s 3x3 tiles of 4). It pays where channels are many (long GEMMs in K and N); the tuner
-// weighs both against the direct kernels per shape.
+// F(2x2, 3x3)'s 3x3 tiles of 4); F(2x2, 5x5): 2.78x fewer, for 36 / 4 = 9x the output. It pays
+// where channels are many (long GEMMs in K and N); the tuner weighs it against the direct kernels
+// per shape.
 // WGSL: winograd.wgsl (the transforms and their layouts).
 import { gpu } from '../device.js';
 import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
@@ -28,8 +29,9 @@ export interface WinogradGeometry {
 
 const LAYOUT = ['read', 'read', 'rw'] as const;
 const WG = 64;
-/** Outputs per tile side: F(2x2, 3x3) or F(4x4, 3x3). */
+/** Outputs per tile side and kernel side: F(2x2, 3x3), F(4x4, 3x3) or F(2x2, 5x5). */
 export type WinogradTile = 2 | 4;
+export type WinogradKernel = 3 | 5;
 
 const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
 
@@ -46,13 +48,15 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
 }
 
 /**
- * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a 3x3, stride-1 geometry, from
- * x [N, Cin, H, W] and the weights packed as conv2d's forward reads them: [Cin * 9, Cout4].
+ * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a k x k, stride-1 geometry
+ * (F(2x2, 3x3), F(4x4, 3x3) or F(2x2, 5x5)), from x [N, Cin, H, W] and the weights packed as
+ * conv2d's forward reads them: [Cin * k * k, Cout4].
  */
-export function winogradConv3x3(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile): Tensor<Shape4> {
-  const kernel = (entry: string, constants: Record<string, number> = {}): Kernel => kernelFor('winograd', entry, LAYOUT, { TILE: tile, ...constants });
-  // The GEMMs of one layer: one per position of the (tile + 2) x (tile + 2) transform.
-  const XI = (tile + 2) ** 2;
+export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
+  if (tile === 4 && k === 5) throw new Error('winogradConv: F(4x4, 5x5) is not supported (its transforms lose too much fp32 precision)');
+  const kernel = (entry: string, constants: Record<string, number> = {}): Kernel => kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, ...constants });
+  // The GEMMs of one layer: one per position of the (tile + k - 1)^2 transform.
+  const XI = (tile + k - 1) ** 2;
   const tilesH = Math.ceil(g.oh / tile);
   const tilesW = Math.ceil(g.ow / tile);
   const perImage = tilesH * tilesW;
