@@ -24,6 +24,7 @@ override TRANS_B: bool = false; // B stored [N, K] instead of [K, N]
 override HAS_BIAS: bool = false; // add bias[n] in the epilogue (linear); otherwise binding 2 is unused
 // 4x4 tiles per workgroup along N (the other 64 / WG_N along M); the host passes the same value.
 override WG_N: u32 = 4u;
+override BATCHED: bool = false; // bmm: workgroups numbered item by item (folded away for matmul)
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -40,8 +41,8 @@ struct Tile { m0: u32, n0: u32, ok: bool, offA: u32, offB: u32, offC: u32 }
 
 fn tile_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> Tile {
   let g0 = linear_group(wid, nwg);
-  let item = g0 / P.perBatch;
-  let g = g0 % P.perBatch;
+  let item = select(0u, g0 / P.perBatch, BATCHED);
+  let g = select(g0, g0 % P.perBatch, BATCHED);
   let tn = (g % P.groupsN) * WG_N + li % WG_N;
   let tm = (g / P.groupsN) * (64u / WG_N) + li / WG_N;
   return Tile(tm * 4u, tn * 4u, tn < P.tilesN && tm < P.tilesM && item < P.items, item * P.M * P.K, item * P.K * P.N, item * P.M * P.N);

@@ -214,3 +214,100 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
   }
 }
+
+// ---- Weight gradient: dg = G^T [ sum over tiles (A dY A^T) .* (B^T d B) ] G ----
+// (Y = A^T (U .* V) A gives dM = A dY A^T and dU = dM .* V per tile; dg = G^T dU G.) Over the
+// channels, dU[xi][ci][co] = sum_tile V[xi][tile][ci] dM[xi][tile][co]: a batched V^T @ dM, between
+// wino_input (V, as in the forward), wino_grad_output (dM) and wino_grad_weights (G^T dU G).
+
+// A y of one column (or row) y of an output-gradient tile (the first TILE entries; A = (A^T)^T).
+fn a_col(y: array<vec4<f32>, 4>) -> array<vec4<f32>, 6> {
+  let z = vec4<f32>(0.0);
+  if (ALPHA == 4u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], -y[1], z, z); }
+  if (TILE == 2u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], y[0] + 2.0 * y[1], y[0] - 2.0 * y[1], y[1]); }
+  let s02 = y[0] + y[2];
+  let s13 = y[1] + y[3];
+  let f02 = y[0] + 4.0 * y[2];
+  let f13 = 2.0 * y[1] + 8.0 * y[3];
+  return array<vec4<f32>, 6>(y[0], s02 + s13, s02 - s13, f02 + f13, f02 - f13, y[3]);
+}
+
+// G^T u of one column (or row) u of dU (the first ALPHA entries; KSIZE results).
+fn g_col(u: array<f32, 6>) -> array<f32, 5> {
+  if (ALPHA == 4u) {
+    return array<f32, 5>(u[0] + 0.5 * (u[1] + u[2]), 0.5 * (u[1] - u[2]), 0.5 * (u[1] + u[2]) + u[3], 0.0, 0.0);
+  }
+  // F(4x4, 3x3) and F(2x2, 5x5) share the points 0, 1, -1, 2, -2 and infinity: column j of G is
+  // (1/4 [j = 0], -1/6, -(-1)^j / 6, 2^j / 24, (-2)^j / 24, [j = KSIZE - 1]).
+  var k: array<f32, 5>;
+  var p = 1.0;
+  var sign = 1.0;
+  for (var j = 0u; j < KSIZE; j++) {
+    k[j] = -(u[1] + sign * u[2]) / 6.0 + p * (u[3] + sign * u[4]) / 24.0;
+    p *= 2.0;
+    sign = -sign;
+  }
+  k[0] += 0.25 * u[0];
+  k[KSIZE - 1u] += u[5];
+  return k;
+}
+
+@compute @workgroup_size(64)
+fn wino_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = invocation(wid, nwg, li);
+  let groups = P.cout4 / 4u;
+  if (i >= P.tiles * groups) { return; }
+  let c4 = i % groups;
+  let o = tile_origin(i / groups);
+  // y[r * 4 + c]: the output gradient at (o.y + r, o.z + c) of 4 channels (zeros past the edges).
+  var y: array<vec4<f32>, 16>;
+  for (var j = 0u; j < 4u; j++) {
+    let co = c4 * 4u + j;
+    if (co >= P.cout) { break; }
+    let plane = o.x * P.cout + co;
+    for (var r = 0u; r < TILE; r++) {
+      for (var c = 0u; c < TILE; c++) {
+        if (o.y + r < P.oh && o.z + c < P.ow) { y[r * 4u + c][j] = src[(plane * P.oh + o.y + r) * P.ow + o.z + c]; }
+      }
+    }
+  }
+  // A y by columns (ALPHA x TILE), then (A y) A^T by rows (ALPHA x ALPHA).
+  var t: array<vec4<f32>, 24>;
+  for (var c = 0u; c < TILE; c++) {
+    var col: array<vec4<f32>, 4>;
+    for (var r = 0u; r < TILE; r++) { col[r] = y[r * 4u + c]; }
+    let a = a_col(col);
+    for (var r = 0u; r < ALPHA; r++) { t[r * 4u + c] = a[r]; }
+  }
+  let stride = P.tiles * groups;
+  for (var r = 0u; r < ALPHA; r++) {
+    var row: array<vec4<f32>, 4>;
+    for (var c = 0u; c < TILE; c++) { row[c] = t[r * 4u + c]; }
+    let m = a_col(row);
+    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + i] = m[c]; }
+  }
+}
+
+@compute @workgroup_size(64)
+fn wino_grad_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = invocation(wid, nwg, li);
+  if (i >= P.cout * P.cin) { return; }
+  let co = i / P.cin;
+  let ci = i % P.cin;
+  let plane = P.cin4 * P.cout4;
+  // G^T dU by columns (KSIZE x ALPHA), then (G^T dU) G by rows (KSIZE x KSIZE).
+  var t: array<f32, 30>;
+  for (var c = 0u; c < ALPHA; c++) {
+    var col: array<f32, 6>;
+    for (var r = 0u; r < ALPHA; r++) { col[r] = src[(r * ALPHA + c) * plane + ci * P.cout4 + co]; }
+    let k = g_col(col);
+    for (var r = 0u; r < KSIZE; r++) { t[r * 6u + c] = k[r]; }
+  }
+  let taps = KSIZE * KSIZE;
+  for (var r = 0u; r < KSIZE; r++) {
+    var row: array<f32, 6>;
+    for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 6u + c]; }
+    let k = g_col(row);
+    for (var c = 0u; c < KSIZE; c++) { dst[i * taps + r * KSIZE + c] = k[c]; }
+  }
+}

@@ -111,9 +111,9 @@ const KERNEL_SETS = {
   'default subgroup kernels': set('subgroup', 'subgroup'),
   // Winograd F(2x2, 3x3) where the geometry allows (3x3, stride 1; others run 'rows'), its GEMMs
   // through bmm's automatic kernel; cases with odd output sizes leave partial 2x2 tiles.
-  'wino forward (Winograd F(2x2, 3x3)), cpu weight': set('wino', 'cpu'),
-  'wino4 forward (Winograd F(4x4, 3x3)), gpu weight': set('wino4', 'gpu'),
-  'wino5 forward (Winograd F(2x2, 5x5); others run rows), gpu_k weight': set('wino5', 'gpu_k'),
+  'wino forward and weight gradient (Winograd F(2x2, 3x3))': set('wino', 'wino'),
+  'wino4 forward and weight gradient (Winograd F(4x4, 3x3))': set('wino4', 'wino4'),
+  'wino5 forward and weight gradient (Winograd F(2x2, 5x5); others run rows and cpu)': set('wino5', 'wino5'),
 } as const;
 const restoreAuto = (): void => {
   setConvForwardVariant(null);
@@ -203,7 +203,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
   it('grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
-    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4/);
+    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4, wino, wino4, wino5/);
     expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, wino, wino4, wino5 or null/);
   });
 });
@@ -257,12 +257,14 @@ describe('conv2d Winograd in chunks of images', () => {
   for (const [variant, k, bytes] of [['wino', 3, 2 * 16 * 25 * 12 * 4], ['wino4', 3, 2 * 36 * 9 * 12 * 4], ['wino5', 5, 2 * 36 * 25 * 12 * 4]] as const)
     it(`'${variant}': forward and grads N=5, 12 -> 10 channels, 10x9, ${k}x${k} same, 2 images per chunk`, async () => {
       setConvForwardVariant(variant);
+      const prevWeight = setConvVariant(variant);
       const prev = setWinogradChunkBytes(bytes);
       try {
         await checkLarge([5, 12, 10, 9], [10, 12, k, k], { padding: 'same' }, true, 37);
       } finally {
         setWinogradChunkBytes(prev);
         setConvForwardVariant(null);
+        setConvVariant(prevWeight);
       }
     });
 });

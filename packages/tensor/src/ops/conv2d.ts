@@ -18,7 +18,7 @@ import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shap
 import { record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
 import { sumMiddle } from './reduce.js';
-import { winogradConv } from './winograd.js';
+import { winogradConv, winogradWeightGrad } from './winograd.js';
 
 /**
  * 'same': TensorFlow/Keras semantics, out = ceil(in / stride), the odd pixel of padding at the
@@ -163,6 +163,7 @@ const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm
 /** The Winograd variants' geometries: 3x3 ('wino', 'wino4') or 5x5 ('wino5') kernels of stride 1 (any padding). */
 const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && g.kh === g.kw && g.kh === (v === 'wino5' ? 5 : 3);
 const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino4' || v === 'wino5';
+const winoTile = (v: string): 2 | 4 => (v === 'wino4' ? 4 : 2);
 /**
  * The tuner weighs Winograd from this many input channels (the GEMMs' K): below it the transforms'
  * traffic outweighs the saved multiplies (lavapipe, 32 -> 64 channels at 48x48: the GEMMs alone
@@ -449,7 +450,7 @@ export function conv2d(
 function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, choice === 'wino4' ? 4 : 2, g.kh as 3 | 5);
+  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, winoTile(choice), g.kh as 3 | 5);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
@@ -564,10 +565,11 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
  * adapters ('gpu', or 'gpu_k': the same with fewer, longer K splits; the tuner picks), the subgroup
  * kernel on adapters with 8-lane subgroups (lavapipe), else the register-blocked kernels ('cpu'); any
  * may be forced (tests run each the adapter supports). The environment variable FER_CONV_VARIANT
- * sets the initial value.
+ * sets the initial value. 'wino' / 'wino4' / 'wino5': the Winograd weight gradient (winograd.ts) where
+ * the geometry allows (3x3 / 5x5, stride 1; any adapter), else 'cpu'.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4';
-const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4'];
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4' | 'wino' | 'wino4' | 'wino5';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4', 'wino', 'wino4', 'wino5'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
 let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 
@@ -589,6 +591,7 @@ export function setConvVariant(v: ConvVariant): ConvVariant {
 function weightKernelFor(g: Geometry): string {
   const sgOk = hasSubgroups8() && g.sw === 1 && g.kw <= SUBGROUP_MAX_KW;
   if (convVariant === 'cpu' || convVariant === 'gpu' || convVariant === 'gpu_k') return convVariant;
+  if (isWino(convVariant)) return winoOk(g, convVariant) ? convVariant : 'cpu';
   // The subgroup kernels cover column stride 1 and KW <= 5 (their 8 x KW accumulators); others fall back.
   // weight_sgr shares the upstream gradient over 8 input channels: with fewer, weight_sgv does better.
   const subgroupDefault = sgrOk(g) && g.cin >= 8 ? 'sgr' : 'sgv4';
@@ -596,7 +599,7 @@ function weightKernelFor(g: Geometry): string {
   if (convVariant.startsWith('sg')) return sgOk ? convVariant : 'cpu';
   const software = gpu().info.software;
   const gemm = gemmSplits(g, false).splits !== gemmSplits(g, true).splits ? ['gpu', 'gpu_k'] : ['gpu'];
-  const candidates = software ? (sgOk ? ['cpu', 'sgv4', 'sgv8', ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])] : ['cpu']) : [...gemm, 'cpu'];
+  const candidates = [...(software ? (sgOk ? ['cpu', 'sgv4', 'sgv8', ...(sgrOk(g) ? ['sgr', 'sgr4'] : [])] : ['cpu']) : [...gemm, 'cpu']), ...winoCandidate(g)];
   const fallback = software ? (sgOk ? subgroupDefault : 'cpu') : 'gpu';
   return choose('conv2d.weight', geometryKey(g), candidates, fallback, () => weightTrial(g));
 }
@@ -716,6 +719,7 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
   if (choice === 'gpu' || choice === 'gpu_k') return weightGradGemm(gy, x, g, choice === 'gpu_k');
+  if (isWino(choice)) return winogradWeightGrad(gy, x, g, winoTile(choice), g.kh as 3 | 5);
   if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
   if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;

@@ -49,8 +49,8 @@ const HARDWARE_CANDIDATES: readonly MatmulVariant[] = ['block', 'tiled', 'tiled_
 const SPLIT_TARGET_GROUPS = 264;
 const SPLIT_MIN_K = 256;
 
-function blockKernel(transA: boolean, transB: boolean, bias: boolean, vec4: boolean): Kernel {
-  return kernelFor('matmul', vec4 ? 'matmul_v4' : 'matmul', ['read', 'read', 'read', 'rw'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, WG_N });
+function blockKernel(transA: boolean, transB: boolean, bias: boolean, vec4: boolean, batched: boolean): Kernel {
+  return kernelFor('matmul', vec4 ? 'matmul_v4' : 'matmul', ['read', 'read', 'read', 'rw'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, WG_N, BATCHED: +batched });
 }
 
 /** Subgroups per workgroup stacked along M in the subgroup kernel (32 rows x 64 columns per workgroup). */
@@ -67,9 +67,9 @@ function stackOk(s: { K: number; N: number; transA: boolean; transB: boolean }):
   return !s.transA && s.K % 4 === 0 && (s.transB || s.N % 4 === 0);
 }
 
-function subgroupKernel(transA: boolean, transB: boolean, bias: boolean, K: number): Kernel {
+function subgroupKernel(transA: boolean, transB: boolean, bias: boolean, K: number, batched: boolean): Kernel {
   return kernelFor('matmul_subgroup', 'matmul_sg', ['read', 'read', 'read', 'rw', 'read', 'read'], {
-    TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, VEC_A: +(!transA && K % 4 === 0), VEC_B: +(transB && K % 4 === 0), SG_M,
+    TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +bias, VEC_A: +(!transA && K % 4 === 0), VEC_B: +(transB && K % 4 === 0), SG_M, BATCHED: +batched,
   });
 }
 
@@ -98,7 +98,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
     // A batch fills the GPU with its items instead: K is not split then.
     const { splits, kPer } = tiled.splitK && !batched ? splitK(K, tiles, SPLIT_TARGET_GROUPS, SPLIT_MIN_K, tiled.BK) : { splits: 1, kPer: K };
     const k = kernelFor('matmul_tiled', 'matmul_tiled', ['read', 'read', 'read', 'rw'], {
-      TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), TM: tiled.TM, BK: tiled.BK,
+      TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), TM: tiled.TM, BK: tiled.BK, BATCHED: +batched,
     });
     const target = splits > 1 ? empty([splits * M * N] as const) : out;
     dispatch(k, [buffers[0]!, buffers[1]!, buffers[2]!, target.buffer], [M, N, K, groupsN, tiles, kPer, splits, splits * batch], tiles * splits * batch);
@@ -112,7 +112,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   }
   if (variant === 'subgroup_stack' && stackOk({ K, N, transA, transB })) {
     const groupsN = Math.ceil(N / (64 * (8 / SGS_M)));
-    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M });
+    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M, BATCHED: +batched });
     const perBatch = groupsN * Math.ceil(M / (16 * SGS_M));
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
     return out;
@@ -120,7 +120,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   if (variant === 'subgroup' || variant === 'subgroup_stack') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
-    const k = subgroupKernel(transA, transB, bias !== null, K);
+    const k = subgroupKernel(transA, transB, bias !== null, K, batched);
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, groupsN * groupsM, batch], groupsN * groupsM * batch);
     return out;
   }
@@ -131,7 +131,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   const tilesN = Math.ceil(N / 4);
   const groupsN = Math.ceil(tilesN / WG_N);
   const groupsM = Math.ceil(tilesM / WG_M);
-  const k = blockKernel(transA, transB, bias !== null, vec4);
+  const k = blockKernel(transA, transB, bias !== null, vec4, batched);
   dispatch(k, buffers, [M, N, K, tilesM, tilesN, groupsN, groupsN * groupsM, batch], groupsN * groupsM * batch);
   return out;
 }

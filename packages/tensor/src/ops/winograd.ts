@@ -1,7 +1,9 @@
-// conv2d's Winograd path for 3x3 and 5x5 kernels of stride 1 (forward, and the stride-1 input gradient,
-// which conv2d.ts runs as a forward convolution with the flipped kernel): transform the weights and
-// the input tiles, multiply the transform positions as one batched matmul (bmm, so every adapter
-// gets its tuned GEMM kernel), transform back with the bias and ReLU fused.
+// conv2d's Winograd path for 3x3 and 5x5 kernels of stride 1 (forward, and the stride-1 input
+// gradient, which conv2d.ts runs as a forward convolution with the flipped kernel): transform the
+// weights and the input tiles, multiply the transform positions as one batched matmul (bmm, so
+// every adapter gets its tuned GEMM kernel), transform back with the bias and ReLU fused. The
+// weight gradient transforms the input tiles and the output-gradient tiles, multiplies them as a
+// batched V^T @ dM summed over the tiles, and transforms that back to the kernel.
 // F(2x2, 3x3): 2.25x fewer multiply-adds than the direct convolution, for 16 / 4 = 4x the input and
 // the output in temporaries; F(4x4, 3x3): 4x fewer, for 36 / 16 = 2.25x (but tiles of 4x4 outputs
 // waste more on small maps: a 6x6 map takes 2x2 tiles of 16 outputs, as many GEMM rows per image as
@@ -13,6 +15,7 @@ import { gpu } from '../device.js';
 import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
 import { Tensor, empty, type Shape4 } from '../tensor.js';
 import { bmm } from './matmul.js';
+import { add } from './elementwise.js';
 
 /** The conv geometry conv2d.ts resolves (output size and leading padding included). */
 export interface WinogradGeometry {
@@ -52,39 +55,80 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
  * (F(2x2, 3x3), F(4x4, 3x3) or F(2x2, 5x5)), from x [N, Cin, H, W] and the weights packed as
  * conv2d's forward reads them: [Cin * k * k, Cout4].
  */
-export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
+/** Shapes and dispatch helpers shared by the forward and the weight gradient. */
+function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel) {
   if (tile === 4 && k === 5) throw new Error('winogradConv: F(4x4, 5x5) is not supported (its transforms lose too much fp32 precision)');
-  const kernel = (entry: string, constants: Record<string, number> = {}): Kernel => kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, ...constants });
   // The GEMMs of one layer: one per position of the (tile + k - 1)^2 transform.
-  const XI = (tile + k - 1) ** 2;
+  const xi = (tile + k - 1) ** 2;
   const tilesH = Math.ceil(g.oh / tile);
   const tilesW = Math.ceil(g.ow / tile);
   const perImage = tilesH * tilesW;
   const cin4 = ceil4(g.cin);
   const cout4 = ceil4(g.cout);
-  // Images per chunk: V [16, tiles, cin4] and M [16, tiles, cout4] must each fit one storage binding
-  // (128 MiB on lavapipe: with F(2x2, 3x3), 64 images of 64 channels at 48x48 need 144 MiB).
+  // Images per chunk: the tile temporaries [xi, tiles, cin4] and [xi, tiles, cout4] must each fit
+  // one storage binding (128 MiB on lavapipe: with F(2x2, 3x3), 64 images of 64 channels at 48x48
+  // need 144 MiB).
   const maxBinding = chunkLimit ?? gpu().device.limits.maxStorageBufferBindingSize;
-  const perChunk = Math.max(1, Math.min(g.n, Math.floor(maxBinding / (XI * perImage * Math.max(cin4, cout4) * 4))));
+  const perChunk = Math.max(1, Math.min(g.n, Math.floor(maxBinding / (xi * perImage * Math.max(cin4, cout4) * 4))));
   const params = (n0: number, images: number): number[] =>
     [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.pt >>> 0, g.pl >>> 0, tilesH, tilesW, images * perImage, cin4, cout4, bias ? 1 : 0, n0];
-  const run = (k: Kernel, src: Tensor, dst: Tensor, p: number[], invocations: number): void =>
-    dispatch(k, [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
+  const kernel = (entry: string, constants: Record<string, number> = {}): Kernel => kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, ...constants });
+  const run = (entry: string, src: Tensor, dst: Tensor, p: number[], invocations: number, constants?: Record<string, number>): void =>
+    dispatch(kernel(entry, constants), [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
+  /** Calls body(n0, images, tiles, params) for each chunk of images. */
+  const chunks = (body: (n0: number, tiles: number, p: number[]) => void): void => {
+    for (let n0 = 0; n0 < g.n; n0 += perChunk) {
+      const images = Math.min(perChunk, g.n - n0);
+      body(n0, images * perImage, params(n0, images));
+    }
+  };
+  return { xi, cin4, cout4, params, run, chunks };
+}
 
-  const u = empty([XI, cin4, cout4] as const);
-  run(kernel('wino_weights'), packed, u, params(0, g.n), cin4 * cout4);
+/**
+ * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a k x k, stride-1 geometry
+ * (F(2x2, 3x3), F(4x4, 3x3) or F(2x2, 5x5)), from x [N, Cin, H, W] and the weights packed as
+ * conv2d's forward reads them: [Cin * k * k, Cout4].
+ */
+export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
+  const { xi, cin4, cout4, params, run, chunks } = plan(g, bias, tile, k);
+  const u = empty([xi, cin4, cout4] as const);
+  run('wino_weights', packed, u, params(0, g.n), cin4 * cout4);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
-  for (let n0 = 0; n0 < g.n; n0 += perChunk) {
-    const images = Math.min(perChunk, g.n - n0);
-    const tiles = images * perImage;
-    const p = params(n0, images);
-    const v = empty([XI, tiles, cin4] as const);
-    run(kernel('wino_input'), x, v, p, tiles * (cin4 / 4));
+  chunks((_n0, tiles, p) => {
+    const v = empty([xi, tiles, cin4] as const);
+    run('wino_input', x, v, p, tiles * (cin4 / 4));
     const m = bmm(v, u);
     v.dispose();
-    run(kernel('wino_output', { RELU: +relu }), m, out, p, tiles * (cout4 / 4));
+    run('wino_output', m, out, p, tiles * (cout4 / 4), { RELU: +relu });
     m.dispose();
-  }
+  });
   u.dispose();
   return out;
+}
+
+/** dL/dw [Cout, Cin, k, k] of the same convolution, from its input x and output gradient gy. */
+export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
+  const { xi, cin4, cout4, params, run, chunks } = plan(g, null, tile, k);
+  let du: Tensor | null = null;
+  chunks((_n0, tiles, p) => {
+    const v = empty([xi, tiles, cin4] as const);
+    run('wino_input', x, v, p, tiles * (cin4 / 4));
+    const dm = empty([xi, tiles, cout4] as const);
+    run('wino_grad_output', gy, dm, p, tiles * (cout4 / 4));
+    const part = bmm(v, dm, { transA: true });
+    v.dispose();
+    dm.dispose();
+    if (du === null) du = part;
+    else {
+      const sum: Tensor = add(du, part);
+      du.dispose();
+      part.dispose();
+      du = sum;
+    }
+  });
+  const dw = empty([g.cout, g.cin, k, k] as const);
+  run('wino_grad_weights', du!, dw, params(0, g.n), g.cout * g.cin);
+  (du as Tensor | null)?.dispose();
+  return dw;
 }
