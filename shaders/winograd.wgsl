@@ -134,6 +134,16 @@ fn pixel(plane: u32, r: i32, c: i32) -> f32 {
   return src[(plane * P.h + u32(r)) * P.w + u32(c)];
 }
 
+// Invocation i's tile and group of 4 channels. TILE_MAJOR: consecutive invocations take consecutive
+// tiles (a GPU warp then reads neighbouring image columns and writes neighbouring output columns;
+// its [tile][group] stores are strided); else consecutive groups of the same tile (whole vec4 rows
+// of V and M in order, the image read plane by plane).
+override TILE_MAJOR: bool = false;
+fn tile_and_group(i: u32, groups: u32) -> vec2<u32> {
+  if (TILE_MAJOR) { return vec2<u32>(i % P.tiles, i / P.tiles); }
+  return vec2<u32>(i / groups, i % groups);
+}
+
 // Tile p's image and its first output row and column.
 fn tile_origin(p: u32) -> vec3<u32> {
   let perImage = P.tilesH * P.tilesW;
@@ -145,8 +155,10 @@ fn wino_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let i = invocation(wid, nwg, li);
   let groups = P.cin4 / 4u;
   if (i >= P.tiles * groups) { return; }
-  let c4 = i % groups;
-  let o = tile_origin(i / groups);
+  let pc = tile_and_group(i, groups);
+  let c4 = pc.y;
+  let o = tile_origin(pc.x);
+  let slot = pc.x * groups + c4; // [tile][group] index in each xi's slab
   let r0 = i32(o.y) - P.pt;
   let q0 = i32(o.z) - P.pl;
   // d[r * 6 + c]: the patch value at (r, c) of the 4 channels 4 c4 .. 4 c4 + 3 (zeros past cin).
@@ -171,7 +183,7 @@ fn wino_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     var row: array<vec4<f32>, 6>;
     for (var c = 0u; c < ALPHA; c++) { row[c] = d[r * 6u + c]; }
     let v = bt(row);
-    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + i] = v[c]; }
+    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + slot] = v[c]; }
   }
 }
 
@@ -180,14 +192,16 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let i = invocation(wid, nwg, li);
   let groups = P.cout4 / 4u;
   if (i >= P.tiles * groups) { return; }
-  let c4 = i % groups;
-  let o = tile_origin(i / groups);
+  let pc = tile_and_group(i, groups);
+  let c4 = pc.y;
+  let o = tile_origin(pc.x);
+  let slot = pc.x * groups + c4; // [tile][group] index in each xi's slab
   let stride = P.tiles * groups;
   // A^T m by columns (TILE x ALPHA), then (A^T m) A by rows (TILE x TILE).
   var t: array<vec4<f32>, 24>;
   for (var c = 0u; c < ALPHA; c++) {
     var col: array<vec4<f32>, 6>;
-    for (var r = 0u; r < ALPHA; r++) { col[r] = src4[(r * ALPHA + c) * stride + i]; }
+    for (var r = 0u; r < ALPHA; r++) { col[r] = src4[(r * ALPHA + c) * stride + slot]; }
     let a = at(col);
     for (var r = 0u; r < TILE; r++) { t[r * 6u + c] = a[r]; }
   }
@@ -257,8 +271,10 @@ fn wino_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let i = invocation(wid, nwg, li);
   let groups = P.cout4 / 4u;
   if (i >= P.tiles * groups) { return; }
-  let c4 = i % groups;
-  let o = tile_origin(i / groups);
+  let pc = tile_and_group(i, groups);
+  let c4 = pc.y;
+  let o = tile_origin(pc.x);
+  let slot = pc.x * groups + c4; // [tile][group] index in each xi's slab
   // y[r * 4 + c]: the output gradient at (o.y + r, o.z + c) of 4 channels (zeros past the edges).
   var y: array<vec4<f32>, 16>;
   for (var j = 0u; j < 4u; j++) {
@@ -284,7 +300,7 @@ fn wino_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     var row: array<vec4<f32>, 4>;
     for (var c = 0u; c < TILE; c++) { row[c] = t[r * 4u + c]; }
     let m = a_col(row);
-    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + i] = m[c]; }
+    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + slot] = m[c]; }
   }
 }
 

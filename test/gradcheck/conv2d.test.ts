@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, setWinogradChunkBytes, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, setWinogradChunkBytes, setWinogradTileMajor, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -252,21 +252,25 @@ describe('conv2d larger shapes against the reference', () => {
 
 // A batch whose Winograd temporaries would pass the device's largest storage binding is transformed
 // in chunks of images (one bmm each) into the one output; here the limit is lowered so that 5 images
-// of 12 channels at 10x9 run 2 at a time (the last chunk 1), against the float64 reference.
+// of 12 channels at 10x9 run 2 at a time (the last chunk 1), against the float64 reference. Both
+// invocation orders of the transforms run (tile-major is the default on GPUs, group-major on CPUs).
 describe('conv2d Winograd in chunks of images', () => {
   for (const [variant, k, bytes] of [['wino', 3, 2 * 16 * 25 * 12 * 4], ['wino4', 3, 2 * 36 * 9 * 12 * 4], ['wino5', 5, 2 * 36 * 25 * 12 * 4]] as const)
-    it(`'${variant}': forward and grads N=5, 12 -> 10 channels, 10x9, ${k}x${k} same, 2 images per chunk`, async () => {
-      setConvForwardVariant(variant);
-      const prevWeight = setConvVariant(variant);
-      const prev = setWinogradChunkBytes(bytes);
-      try {
-        await checkLarge([5, 12, 10, 9], [10, 12, k, k], { padding: 'same' }, true, 37);
-      } finally {
-        setWinogradChunkBytes(prev);
-        setConvForwardVariant(null);
-        setConvVariant(prevWeight);
-      }
-    });
+    for (const tileMajor of [false, true])
+      it(`'${variant}' ${tileMajor ? 'tile' : 'group'}-major: forward and grads N=5, 12 -> 10 channels, 10x9, ${k}x${k} same, 2 images per chunk`, async () => {
+        setConvForwardVariant(variant);
+        const prevWeight = setConvVariant(variant);
+        const prev = setWinogradChunkBytes(bytes);
+        const prevOrder = setWinogradTileMajor(tileMajor);
+        try {
+          await checkLarge([5, 12, 10, 9], [10, 12, k, k], { padding: 'same' }, true, 37);
+        } finally {
+          setWinogradTileMajor(prevOrder);
+          setWinogradChunkBytes(prev);
+          setConvForwardVariant(null);
+          setConvVariant(prevWeight);
+        }
+      });
 });
 
 describe('conv2d temporaries', () => {

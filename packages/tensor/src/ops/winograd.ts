@@ -38,6 +38,25 @@ export type WinogradKernel = 3 | 5;
 
 const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
 
+// Which invocation order the transforms use (TILE_MAJOR in winograd.wgsl): setWinogradTileMajor, else
+// env FER_WINO_TILE_MAJOR=1/0 (for A/B measurements), else tile-major on hardware GPUs (a warp reads
+// neighbouring image columns and writes neighbouring output columns; not yet measured on one) and
+// group-major on CPU adapters (lavapipe: the output transform took 21 ms group-major against 28
+// tile-major, 128 -> 512 channels at 12x12, F(4x4, 3x3)).
+let forcedTileMajor: boolean | null = null;
+function tileMajor(): boolean {
+  if (forcedTileMajor !== null) return forcedTileMajor;
+  const env = process.env['FER_WINO_TILE_MAJOR'];
+  if (env === '1' || env === '0') return env === '1';
+  return !gpu().info.software;
+}
+/** Tests: the transforms' invocation order (true: tile-major); null restores the default. Returns the previous setting. */
+export function setWinogradTileMajor(v: boolean | null): boolean | null {
+  const prev = forcedTileMajor;
+  forcedTileMajor = v;
+  return prev;
+}
+
 let chunkLimit: number | null = null;
 /**
  * Tests: the most bytes one temporary (V or M) may take, in place of the device's largest storage
@@ -72,7 +91,8 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
   const perChunk = Math.max(1, Math.min(g.n, Math.floor(maxBinding / (xi * perImage * Math.max(cin4, cout4) * 4))));
   const params = (n0: number, images: number): number[] =>
     [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.pt >>> 0, g.pl >>> 0, tilesH, tilesW, images * perImage, cin4, cout4, bias ? 1 : 0, n0];
-  const kernel = (entry: string, constants: Record<string, number> = {}): Kernel => kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, ...constants });
+  const kernel = (entry: string, constants: Record<string, number> = {}): Kernel =>
+    kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, TILE_MAJOR: +tileMajor(), ...constants });
   const run = (entry: string, src: Tensor, dst: Tensor, p: number[], invocations: number, constants?: Record<string, number>): void =>
     dispatch(kernel(entry, constants), [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
   /** Calls body(n0, images, tiles, params) for each chunk of images. */
