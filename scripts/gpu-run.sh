@@ -7,7 +7,8 @@
 #   train  (issue 5): vgg's step time, then train PRESET (default gpu) for as many epochs as fit,
 #          checkpointing every epoch;
 #   profile: the adapter's features, the per-kernel profiles (seed-cnn by layer) with the tuner's
-#          timings of every candidate, and the seed-cnn and fast steps (no peers): a short first look;
+#          timings of every candidate, and the seed-cnn and fast steps (no peers), then seed-cnn's
+#          step with the Winograd transforms group-major (FER_WINO_TILE_MAJOR=0): a short first look;
 #   both   (default): the profiles, `pnpm bench` in 2/5 of the budget, then training.
 # Everything kept lands in $OUT within the tool's limits (at most 8 files of 16 MiB), as soon as it
 # exists, so a command stopped at its time limit still returns it:
@@ -71,6 +72,12 @@ fi
 if [ "$PLAN" = profile ]; then
   timeout $(($(left) - 10)) node bench/dist/step.js --models seed-cnn,fast --no-peers --json
   rc=$?; echo "== $(date -u +%FT%TZ) steps done (rc $rc), $(left) s left"
+  # The Winograd transforms' other invocation order (group-major; tile-major is the GPU default),
+  # on the same tuned kernels: which one coalesces better here.
+  if [ "$(left)" -gt 40 ]; then
+    FER_WINO_TILE_MAJOR=0 timeout 30 node bench/dist/step.js --models seed-cnn --no-peers
+    echo "== $(date -u +%FT%TZ) group-major Winograd step done (rc $?), $(left) s left"
+  fi
   pack_bench; ls -la "$OUT"; exit 0
 fi
 
