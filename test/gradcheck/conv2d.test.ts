@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, setWinogradChunkBytes, setWinogradTileMajor, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, setWinogradChunkBytes, setWinogradTileMajor, setConvWideSums, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -160,10 +160,17 @@ for (const [name, use] of Object.entries(KERNEL_SETS))
       checkLarge([4, 5, 24, 29], [9, 5, 5, 5], { padding: 'same' }, true, 32));
     it('grads N=3, 16 -> 16 channels, 6x6, 3x3 same (seed-cnn last block, 3 pixels per lane)', () =>
       checkLarge([3, 16, 6, 6], [16, 16, 3, 3], { padding: 'same' }, true, 33));
-    // One input channel, K = N*OH*OW = 18432: weight_gemm's split-K gives 72 partials of 36 weights
-    // (summed by sum_axis, not sum_mid).
-    it('grads N=8, 1 -> 4 channels, 48x48, 3x3 same (first layer, many weight partials)', () =>
-      checkLarge([8, 1, 48, 48], [4, 1, 3, 3], { padding: 'same' }, true, 36));
+    // One input channel, K = N*OH*OW = 18432: weight_gemm's split-K gives 72 partials of 36 weights,
+    // summed by sum_axis (as on GPUs; forced here) or sum_mid; the 48x48 bias planes likewise.
+    for (const wide of [true, false])
+      it(`grads N=8, 1 -> 4 channels, 48x48, 3x3 same (first layer, many weight partials, ${wide ? 'sum_axis' : 'sum_mid'} sums)`, async () => {
+        const prev = setConvWideSums(wide);
+        try {
+          await checkLarge([8, 1, 48, 48], [4, 1, 3, 3], { padding: 'same' }, true, 36);
+        } finally {
+          setConvWideSums(prev);
+        }
+      });
     // rows_split: 50 input channels split 17 + 17 + 16 in the forward, 40 split 20 + 20 in the input gradient.
     it('grads N=2, 50 -> 40 channels, 6x7, 3x3 same (input-channel splits)', () =>
       checkLarge([2, 50, 6, 7], [40, 50, 3, 3], { padding: 'same' }, true, 35));

@@ -369,12 +369,25 @@ export function setPadKernel(kind: PadKernel | null): PadKernel | null {
   return prev;
 }
 
+let forcedWide: boolean | null = null;
+/** Whether long partial sums may take a workgroup per output (sum_axis): on hardware adapters. */
+const wideSums = (): boolean => forcedWide ?? !gpu().info.software;
+/**
+ * Tests: let conv2d's bias and split-K sums take sum_axis (true) or never (false) whatever the
+ * adapter; null restores the default (hardware adapters only). Returns the previous setting.
+ */
+export function setConvWideSums(v: boolean | null): boolean | null {
+  const prev = forcedWide;
+  forcedWide = v;
+  return prev;
+}
+
 /** The weight gradient from `slots` partial sums of m values each (the partial itself when there is one). */
 function sumPartials(partial: Tensor, slots: number, m: number, shape: Shape4): Tensor<Shape4> {
   if (slots === 1) return partial as Tensor<Shape4>;
-  // Few weights, many partials (a first layer's split-K): a workgroup per weight rather than a few
-  // thousand serial loops (0.12 ms for 288 weights x 576 partials on an H200).
-  const dw = sumMid(partial, 1, slots, m, shape, m < 8192 && slots >= 64);
+  // Few weights, many partials (a first layer's split-K): on GPUs a workgroup per weight rather than
+  // a few thousand serial loops (0.12 ms for 288 weights x 576 partials on an H200).
+  const dw = sumMid(partial, 1, slots, m, shape, wideSums() && m < 8192 && slots >= 64);
   partial.dispose();
   return dw;
 }
@@ -776,10 +789,12 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): 
 
 function biasGrad(gy: Tensor, g: Geometry): Tensor<Shape1> {
   const plane = g.oh * g.ow;
-  // Large planes: a workgroup sums each (image, channel) plane, reading it contiguously; a serial
-  // loop per plane left a GPU with a few thousand strided chains (0.3 ms for seed-cnn's 48x48 layers
-  // on an H200). Small planes (12x12, 6x6) would leave most of a workgroup idle: a loop each is cheaper.
-  const perImage = sumMid(gy, g.n * g.cout, plane, 1, [g.n * g.cout] as const, plane >= 512);
+  // Large planes on GPUs: a workgroup sums each (image, channel) plane, reading it contiguously; a
+  // serial loop per plane left a GPU with a few thousand strided chains (0.3 ms for seed-cnn's 48x48
+  // layers on an H200). Small planes (12x12, 6x6) would leave most of a workgroup idle: a loop each
+  // is cheaper. On lavapipe a loop per plane is a core's natural stride-1 loop, and sum_axis's
+  // workgroup barriers are expensive: seed-cnn's bias gradients took 98 ms per step through sum_axis.
+  const perImage = sumMid(gy, g.n * g.cout, plane, 1, [g.n * g.cout] as const, wideSums() && plane >= 512);
   if (g.n === 1) return perImage;
   const db = sumMid(perImage, 1, g.n, g.cout, [g.cout] as const);
   perImage.dispose();
