@@ -128,11 +128,6 @@ fn wino_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   }
 }
 
-// x at (plane, row, column), zero outside the image.
-fn pixel(plane: u32, r: i32, c: i32) -> f32 {
-  if (r < 0 || c < 0 || r >= i32(P.h) || c >= i32(P.w)) { return 0.0; }
-  return src[(plane * P.h + u32(r)) * P.w + u32(c)];
-}
 
 // Invocation i's tile and group of 4 channels. TILE_MAJOR: consecutive invocations take consecutive
 // tiles (a GPU warp then reads neighbouring image columns and writes neighbouring output columns;
@@ -144,10 +139,56 @@ fn tile_and_group(i: u32, groups: u32) -> vec2<u32> {
   return vec2<u32>(i / groups, i % groups);
 }
 
-// Tile p's image and its first output row and column.
-fn tile_origin(p: u32) -> vec3<u32> {
+// What one invocation of the tile transforms works on: a tile (its image and first output row and
+// column) and a group of 4 channels, and where its values go in each xi's [tile][group] slab.
+struct TileJob { image: u32, y: u32, x: u32, c4: u32, slot: u32, stride: u32 }
+
+fn tile_job(i: u32, groups: u32) -> TileJob {
+  let pc = tile_and_group(i, groups);
   let perImage = P.tilesH * P.tilesW;
-  return vec3<u32>(P.n0 + p / perImage, TILE * ((p % perImage) / P.tilesW), TILE * (p % P.tilesW));
+  let p = pc.x;
+  return TileJob(P.n0 + p / perImage, TILE * ((p % perImage) / P.tilesW), TILE * (p % P.tilesW), pc.y,
+    p * groups + pc.y, P.tiles * groups);
+}
+
+// The n x n patch of 4 channels (4 c4 .. 4 c4 + 3 of `channels`; zeros past them) of an image of
+// h x w planes in src, from row r0 and column q0 (zeros outside the image), as d[r * 6 + c].
+fn load_patch(d: ptr<function, array<vec4<f32>, 36>>, image: u32, c4: u32, channels: u32, h: u32, w: u32, r0: i32, q0: i32, n: u32) {
+  for (var j = 0u; j < 4u; j++) {
+    let ch = c4 * 4u + j;
+    if (ch >= channels) { break; }
+    let plane = image * channels + ch;
+    for (var r = 0u; r < n; r++) {
+      let y = r0 + i32(r);
+      for (var c = 0u; c < n; c++) {
+        let x = q0 + i32(c);
+        if (y >= 0 && x >= 0 && y < i32(h) && x < i32(w)) { (*d)[r * 6u + c][j] = src[(plane * h + u32(y)) * w + u32(x)]; }
+      }
+    }
+  }
+}
+
+// The 1-D transform of a tile's input side (B^T) or of its output-gradient side (A).
+fn side(v: array<vec4<f32>, 6>, grad: bool) -> array<vec4<f32>, 6> {
+  if (grad) { return a_col(v); }
+  return bt(v);
+}
+
+// `side` applied to the n x n block in d by columns, then by rows; the ALPHA x ALPHA result is
+// stored as V (input side) or dM (output-gradient side) at the job's slot of each xi.
+fn transform_and_store(d: ptr<function, array<vec4<f32>, 36>>, n: u32, grad: bool, job: TileJob) {
+  for (var c = 0u; c < n; c++) {
+    var col: array<vec4<f32>, 6>;
+    for (var r = 0u; r < n; r++) { col[r] = (*d)[r * 6u + c]; }
+    let t = side(col, grad);
+    for (var r = 0u; r < ALPHA; r++) { (*d)[r * 6u + c] = t[r]; }
+  }
+  for (var r = 0u; r < ALPHA; r++) {
+    var row: array<vec4<f32>, 6>;
+    for (var c = 0u; c < n; c++) { row[c] = (*d)[r * 6u + c]; }
+    let v = side(row, grad);
+    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * job.stride + job.slot] = v[c]; }
+  }
 }
 
 @compute @workgroup_size(64)
@@ -155,36 +196,10 @@ fn wino_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let i = invocation(wid, nwg, li);
   let groups = P.cin4 / 4u;
   if (i >= P.tiles * groups) { return; }
-  let pc = tile_and_group(i, groups);
-  let c4 = pc.y;
-  let o = tile_origin(pc.x);
-  let slot = pc.x * groups + c4; // [tile][group] index in each xi's slab
-  let r0 = i32(o.y) - P.pt;
-  let q0 = i32(o.z) - P.pl;
-  // d[r * 6 + c]: the patch value at (r, c) of the 4 channels 4 c4 .. 4 c4 + 3 (zeros past cin).
+  let job = tile_job(i, groups);
   var d: array<vec4<f32>, 36>;
-  for (var j = 0u; j < 4u; j++) {
-    let ci = c4 * 4u + j;
-    if (ci >= P.cin) { break; }
-    let plane = o.x * P.cin + ci;
-    for (var r = 0u; r < ALPHA; r++) {
-      for (var c = 0u; c < ALPHA; c++) { d[r * 6u + c][j] = pixel(plane, r0 + i32(r), q0 + i32(c)); }
-    }
-  }
-  // B^T d by columns, then (B^T d) B by rows.
-  for (var c = 0u; c < ALPHA; c++) {
-    var col: array<vec4<f32>, 6>;
-    for (var r = 0u; r < ALPHA; r++) { col[r] = d[r * 6u + c]; }
-    let b = bt(col);
-    for (var r = 0u; r < ALPHA; r++) { d[r * 6u + c] = b[r]; }
-  }
-  let stride = P.tiles * groups;
-  for (var r = 0u; r < ALPHA; r++) {
-    var row: array<vec4<f32>, 6>;
-    for (var c = 0u; c < ALPHA; c++) { row[c] = d[r * 6u + c]; }
-    let v = bt(row);
-    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + slot] = v[c]; }
-  }
+  load_patch(&d, job.image, job.c4, P.cin, P.h, P.w, i32(job.y) - P.pt, i32(job.x) - P.pl, ALPHA);
+  transform_and_store(&d, ALPHA, false, job);
 }
 
 @compute @workgroup_size(64)
@@ -192,16 +207,13 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let i = invocation(wid, nwg, li);
   let groups = P.cout4 / 4u;
   if (i >= P.tiles * groups) { return; }
-  let pc = tile_and_group(i, groups);
-  let c4 = pc.y;
-  let o = tile_origin(pc.x);
-  let slot = pc.x * groups + c4; // [tile][group] index in each xi's slab
-  let stride = P.tiles * groups;
+  let job = tile_job(i, groups);
+  let c4 = job.c4;
   // A^T m by columns (TILE x ALPHA), then (A^T m) A by rows (TILE x TILE).
   var t: array<vec4<f32>, 24>;
   for (var c = 0u; c < ALPHA; c++) {
     var col: array<vec4<f32>, 6>;
-    for (var r = 0u; r < ALPHA; r++) { col[r] = src4[(r * ALPHA + c) * stride + slot]; }
+    for (var r = 0u; r < ALPHA; r++) { col[r] = src4[(r * ALPHA + c) * job.stride + job.slot]; }
     let a = at(col);
     for (var r = 0u; r < TILE; r++) { t[r * 6u + c] = a[r]; }
   }
@@ -210,20 +222,20 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     for (var j = 0u; j < 4u; j++) { b[j] = bias[min(c4 * 4u + j, P.cout - 1u)]; }
   }
   for (var r = 0u; r < TILE; r++) {
-    let y = o.y + r;
+    let y = job.y + r;
     if (y >= P.oh) { break; }
     var row: array<vec4<f32>, 6>;
     for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 6u + c]; }
     let ys = at(row);
     for (var c = 0u; c < TILE; c++) {
-      let x = o.z + c;
+      let x = job.x + c;
       if (x >= P.ow) { break; }
       var v = ys[c] + b;
       if (RELU) { v = max(v, vec4<f32>(0.0)); }
       for (var j = 0u; j < 4u; j++) {
         let co = c4 * 4u + j;
         if (co >= P.cout) { break; }
-        dst[((o.x * P.cout + co) * P.oh + y) * P.ow + x] = v[j];
+        dst[((job.image * P.cout + co) * P.oh + y) * P.ow + x] = v[j];
       }
     }
   }
@@ -235,7 +247,7 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 // wino_input (V, as in the forward), wino_grad_output (dM) and wino_grad_weights (G^T dU G).
 
 // A y of one column (or row) y of an output-gradient tile (the first TILE entries; A = (A^T)^T).
-fn a_col(y: array<vec4<f32>, 4>) -> array<vec4<f32>, 6> {
+fn a_col(y: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
   let z = vec4<f32>(0.0);
   if (ALPHA == 4u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], -y[1], z, z); }
   if (TILE == 2u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], y[0] + 2.0 * y[1], y[0] - 2.0 * y[1], y[1]); }
@@ -271,37 +283,11 @@ fn wino_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let i = invocation(wid, nwg, li);
   let groups = P.cout4 / 4u;
   if (i >= P.tiles * groups) { return; }
-  let pc = tile_and_group(i, groups);
-  let c4 = pc.y;
-  let o = tile_origin(pc.x);
-  let slot = pc.x * groups + c4; // [tile][group] index in each xi's slab
-  // y[r * 4 + c]: the output gradient at (o.y + r, o.z + c) of 4 channels (zeros past the edges).
-  var y: array<vec4<f32>, 16>;
-  for (var j = 0u; j < 4u; j++) {
-    let co = c4 * 4u + j;
-    if (co >= P.cout) { break; }
-    let plane = o.x * P.cout + co;
-    for (var r = 0u; r < TILE; r++) {
-      for (var c = 0u; c < TILE; c++) {
-        if (o.y + r < P.oh && o.z + c < P.ow) { y[r * 4u + c][j] = src[(plane * P.oh + o.y + r) * P.ow + o.z + c]; }
-      }
-    }
-  }
-  // A y by columns (ALPHA x TILE), then (A y) A^T by rows (ALPHA x ALPHA).
-  var t: array<vec4<f32>, 24>;
-  for (var c = 0u; c < TILE; c++) {
-    var col: array<vec4<f32>, 4>;
-    for (var r = 0u; r < TILE; r++) { col[r] = y[r * 4u + c]; }
-    let a = a_col(col);
-    for (var r = 0u; r < ALPHA; r++) { t[r * 4u + c] = a[r]; }
-  }
-  let stride = P.tiles * groups;
-  for (var r = 0u; r < ALPHA; r++) {
-    var row: array<vec4<f32>, 4>;
-    for (var c = 0u; c < TILE; c++) { row[c] = t[r * 4u + c]; }
-    let m = a_col(row);
-    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * stride + slot] = m[c]; }
-  }
+  let job = tile_job(i, groups);
+  // The tile's TILE x TILE output gradient (zeros past the output's edges), then A y A^T.
+  var d: array<vec4<f32>, 36>;
+  load_patch(&d, job.image, job.c4, P.cout, P.oh, P.ow, i32(job.y), i32(job.x), TILE);
+  transform_and_store(&d, TILE, true, job);
 }
 
 @compute @workgroup_size(64)
