@@ -27,14 +27,15 @@ const WG_M = 64 / WG_N;
 /**
  * Matmul kernels: 'block' (any adapter), 'subgroup' and 'subgroup_stack' (8-lane subgroups, i.e.
  * lavapipe; see matmul_subgroup.wgsl; the stack variant needs vec4 rows of A and B, else it runs
- * 'subgroup'), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
+ * 'subgroup'), 'subgroup_stack8' (the same with all 8 subgroups of a workgroup stacked along M: one
+ * 64-column strip, for N <= 64, where the 2-strip form leaves half its lanes on clamped columns), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
  * 'tiled' (128x128 tile, 8x8 per invocation, 8 k per stage), 'tiled_k16' (the same, 16 k per stage),
  * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs), and
  * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
  * for outputs of a few tiles with a long K, such as a batch of 64 through a 4608-wide layer).
  */
-export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
+export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'subgroup_stack8' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'subgroup_stack8', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
 
 /** Rows per invocation (TM), k per stage (BK) and K splitting of each tiled variant. */
 const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number; splitK: boolean }>> = {
@@ -110,14 +111,15 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
     sum.dispose(); // the view keeps the buffer
     return c;
   }
-  if (variant === 'subgroup_stack' && stackOk({ K, N, transA, transB })) {
-    const groupsN = Math.ceil(N / (64 * (8 / SGS_M)));
-    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M, BATCHED: +batched });
-    const perBatch = groupsN * Math.ceil(M / (16 * SGS_M));
+  if ((variant === 'subgroup_stack' || variant === 'subgroup_stack8') && stackOk({ K, N, transA, transB })) {
+    const sgsM = variant === 'subgroup_stack8' ? 8 : SGS_M;
+    const groupsN = Math.ceil(N / (64 * (8 / sgsM)));
+    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M: sgsM, BATCHED: +batched });
+    const perBatch = groupsN * Math.ceil(M / (16 * sgsM));
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
     return out;
   }
-  if (variant === 'subgroup' || variant === 'subgroup_stack') {
+  if (variant === 'subgroup' || variant === 'subgroup_stack' || variant === 'subgroup_stack8') {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
     const k = subgroupKernel(transA, transB, bias !== null, K, batched);
@@ -142,7 +144,7 @@ let forcedMatmul: MatmulVariant | null = null;
 /** Forces one matmul kernel (tests run every variant); null restores the automatic choice. */
 export function setMatmulVariant(v: MatmulVariant | null): void {
   if (v !== null && !MATMUL_VARIANTS.includes(v)) throw new Error(`setMatmulVariant: expected one of ${MATMUL_VARIANTS.map((x) => `'${x}'`).join(', ')} or null, got ${JSON.stringify(v)}`);
-  if ((v === 'subgroup' || v === 'subgroup_stack') && !hasSubgroups8()) throw new Error(`setMatmulVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
+  if (v?.startsWith('subgroup') && !hasSubgroups8()) throw new Error(`setMatmulVariant: '${v}' needs an adapter with 8-lane subgroups; this one has ${describeSubgroups()}`);
   forcedMatmul = v;
 }
 
@@ -152,7 +154,8 @@ function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (software && !hasSubgroups8()) return 'block';
   // Split-K is for outputs too small to fill the GPU; a batch fills it with its items.
   const hardware = s.batch > 1 ? HARDWARE_CANDIDATES.filter((v) => !TILED[v]?.splitK) : HARDWARE_CANDIDATES;
-  const candidates = software ? ['block', 'subgroup', ...(stackOk(s) ? ['subgroup_stack'] : [])] : hardware;
+  const stacks = stackOk(s) ? ['subgroup_stack', ...(s.N <= 64 ? ['subgroup_stack8'] : [])] : [];
+  const candidates = software ? ['block', 'subgroup', ...stacks] : hardware;
   const fallback = software ? 'subgroup' : 'tiled';
   const key = `${s.batch > 1 ? `${s.batch}*` : ''}${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
   return choose('matmul', key, candidates, fallback, () => matmulTrial(s, bias)) as MatmulVariant;
