@@ -147,7 +147,10 @@ fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 // vec4s. That is 10 vec4 loads per lane for 512 multiply-adds, against 16 scalar loads in matmul_sg.
 // The 4 products of a (row, column) are summed before they touch its accumulator, so the 128
 // accumulators are read and written once per 4 k and may live in (cheap, whole-register) stack
-// slots. Needs A untransposed with K % 4 == 0, and B's rows as vec4s: N % 4 == 0 (or B transposed).
+// slots. Needs K % 4 == 0, A's rows as vec4s (or, TRANS_A, A^T's rows: M % 4 == 0), and B's rows
+// as vec4s: N % 4 == 0 (or B transposed).
+// TRANS_A: lane l loads A^T row k + l / 2, columns m0 + 8 (l % 2) .. + 7 as two vec4s, and row i's
+// value at k + kk is shuffled from lane 2 kk + i / 8: the same 4 shuffles per row as untransposed.
 // A workgroup's 8 subgroups cover SGS_M row blocks x 8 / SGS_M column strips, and consecutive
 // workgroups walk down the rows of the same strips of B, which stay in the core's cache while A
 // streams (2048^3: 34 GFLOP/s in column-block order, 56 in this one, 60 with 8 subgroups per
@@ -155,9 +158,19 @@ fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 // Subgroups of the workgroup stacked along M (the rest along N): 1, 2, 4 or 8.
 override SGS_M: u32 = 4u;
 
-fn sgs_row(acc: ptr<function, array<f32, 128>>, i: u32, a: vec4<f32>, b: array<f32, 32>) {
-  // a: row i's A(k .. k + 3), in every lane (shuffled from the lane that loaded it).
-  let x = vec4<f32>(subgroupShuffle(a.x, i % 8u), subgroupShuffle(a.y, i % 8u), subgroupShuffle(a.z, i % 8u), subgroupShuffle(a.w, i % 8u));
+// Row i's A(k .. k + 3), in every lane, from the two vec4s each lane loaded (see matmul_sgs).
+fn sgs_a(i: u32, av: vec4<f32>, aw: vec4<f32>) -> vec4<f32> {
+  if (TRANS_A) {
+    let v = select(aw, av, i % 8u < 4u)[i % 4u];
+    let l = i / 8u;
+    return vec4<f32>(subgroupShuffle(v, l), subgroupShuffle(v, 2u + l), subgroupShuffle(v, 4u + l), subgroupShuffle(v, 6u + l));
+  }
+  let a = select(aw, av, i < 8u);
+  return vec4<f32>(subgroupShuffle(a.x, i % 8u), subgroupShuffle(a.y, i % 8u), subgroupShuffle(a.z, i % 8u), subgroupShuffle(a.w, i % 8u));
+}
+
+fn sgs_row(acc: ptr<function, array<f32, 128>>, i: u32, av: vec4<f32>, aw: vec4<f32>, b: array<f32, 32>) {
+  let x = sgs_a(i, av, aw);
   for (var j = 0u; j < 8u; j++) {
     let t = x.x * b[j] + x.y * b[8u + j] + x.z * b[16u + j] + x.w * b[24u + j];
     (*acc)[i * 8u + j] += t;
@@ -190,6 +203,11 @@ fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let b0 = offB / 4u;
   let ra = a0 + min(m0 + lane, M - 1u) * K4;
   let rb = a0 + min(m0 + 8u + lane, M - 1u) * K4;
+  // TRANS_A: this lane's A^T row offset within a k4 step, and its two vec4 columns (clamped).
+  let M4 = M / 4u;
+  let tk = (lane / 2u) * M4;
+  let tv = a0 + min((m0 + 8u * (lane % 2u)) / 4u, M4 - 1u);
+  let tw = a0 + min((m0 + 8u * (lane % 2u)) / 4u + 1u, M4 - 1u);
   let N4 = N / 4u;
   let nv = min(n / 4u, N4 - 1u);
   let nw = min(n / 4u + 1u, N4 - 1u);
@@ -197,8 +215,16 @@ fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   for (var j = 0u; j < 8u; j++) { cols[j] = b0 + min(n + j, N - 1u) * K4; }
   var acc: array<f32, 128>;
   for (var k4 = 0u; k4 < K4; k4++) {
-    let av = a4[ra + k4];
-    let aw = a4[rb + k4];
+    var av: vec4<f32>;
+    var aw: vec4<f32>;
+    if (TRANS_A) {
+      let row = k4 * 4u * M4 + tk;
+      av = a4[row + tv];
+      aw = a4[row + tw];
+    } else {
+      av = a4[ra + k4];
+      aw = a4[rb + k4];
+    }
     // b[kk * 8 + j] = B(4 k4 + kk, n + j).
     var b: array<f32, 32>;
     if (TRANS_B) {
@@ -215,10 +241,10 @@ fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         b[kk * 8u + 4u] = w.x; b[kk * 8u + 5u] = w.y; b[kk * 8u + 6u] = w.z; b[kk * 8u + 7u] = w.w;
       }
     }
-    sgs_row(&acc, 0u, av, b); sgs_row(&acc, 1u, av, b); sgs_row(&acc, 2u, av, b); sgs_row(&acc, 3u, av, b);
-    sgs_row(&acc, 4u, av, b); sgs_row(&acc, 5u, av, b); sgs_row(&acc, 6u, av, b); sgs_row(&acc, 7u, av, b);
-    sgs_row(&acc, 8u, aw, b); sgs_row(&acc, 9u, aw, b); sgs_row(&acc, 10u, aw, b); sgs_row(&acc, 11u, aw, b);
-    sgs_row(&acc, 12u, aw, b); sgs_row(&acc, 13u, aw, b); sgs_row(&acc, 14u, aw, b); sgs_row(&acc, 15u, aw, b);
+    sgs_row(&acc, 0u, av, aw, b); sgs_row(&acc, 1u, av, aw, b); sgs_row(&acc, 2u, av, aw, b); sgs_row(&acc, 3u, av, aw, b);
+    sgs_row(&acc, 4u, av, aw, b); sgs_row(&acc, 5u, av, aw, b); sgs_row(&acc, 6u, av, aw, b); sgs_row(&acc, 7u, av, aw, b);
+    sgs_row(&acc, 8u, av, aw, b); sgs_row(&acc, 9u, av, aw, b); sgs_row(&acc, 10u, av, aw, b); sgs_row(&acc, 11u, av, aw, b);
+    sgs_row(&acc, 12u, av, aw, b); sgs_row(&acc, 13u, av, aw, b); sgs_row(&acc, 14u, av, aw, b); sgs_row(&acc, 15u, av, aw, b);
   }
   var bv: array<f32, 8>;
   if (HAS_BIAS) {

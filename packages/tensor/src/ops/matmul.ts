@@ -63,9 +63,9 @@ const SG_M = 2;
  * workgroup) 52; 4 fits the batch of 64 rows of the dense layers.
  */
 const SGS_M = 4;
-/** matmul_sgs (16 x 64 per subgroup, accumulators summed per 4 k) reads A's rows and B's as vec4s. */
-function stackOk(s: { K: number; N: number; transA: boolean; transB: boolean }): boolean {
-  return !s.transA && s.K % 4 === 0 && (s.transB || s.N % 4 === 0);
+/** matmul_sgs (16 x 64 per subgroup, accumulators summed per 4 k) reads A's (or A^T's) rows and B's as vec4s. */
+function stackOk(s: { M: number; K: number; N: number; transA: boolean; transB: boolean }): boolean {
+  return s.K % 4 === 0 && (!s.transA || s.M % 4 === 0) && (s.transB || s.N % 4 === 0);
 }
 
 function subgroupKernel(transA: boolean, transB: boolean, bias: boolean, K: number, batched: boolean): Kernel {
@@ -111,10 +111,10 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
     sum.dispose(); // the view keeps the buffer
     return c;
   }
-  if ((variant === 'subgroup_stack' || variant === 'subgroup_stack8') && stackOk({ K, N, transA, transB })) {
+  if ((variant === 'subgroup_stack' || variant === 'subgroup_stack8') && stackOk({ M, K, N, transA, transB })) {
     const sgsM = variant === 'subgroup_stack8' ? 8 : SGS_M;
     const groupsN = Math.ceil(N / (64 * (8 / sgsM)));
-    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M: sgsM, BATCHED: +batched });
+    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M: sgsM, BATCHED: +batched });
     const perBatch = groupsN * Math.ceil(M / (16 * sgsM));
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
     return out;
