@@ -10,6 +10,8 @@
 // im2col and split-K (weight_gemm); setConvVariant forces either variant (tests run both). The
 // forward (and the stride-1 input gradient) has a tiled implicit-GEMM variant for hardware too
 // (forward_gemm, any stride), which the tuner weighs against the others there.
+// 3x3 and 5x5 stride-1 layers also have Winograd forms for all three passes (winograd.ts), weighed by
+// the tuner on every adapter.
 // WGSL: conv2d.wgsl (also pack, pad, sum_mid: repacking, padding and partial sums).
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { choose, type Trial } from '../tune.js';

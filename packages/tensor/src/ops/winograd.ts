@@ -46,7 +46,7 @@ const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
 let forcedTileMajor: boolean | null = null;
 function tileMajor(): boolean {
   if (forcedTileMajor !== null) return forcedTileMajor;
-  const env = process.env['FER_WINO_TILE_MAJOR'];
+  const env = typeof process !== 'undefined' ? process.env?.['FER_WINO_TILE_MAJOR'] : undefined;
   if (env === '1' || env === '0') return env === '1';
   return !gpu().info.software;
 }
@@ -69,11 +69,6 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
   return prev;
 }
 
-/**
- * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a k x k, stride-1 geometry
- * (F(2x2, 3x3), F(4x4, 3x3) or F(2x2, 5x5)), from x [N, Cin, H, W] and the weights packed as
- * conv2d's forward reads them: [Cin * k * k, Cout4].
- */
 /** Shapes and dispatch helpers shared by the forward and the weight gradient. */
 function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel) {
   if (tile === 4 && k === 5) throw new Error('winogradConv: F(4x4, 5x5) is not supported (its transforms lose too much fp32 precision)');
@@ -95,7 +90,7 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
     kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, TILE_MAJOR: +tileMajor(), ...constants });
   const run = (entry: string, src: Tensor, dst: Tensor, p: number[], invocations: number, constants?: Record<string, number>): void =>
     dispatch(kernel(entry, constants), [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
-  /** Calls body(n0, images, tiles, params) for each chunk of images. */
+  /** Calls body(first image, tiles, params) for each chunk of images. */
   const chunks = (body: (n0: number, tiles: number, p: number[]) => void): void => {
     for (let n0 = 0; n0 < g.n; n0 += perChunk) {
       const images = Math.min(perChunk, g.n - n0);
