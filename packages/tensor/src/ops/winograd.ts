@@ -90,13 +90,12 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
     kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, TILE_MAJOR: +tileMajor(), ...constants });
   const run = (entry: string, src: Tensor, dst: Tensor, p: number[], invocations: number, constants?: Record<string, number>): void =>
     dispatch(kernel(entry, constants), [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
-  /** Calls body(first image, tiles, params) for each chunk of images. */
-  const chunks = (body: (n0: number, tiles: number, p: number[]) => void): void => {
-    for (let n0 = 0; n0 < g.n; n0 += perChunk) {
-      const images = Math.min(perChunk, g.n - n0);
-      body(n0, images * perImage, params(n0, images));
-    }
-  };
+  // The chunks of images: each one's tile count and params.
+  const chunks: Array<{ tiles: number; p: number[] }> = [];
+  for (let n0 = 0; n0 < g.n; n0 += perChunk) {
+    const images = Math.min(perChunk, g.n - n0);
+    chunks.push({ tiles: images * perImage, p: params(n0, images) });
+  }
   return { xi, cin4, cout4, params, run, chunks };
 }
 
@@ -110,14 +109,14 @@ export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: 
   const u = empty([xi, cin4, cout4] as const);
   run('wino_weights', packed, u, params(0, g.n), cin4 * cout4);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
-  chunks((_n0, tiles, p) => {
+  for (const { tiles, p } of chunks) {
     const v = empty([xi, tiles, cin4] as const);
     run('wino_input', x, v, p, tiles * (cin4 / 4));
     const m = bmm(v, u);
     v.dispose();
     run('wino_output', m, out, p, tiles * (cout4 / 4), { RELU: +relu });
     m.dispose();
-  });
+  }
   u.dispose();
   return out;
 }
@@ -125,8 +124,9 @@ export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: 
 /** dL/dw [Cout, Cin, k, k] of the same convolution, from its input x and output gradient gy. */
 export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
   const { xi, cin4, cout4, params, run, chunks } = plan(g, null, tile, k);
+  // dU summed over the chunks (one chunk: its product as it is).
   let du: Tensor | null = null;
-  chunks((_n0, tiles, p) => {
+  for (const { tiles, p } of chunks) {
     const v = empty([xi, tiles, cin4] as const);
     run('wino_input', x, v, p, tiles * (cin4 / 4));
     const dm = empty([xi, tiles, cout4] as const);
@@ -134,16 +134,17 @@ export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, t
     const part = bmm(v, dm, { transA: true });
     v.dispose();
     dm.dispose();
-    if (du === null) du = part;
-    else {
-      const sum: Tensor = add(du, part);
-      du.dispose();
-      part.dispose();
-      du = sum;
+    if (du === null) {
+      du = part;
+      continue;
     }
-  });
+    const sum: Tensor = add(du, part);
+    du.dispose();
+    part.dispose();
+    du = sum;
+  }
   const dw = empty([g.cout, g.cin, k, k] as const);
   run('wino_grad_weights', du!, dw, params(0, g.n), g.cout * g.cin);
-  (du as Tensor | null)?.dispose();
+  du!.dispose();
   return dw;
 }
