@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   autotune, conv2d, gpu, hasSubgroups8, matmul, noGrad, pendingTunes, resetTuning, setConvForwardVariant, setConvVariant,
-  sum, tensor, tidy, tuneCachePath, tuneState, type Shape4, type Tensor,
+  sum, tensor, tidy, timeCandidates, tuneCachePath, tuneState, type Shape4, type Tensor,
 } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { expectClose } from '../gradcheck/harness.js';
@@ -111,5 +111,46 @@ describe('autotune', () => {
     else expect(existsSync(file)).toBe(true);
     a.dispose();
     b.dispose();
+  });
+});
+
+// timeCandidates on a virtual clock: each run() advances it by the candidate's cost, so the timings
+// and the order of runs are exact, whatever the machine's load.
+describe('timeCandidates', () => {
+  function fakeTrial(cost: (v: string, now: number) => number) {
+    const clock = { now: 0 };
+    const calls: string[] = [];
+    const trial = { run: (v: string) => { calls.push(v); clock.now += cost(v, clock.now); }, dispose: () => {} };
+    return { trial, calls, clock: () => clock.now };
+  }
+
+  it('times each run exactly, repeating short trials within a sample, and alternates the candidates', async () => {
+    const costs: Record<string, number> = { a: 0.25, b: 0.5, c: 4 };
+    const { trial, calls, clock } = fakeTrial((v) => costs[v]!);
+    const t = await timeCandidates(trial, ['a', 'b', 'c'], { runs: 3, clock });
+    expect(t).toEqual(costs);
+    // Round 0 runs each once; then a 0.25 ms trial repeats 8 times per 2 ms sample, 0.5 ms 4 times, 4 ms once.
+    expect(calls.slice(0, 3)).toEqual(['a', 'b', 'c']);
+    expect(calls.slice(3, 3 + 4 + 1 + 8)).toEqual([...Array(4).fill('b'), 'c', ...Array(8).fill('a')]);
+    const rounds = calls.filter((v) => v === 'c').length;
+    expect(rounds).toBe(10); // the budget (150 ms each) outlasts 10 rounds of ~6 ms
+    expect(calls.filter((v) => v === 'a').length).toBe(1 + 8 * (rounds - 1));
+  });
+
+  it('a passing slowdown does not decide the choice', async () => {
+    // 'fast' really takes 0.3 ms and 'slow' 0.6 ms, but every run in the first 40 ms takes 3 ms more.
+    // Timed back to back, all of fast's samples would fall in that window (and slow would win).
+    const costs: Record<string, number> = { fast: 0.3, slow: 0.6 };
+    const { trial, clock } = fakeTrial((v, now) => costs[v]! + (now < 40 ? 3 : 0));
+    const t = await timeCandidates(trial, ['fast', 'slow'], { runs: 3, clock });
+    expect(t['fast']).toBeCloseTo(0.3, 9);
+    expect(t['slow']).toBeCloseTo(0.6, 9);
+  });
+
+  it('runs at least `runs` rounds, more while the budget lasts', async () => {
+    const { trial, calls, clock } = fakeTrial(() => 100);
+    await timeCandidates(trial, ['a', 'b'], { runs: 2, clock });
+    // 100 ms runs: 2 rounds (400 ms) pass the 300 ms budget, so no third.
+    expect(calls).toEqual(['a', 'b', 'b', 'a']);
   });
 });

@@ -22,5 +22,5 @@ export * from './ops/dropout.js';
 export * from './ops/batchnorm.js';
 export * from './ops/loss.js';
 export * from './ops/optim.js';
-export { autotune, choose, pendingTunes, tuneState, resetTuning, tuneCachePath } from './tune.js';
+export { autotune, timeCandidates, choose, pendingTunes, tuneState, resetTuning, tuneCachePath } from './tune.js';
 export type { Trial, TuneResult } from './tune.js';
