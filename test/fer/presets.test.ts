@@ -25,9 +25,9 @@ describe('training presets', () => {
     expect([c.augment, c.labelSmoothing]).toEqual(['standard', 0.1]);
   });
 
-  it('gpu: vgg with Adam, warm-up then cosine over 55 epochs, standard augmentation, label smoothing', () => {
+  it('gpu: vgg with Adam, warm-up then cosine over 80 epochs, standard augmentation, label smoothing', () => {
     const c = applyPreset(DEFAULT_CONFIG, 'gpu', new Set());
-    expect([c.model, c.optimizer, c.lr, c.epochs, c.batch]).toEqual(['vgg', 'adam', 1e-3, 55, 64]);
+    expect([c.model, c.optimizer, c.lr, c.epochs, c.batch]).toEqual(['vgg', 'adam', 1e-3, 80, 64]);
     expect([c.schedule, c.warmup, c.augment, c.labelSmoothing, c.weightDecay]).toEqual(['cosine', 1, 'standard', 0.1, 0]);
   });
 

@@ -1,7 +1,7 @@
 // Regression guard for the shipped weights (models/fer-best.safetensors, see models/README.md):
 // accuracy on a fixed 500-image slice of PublicTest stays above a floor a few points under the
-// measured figure (74.2% on this slice for the vgg of `--preset gpu`, lavapipe, when it was shipped;
-// the seed-cnn shipped before it had 69.0%).
+// measured figure (75.4% on this slice for the 80-epoch vgg of `--preset gpu`, lavapipe, when it was
+// shipped; the 55-epoch vgg before it had 74.2%, the seed-cnn before that 69.0%).
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { loadModel, loadSplit, evaluate, IMAGE_PIXELS } from '@fer/fer';
@@ -11,7 +11,7 @@ useGpu();
 
 const MODEL = new URL('../../models/fer-best.safetensors', import.meta.url).pathname;
 const DATA = new URL('../../../shared/fer2013/', import.meta.url).pathname;
-const FLOOR = 0.71;
+const FLOOR = 0.72;
 
 describe('shipped model', () => {
   it('keeps its accuracy on a fixed 500-image slice of PublicTest', async () => {
