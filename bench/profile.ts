@@ -17,8 +17,8 @@ const top = Number(opt('top', '25'));
 for (const [flag, v] of [['batch', batch], ['steps', steps], ['top', top]] as const)
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag}: expected a positive integer, got ${opt(flag, '')}`);
 
-// Dawn rounds timestamps to 100 microseconds by default (a browser's guard against timing attacks).
-await initDevice({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
+// initDevice turns off Dawn's 100-microsecond rounding of timestamps (a browser's guard against timing attacks).
+await initDevice();
 console.log(`adapter: ${describeDevice()}`);
 const { step, dispose } = trainingStep(model, batch);
 step();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   autotune, conv2d, gpu, hasSubgroups8, matmul, noGrad, pendingTunes, resetTuning, setConvForwardVariant, setConvVariant,
-  sum, tensor, tidy, timeCandidates, tuneCachePath, tuneState, type Shape4, type Tensor,
+  sum, tensor, tidy, timeCandidates, defaultTuneTimer, startProfile, stopProfile, profiling, randNormal, tuneCachePath, tuneState, type Shape4, type Tensor,
 } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { expectClose } from '../gradcheck/harness.js';
@@ -127,7 +127,7 @@ describe('timeCandidates', () => {
   it('times each run exactly, repeating short trials within a sample, and alternates the candidates', async () => {
     const costs: Record<string, number> = { a: 0.25, b: 0.5, c: 4 };
     const { trial, calls, clock } = fakeTrial((v) => costs[v]!);
-    const t = await timeCandidates(trial, ['a', 'b', 'c'], { runs: 3, clock });
+    const t = await timeCandidates(trial, ['a', 'b', 'c'], { runs: 3, clock, timer: 'wall' });
     expect(t).toEqual(costs);
     // Round 0 runs each once; then a 0.25 ms trial repeats 8 times per 2 ms sample, 0.5 ms 4 times, 4 ms once.
     expect(calls.slice(0, 3)).toEqual(['a', 'b', 'c']);
@@ -142,15 +142,48 @@ describe('timeCandidates', () => {
     // Timed back to back, all of fast's samples would fall in that window (and slow would win).
     const costs: Record<string, number> = { fast: 0.3, slow: 0.6 };
     const { trial, clock } = fakeTrial((v, now) => costs[v]! + (now < 40 ? 3 : 0));
-    const t = await timeCandidates(trial, ['fast', 'slow'], { runs: 3, clock });
+    const t = await timeCandidates(trial, ['fast', 'slow'], { runs: 3, clock, timer: 'wall' });
     expect(t['fast']).toBeCloseTo(0.3, 9);
     expect(t['slow']).toBeCloseTo(0.6, 9);
   });
 
   it('runs at least `runs` rounds, more while the budget lasts', async () => {
     const { trial, calls, clock } = fakeTrial(() => 100);
-    await timeCandidates(trial, ['a', 'b'], { runs: 2, clock });
+    await timeCandidates(trial, ['a', 'b'], { runs: 2, clock, timer: 'wall' });
     // 100 ms runs: 2 rounds (400 ms) pass the 300 ms budget, so no third.
     expect(calls).toEqual(['a', 'b', 'b', 'a']);
+  });
+
+  it('times by GPU timestamps where asked: every candidate gets a time, and no profile is left running', async () => {
+    if (!gpu().device.features.has('timestamp-query')) return expect(defaultTuneTimer()).toBe('wall');
+    const a = randNormal([64, 256] as const, 0, 1, { seed: 1 });
+    const b = randNormal([256, 64] as const, 0, 1, { seed: 2 });
+    const runs: string[] = [];
+    const trial = {
+      // 'one' multiplies once, 'four' four times: more GPU work, so more GPU time.
+      run: (v: string) => {
+        runs.push(v);
+        for (let i = 0; i < (v === 'four' ? 4 : 1); i++) noGrad(() => matmul(a, b)).dispose();
+      },
+      dispose: () => {},
+    };
+    const t = await timeCandidates(trial, ['one', 'four'], { runs: 3, timer: 'gpu' });
+    expect(profiling()).toBe(false);
+    expect(Object.keys(t).sort()).toEqual(['four', 'one']);
+    for (const ms of Object.values(t)) {
+      expect(Number.isFinite(ms)).toBe(true);
+      expect(ms).toBeGreaterThan(0);
+    }
+    expect(runs.filter((v) => v === 'one').length).toBeGreaterThanOrEqual(3);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('the default timer: the wall clock on software adapters and inside a running profile', async () => {
+    if (gpu().info.software) expect(defaultTuneTimer()).toBe('wall');
+    if (!gpu().device.features.has('timestamp-query')) return;
+    startProfile();
+    expect(defaultTuneTimer()).toBe('wall');
+    await stopProfile();
   });
 });

@@ -56,7 +56,12 @@ export const NO_ADAPTER_HELP =
 export interface InitOptions {
   /** 'high-performance' | 'low-power'; default high-performance. */
   powerPreference?: GPUPowerPreference;
-  /** Extra Dawn toggles passed to create(), e.g. 'backend=vulkan'. */
+  /**
+   * Dawn toggles passed to create(), e.g. 'backend=vulkan'. Default: timestamps at full resolution
+   * ('disable-dawn-features=timestamp_quantization'; Dawn rounds them to 100 µs for browsers, a guard
+   * against timing attacks that a native process has no use for), which the profiler and the tuner's
+   * GPU timer need. Flags given here replace the default.
+   */
   dawnFlags?: string[];
   /**
    * The longest sleep in ms between polls of Dawn's event pump while a GPU promise is pending (see
@@ -140,13 +145,15 @@ function defaultPoll(options: InitOptions, software: boolean): void {
   else setPumpPoll(software ? 1 : 0);
 }
 
+const FULL_RESOLUTION_TIMESTAMPS = 'disable-dawn-features=timestamp_quantization';
+
 /** Gets (once) the adapter and device. Every tensor op needs this to have resolved first. */
 export async function initDevice(options: InitOptions = {}): Promise<Gpu> {
   if (current) return current;
   if (pending) return pending;
   pending = (async () => {
     if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
-    const instance = create(options.dawnFlags ?? []);
+    const instance = create(options.dawnFlags ?? [FULL_RESOLUTION_TIMESTAMPS]);
     const adapter = await instance.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
     if (!adapter) throw new Error(NO_ADAPTER_HELP);
     const requiredLimits: Record<string, number> = {};

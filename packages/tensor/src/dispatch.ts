@@ -365,6 +365,11 @@ export function startProfile(options: { byGrid?: boolean } = {}): void {
   };
 }
 
+/** Whether a profile (startProfile) is running. */
+export function profiling(): boolean {
+  return profiler !== null;
+}
+
 /** Stops profiling; waits for the GPU and returns each kernel's calls and GPU time, longest first. */
 export async function stopProfile(): Promise<KernelTime[]> {
   const p = profiler;

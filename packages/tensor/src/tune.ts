@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gpu, onRelease } from './device.js';
-import { sync } from './dispatch.js';
+import { sync, startProfile, stopProfile, profiling } from './dispatch.js';
 
 /** Runs the op once with `variant` (records GPU work); `dispose` frees the inputs it made. */
 export interface Trial {
@@ -36,7 +36,8 @@ const slot = (op: string, key: string): string => `${op}|${key}`;
 // 6: forward_gemm's 32-channel tile (gemm32) joined the hardware conv2d forward candidates.
 // 7: forward_rows variants for GPUs (rows_split, rows_pf, rows_split_pf; whole rows up to 12 wide).
 // 8: Winograd F(2x2, 3x3) (wino) joined the conv2d forward candidates; bmm shapes are tuned.
-// 9: candidates are timed in interleaved rounds (timeCandidates): choices timed back to back are re-measured.
+// 9: candidates are timed in interleaved rounds (timeCandidates), on hardware by GPU timestamps: choices timed
+//    back to back by the wall clock are re-measured.
 const TUNE_VERSION = 9;
 
 function enabled(): boolean {
@@ -153,23 +154,52 @@ const BUDGET_MS = 150;
 const MAX_ROUNDS = 10;
 
 /**
+ * What a sample measures: 'gpu', the GPU time of the trial's dispatches (timestamp queries, as
+ * bench/profile.ts); 'wall', the host's time from recording to the end of the GPU's work.
+ */
+export type TuneTimer = 'wall' | 'gpu';
+
+/**
+ * The timer for this adapter: GPU timestamps on hardware adapters that have them (the wall clock
+ * adds the submit and the completion callback to every sample, ~0.1-2 ms on the H200, of the order
+ * of the kernels it compares), else the wall clock (on lavapipe the host runs the kernels, so its
+ * time is theirs). Inside a running profile (which owns the timestamp queries), the wall clock.
+ */
+export function defaultTuneTimer(): TuneTimer {
+  const { device, info } = gpu();
+  return !info.software && device.features.has('timestamp-query') && !profiling() ? 'gpu' : 'wall';
+}
+
+/**
  * Best time per run (ms) of each candidate of a warmed-up trial. Candidates are timed in rounds, one
  * sample of each per round in a rotating order, rather than each one's samples back to back: a
  * passing disturbance (a clock change, other work on the device or the host) then costs every
- * candidate a sample instead of deciding the choice. On an H200 the back-to-back form timed the same
- * kernel at 0.7 ms in one process and 2.5 ms in the next, and the seed-cnn step it tuned ran at
- * 10-11 ms against 8 ms. A sample runs a short trial several times (up to ~2 ms) before one sync.
- * At least `runs` rounds (default 3), more while the budget (~150 ms per candidate) lasts, at most
- * 10; each candidate is scored by its best sample, since noise only ever adds time. `clock` is for
- * tests (default performance.now).
+ * candidate a sample instead of deciding the choice. On an H200 the back-to-back wall-clock form timed
+ * the same kernel at 0.7 ms in one session and 2.2-2.5 ms in the next, and the seed-cnn step it tuned
+ * ran at 10-11 ms against 8 ms. A sample runs a short trial several times (up to ~2 ms) before one
+ * sync. At least `runs` rounds (default 3), more while the budget (~150 ms per candidate) lasts, at
+ * most 10; each candidate is scored by its best sample, since noise only ever adds time. `timer`:
+ * defaultTuneTimer(); `clock` (the wall timer's, default performance.now) is for tests.
  */
 export async function timeCandidates(
   trial: Trial,
   candidates: readonly string[],
-  options: { runs?: number; clock?: () => number } = {},
+  options: { runs?: number; timer?: TuneTimer; clock?: () => number } = {},
 ): Promise<Record<string, number>> {
   const runs = options.runs ?? 3;
+  const timer = options.timer ?? defaultTuneTimer();
   const clock = options.clock ?? (() => performance.now());
+  const sample = async (v: string, n: number): Promise<number> => {
+    if (timer === 'gpu') {
+      startProfile();
+      for (let k = 0; k < n; k++) trial.run(v);
+      return (await stopProfile()).reduce((ms, k) => ms + k.ms, 0);
+    }
+    const t0 = clock();
+    for (let k = 0; k < n; k++) trial.run(v);
+    await sync();
+    return clock() - t0;
+  };
   const best = new Map<string, number>(candidates.map((v) => [v, Infinity]));
   const repeats = new Map<string, number>(candidates.map((v) => [v, 1]));
   const budget = BUDGET_MS * candidates.length;
@@ -178,10 +208,7 @@ export async function timeCandidates(
     for (let i = 0; i < candidates.length; i++) {
       const v = candidates[(i + round) % candidates.length]!;
       const n = repeats.get(v)!;
-      const t0 = clock();
-      for (let k = 0; k < n; k++) trial.run(v);
-      await sync();
-      const t = clock() - t0;
+      const t = await sample(v, n);
       spent += t;
       best.set(v, Math.min(best.get(v)!, t / n));
       if (round === 0) repeats.set(v, Math.min(MAX_REPEATS, Math.max(1, Math.ceil(MIN_SAMPLE_MS / Math.max(t, 1e-3)))));
