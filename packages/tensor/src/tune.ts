@@ -155,7 +155,8 @@ const MAX_ROUNDS = 10;
 
 /**
  * What a sample measures: 'gpu', the GPU time of the trial's dispatches (timestamp queries, as
- * bench/profile.ts); 'wall', the host's time from recording to the end of the GPU's work.
+ * bench/profile.ts; the few microseconds between dispatches are not counted); 'wall', the host's
+ * time from recording to the end of the GPU's work.
  */
 export type TuneTimer = 'wall' | 'gpu';
 
