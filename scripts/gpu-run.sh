@@ -42,10 +42,10 @@ pack_bench() {
 
 bash .gpu/gpu-unpack.sh || exit 1
 [ "$MODE" = local ] || export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-# The data set is for training only: PLAN=bench runs on random batches, and its chunks can leave the
-# data out (DATA=0 bash scripts/gpu-chunks.sh: two device calls of transfer fewer).
+# The data set is for training only: PLAN=profile and PLAN=bench run on random batches and need none.
+# scripts/gpu-chunks.sh sends it in two parts, put back together as .gpu/fer2013.bin.xz.
 if [ "$PLAN" = train ] || [ "$PLAN" = both ]; then
-  [ -f .gpu/fer2013.bin.xz ] || { echo "gpu-run.sh: PLAN=$PLAN trains, but .gpu/fer2013.bin.xz is missing (chunks made with DATA=0?)" >&2; exit 2; }
+  [ -f .gpu/fer2013.bin.xz ] || { echo "gpu-run.sh: PLAN=$PLAN trains, but .gpu/fer2013.bin.xz is missing (cat the two parts of scripts/gpu-chunks.sh into it)" >&2; exit 2; }
   xz -dc .gpu/fer2013.bin.xz >"$WORK/fer2013.bin" || exit 1
 fi
 export FER_TUNE_CACHE="$WORK/tune"
