@@ -49,7 +49,7 @@ async function run(l: Layer, batch: number, forward: ConvForwardVariant, weight:
     dw: (await w.grad!.toArray()) as Float32Array,
     db: (await b.grad!.toArray()) as Float32Array,
   };
-  for (const t of [x, w, b, gy, y]) t.dispose();
+  for (const t of [x.grad!, w.grad!, b.grad!, x, w, b, gy, y]) t.dispose();
   return out;
 }
 
@@ -73,7 +73,7 @@ export async function verifyWinograd(batch: number, log = console.log): Promise<
       const errs = (['y', 'dx', 'dw', 'db'] as const).map((k) => [k, relRms(got[k], direct[k])] as const);
       const bad = errs.filter(([, e]) => !(e <= TOLERANCE));
       ok &&= bad.length === 0;
-      log(`${l.name.padEnd(36)} ${v.padEnd(6)} ${errs.map(([k, e]) => `${k} ${e.toExponential(1)}`).join('  ')}${bad.length ? `  FAIL (> ${TOLERANCE})` : ''}`);
+      log(`${l.name.padEnd(42)} ${v.padEnd(6)} ${errs.map(([k, e]) => `${k} ${e.toExponential(1)}`).join('  ')}${bad.length ? `  FAIL (> ${TOLERANCE})` : ''}`);
     }
   }
   setConvForwardVariant(null);
