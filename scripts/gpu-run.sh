@@ -6,9 +6,10 @@
 #          TF.js-WebGPU, the seed-cnn and fast steps) with the rest of the budget; no training;
 #   train  (issue 5): vgg's step time, then train PRESET (default gpu) for as many epochs as fit,
 #          checkpointing every epoch;
-#   profile: the adapter's features, the Winograd kernels checked against the direct ones, the per-kernel profiles (seed-cnn by layer) with the tuner's
-#          timings of every candidate, and the seed-cnn and fast steps (no peers), then seed-cnn's
-#          step with the Winograd transforms group-major (FER_WINO_TILE_MAJOR=0): a short first look;
+#   profile: the adapter's features, the Winograd kernels checked against the direct ones
+#          (bench/verify.ts), the per-kernel profiles (seed-cnn by layer) with the tuner's timings
+#          of every candidate, and the seed-cnn and fast steps (no peers), then seed-cnn's step with
+#          the Winograd transforms group-major (FER_WINO_TILE_MAJOR=0): a short first look;
 #   both   (default): the profiles, `pnpm bench` in 2/5 of the budget, then training.
 # Everything kept lands in $OUT within the tool's limits (at most 8 files of 16 MiB), as soon as it
 # exists, so a command stopped at its time limit still returns it:
@@ -118,8 +119,9 @@ PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>consol
 # MAX_EPOCHS: more (or fewer) epochs than the preset's, e.g. `gpu`'s recipe for as long as a command
 # allows now that an epoch takes 4.3 s (the schedule spans whatever count is run).
 [ -n "${MAX_EPOCHS:-}" ] && PRESET_EPOCHS=$MAX_EPOCHS
-# Keep ~90 s for the evaluation after training (4 passes over 3,589 faces, ten-crop included).
-# Per epoch: 449 steps at the bench's ms/step plus 0.8 s (augmentation, PublicTest). Measured on the
+# Keep 130 s beside the epochs: the run's tuning of its new shapes (the last partial batch, the
+# evaluation batches: 73 s on the H200 on 2026-11-26) and the evaluation after training (4 passes
+# over 3,589 faces, ten-crop included: 9 s there). Per epoch: 449 steps at the bench's ms/step plus 0.8 s (augmentation, PublicTest). Measured on the
 # H200: 4.3 s per epoch at a 10.3 ms/step bench (4.6 s planned); the earlier 1.1x + 2 s left 35% unused.
 EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-130), e=449*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
 LIMIT=""
