@@ -160,8 +160,8 @@ fn forward_sg_rows2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   if (oh0 + 1u < P.oh) { store_row(&acc, 1u, t.n, oh0 + 1u, co0, t.ow0); }
 }
 
-// vec4 views of src0 / src1, used only by weight_sgv, weight_sgr and forward_sgr (one binding cannot have two types within an
-// entry point).
+// vec4 views of src0 / src1, used only by weight_sgv, weight_sgr, forward_sgr and forward_few (one binding cannot have two
+// types within an entry point).
 @group(0) @binding(0) var<storage, read> src0v: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> src1v: array<vec4<f32>>;
 // ... and of dst, for forward_sgr's stores.
@@ -370,6 +370,11 @@ fn fsgr_row(acc: ptr<function, array<f32, 384>>, r: u32, row: u32, wv: array<f32
 fn fsgr_channel(acc: ptr<function, array<f32, 384>>, r: u32, wl: array<f32, 25>, win: array<array<f32, 16>, 10>) {
   var wv: array<f32, 25>;
   for (var i = 0u; i < KH * KW; i++) { wv[i] = subgroupShuffle(wl[i], r); }
+  fsgr_rows(acc, r, wv, win);
+}
+
+// The FR rows of channel slot r from weights wv (constant row indices).
+fn fsgr_rows(acc: ptr<function, array<f32, 384>>, r: u32, wv: array<f32, 25>, win: array<array<f32, 16>, 10>) {
   fsgr_row(acc, r, 0u, wv, win);
   fsgr_row(acc, r, 1u, wv, win);
   fsgr_row(acc, r, 2u, wv, win);
@@ -535,4 +540,47 @@ fn forward_thin(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     thin_channel(6u, wl, win, t, co0);
     thin_channel(7u, wl, win, t, co0);
   }
+}
+
+// Forward for few output channels (COUT <= 4): the input gradient of a grayscale or RGB first
+// layer, a convolution with Cout = the layer's Cin. forward_sgr's lanes would each carry 8
+// channels to keep one (the tuner's pick, 'sgr', ran this pass at 5.8 GFLOP/s on lavapipe).
+// Here a lane owns forward_sgr's block (FR rows x NP columns of one image) for all COUT channels;
+// every lane reads the same weights, one vec4 per kernel position (the packed row holds the
+// channels 0..3). Same bindings and parameters as forward_sgr, a = 1.
+override COUT: u32 = 1u;
+
+fn few_channel(acc: ptr<function, array<f32, 384>>, c: u32, wq: array<vec4<f32>, 25>, win: array<array<f32, 16>, 10>) {
+  var wv: array<f32, 25>;
+  for (var i = 0u; i < KH * KW; i++) { wv[i] = wq[i][c]; }
+  fsgr_rows(acc, c, wv, win);
+}
+
+@compute @workgroup_size(64)
+fn forward_few(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+  let t = block_of(wid, nwg, li, (P.oh + FR - 1u) / FR);
+  let wp4 = P.f / 4u;
+  let g4 = P.g / 4u;
+  var acc: array<f32, 384>;
+  var xr = ((t.n * P.cin) * P.e + t.row * FR) * wp4 + t.ow0 / 4u;
+  var wi = 0u;
+  for (var ci = 0u; ci < P.cin; ci++) {
+    var win: array<array<f32, 16>, 10>;
+    for (var j = 0u; j < FR + KH - 1u; j++) { win[j] = row_window(xr + j * wp4); }
+    var wq: array<vec4<f32>, 25>;
+    for (var i = 0u; i < KH * KW; i++) {
+      wq[i] = src1v[wi];
+      wi += g4;
+    }
+    few_channel(&acc, 0u, wq, win);
+    if (COUT > 1u) { few_channel(&acc, 1u, wq, win); }
+    if (COUT > 2u) { few_channel(&acc, 2u, wq, win); }
+    if (COUT > 3u) { few_channel(&acc, 3u, wq, win); }
+    xr += P.e * wp4;
+  }
+  fsgr_store(&acc, 0u, t, 0u);
+  if (COUT > 1u) { fsgr_store(&acc, 1u, t, 0u); }
+  if (COUT > 2u) { fsgr_store(&acc, 2u, t, 0u); }
+  if (COUT > 3u) { fsgr_store(&acc, 3u, t, 0u); }
 }

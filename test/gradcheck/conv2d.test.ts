@@ -108,6 +108,8 @@ const KERNEL_SETS = {
   'sgr4 forward (blocks of up to 4 columns), sgr weight': set('sgr4', 'sgr'),
   'sgr12 forward (blocks of up to 12 columns, 3 or 4 rows), sgr4 weight': set('sgr12', 'sgr4'),
   'thin forward (up to 4 input channels: every output channel per lane), sgv8 weight': set('thin', 'sgv8'),
+  // 'few' on at most 4 output channels (the first-layer cases' input gradients too), else 'sgr'.
+  'few forward (up to 4 output channels, all per lane), sgr weight': set('few', 'sgr'),
   'default subgroup kernels': set('subgroup', 'subgroup'),
   // Winograd F(2x2, 3x3) where the geometry allows (3x3, stride 1; others run 'rows'), its GEMMs
   // through bmm's automatic kernel; cases with odd output sizes leave partial 2x2 tiles.

@@ -114,6 +114,12 @@ function forwardThinKernel(cin: number, kh: number, kw: number, np: number, fr: 
 /** forward_thin keeps every input channel's windows: a grayscale or RGB(A) first layer. */
 const THIN_MAX_CIN = 4;
 
+function forwardFewKernel(cout: number, kh: number, kw: number, np: number, fr: number, relu: boolean): Kernel {
+  return convKernel('conv2d_subgroup', 'forward_few', { COUT: cout, KH: kh, KW: kw, NP: np, FR: fr, RELU: +relu });
+}
+/** forward_few keeps every output channel of a lane's block: the input gradient of a grayscale or RGB(A) first layer. */
+const FEW_MAX_COUT = 4;
+
 /** forward_gemm's tile per variant: output channels per invocation (FTM) and invocation rows (TY); TY * FTM channels x 2048 / TY pixels. */
 const GEMM_TILES: Record<string, { ftm: number; ty: number }> = { gemm: { ftm: 8, ty: 16 }, gemm64: { ftm: 4, ty: 16 }, gemm32: { ftm: 4, ty: 8 } };
 
@@ -140,14 +146,15 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * 'sg2' / 'sg3' / 'sg4' (forward_sg with that many pixels per lane), 'sg2x2' (forward_sg_rows2:
  * 2 pixels x 2 rows per lane; row stride 1), 'sgr' / 'sgr4' / 'sgr12' (forward_sgr: 3 to 6 rows x
  * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
- * forward_sgr's lane block for every output channel, up to 4 input channels), or 'subgroup' (forward_sg with the
+ * forward_sgr's lane block for every output channel, up to 4 input channels), 'few' (forward_few:
+ * forward_sgr's lane block for all of up to 4 output channels), or 'subgroup' (forward_sg with the
  * default pixels per lane); 'wino' / 'wino4' (Winograd F(2x2, 3x3) / F(4x4, 3x3), winograd.ts: 3x3
  * kernels of stride 1; any adapter), 'wino5' (Winograd F(2x2, 5x5): 5x5 kernels of stride 1). The
  * tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'wino' | 'wino4' | 'wino5';
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'few' | 'wino' | 'wino4' | 'wino5';
 const ROWS_VARIANTS: readonly string[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf'];
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'wino', 'wino4', 'wino5'];
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'few', 'wino', 'wino4', 'wino5'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -202,13 +209,14 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (forcedForward === 'sg2x2') return rows2 ? 'sg2x2' : `sg${np}`;
   if (forcedForward?.startsWith('sgr')) return sgrOk(g) ? forcedForward : `sg${np}`;
   if (forcedForward === 'thin') return thinOk(g) ? 'thin' : sgrOk(g) ? 'sgr' : `sg${np}`;
+  if (forcedForward === 'few') return fewOk(g) ? 'few' : sgrOk(g) ? 'sgr' : `sg${np}`;
   if (forcedForward) return forcedForward;
   if (!hasSubgroups8()) return 'rows';
   // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
   // seed-cnn and fast layer), else NP pixels per lane.
   const fallback = rows2 ? 'sg2x2' : `sg${np}`;
   // 'sgr12' differs from 'sgr' only on rows wider than 8.
-  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : []), ...(thinOk(g) ? ['thin'] : [])] : [];
+  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : []), ...(thinOk(g) ? ['thin'] : []), ...(fewOk(g) ? ['few'] : [])] : [];
   const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : []), ...sgr, ...winoCandidate(g)];
   return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
@@ -487,13 +495,15 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardRows2Kernel(g.kh, g.kw, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
-  } else if (choice.startsWith('sgr') || choice === 'thin') {
+  } else if (choice.startsWith('sgr') || choice === 'thin' || choice === 'few') {
     // FR rows x NP columns x 8 channels per lane, vec4 windows (see forward_sgr): 6 rows (measured
     // 3-15% faster than 4 on seed-cnn's layers), or 4 or 3 when those pad the last group less.
     // 'sgr12' (12-column blocks, 4 rows) measured 4-6% faster than 'sgr4' on 12x12 maps.
-    // 'thin' (few input channels): forward_thin, the same lane block for all output channels.
+    // 'thin' (few input channels): forward_thin, the same lane block for all output channels;
+    // 'few' (few output channels): forward_few, likewise.
     const thin = choice === 'thin';
-    const np = sgrPixels(thin ? 'sgr' : choice, g.ow);
+    const perLane = thin || choice === 'few';
+    const np = sgrPixels(perLane ? 'sgr' : choice, g.ow);
     const { blocks: owb, wp } = vec4Blocks(g, np);
     // At most 384 accumulators (FR x NP x 8): blocks of more than 8 columns take 4 or 3 rows.
     let fr = np > 8 ? 4 : 6;
@@ -502,8 +512,12 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const hp = rowGroups * fr + g.kh - 1;
     const xp = padPlanes(x, g.n * g.cin, g.h, g.w, hp, wp, g.pt, g.pl);
     const blocks = g.n * rowGroups * owb;
-    const groups8 = thin ? 1 : Math.ceil(g.cout / 8);
-    const k = thin ? forwardThinKernel(g.cin, g.kh, g.kw, np, fr, relu) : forwardRowsSubgroupKernel(g.kh, g.kw, np, fr, relu);
+    const groups8 = perLane ? 1 : Math.ceil(g.cout / 8);
+    const k = thin
+      ? forwardThinKernel(g.cin, g.kh, g.kw, np, fr, relu)
+      : perLane
+        ? forwardFewKernel(g.cout, g.kh, g.kw, np, fr, relu)
+        : forwardRowsSubgroupKernel(g.kh, g.kw, np, fr, relu);
     dispatch(k, [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
   } else if (choice.startsWith('sg')) {
@@ -696,6 +710,11 @@ function sgrOk(g: Geometry): boolean {
 /** forward_thin: forward_sgr's geometries with at most THIN_MAX_CIN input channels. */
 function thinOk(g: Geometry): boolean {
   return sgrOk(g) && g.cin <= THIN_MAX_CIN;
+}
+
+/** forward_few: forward_sgr's geometries with at most FEW_MAX_COUT output channels. */
+function fewOk(g: Geometry): boolean {
+  return sgrOk(g) && g.cout <= FEW_MAX_COUT;
 }
 
 /** forward_sgr's and weight_sgr's columns per block: the whole row up to 8 ('sgr'), 4 ('sgr4') or 12 ('sgr12', forward only), else that many. */
