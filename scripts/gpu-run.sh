@@ -109,7 +109,7 @@ pack_bench
 MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model==="vgg");console.log(r?Math.ceil(r.msPerStep):0)' 2>/dev/null || echo 0)
 
 # 3. Train PRESET (vgg), for at most its own epochs or as many as fit (its cosine schedule then spans
-# those). An epoch is ~449 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
+# those). An epoch is 448 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
 # evaluation included), faster than the step bench's 23 ms then (a bench without warm-up). Since the
 # bench warms up: bench 10.3 ms/step, fer:train 9.6 ms/step (6,700 images/s, 4.3 s per epoch with the
 # PublicTest evaluation), so 1.1 x the bench plus 2 s per epoch leaves a margin (57 epochs took 275 s
@@ -119,11 +119,14 @@ PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>consol
 # MAX_EPOCHS: more (or fewer) epochs than the preset's, e.g. `gpu`'s recipe for as long as a command
 # allows now that an epoch takes 4.3 s (the schedule spans whatever count is run).
 [ -n "${MAX_EPOCHS:-}" ] && PRESET_EPOCHS=$MAX_EPOCHS
-# Keep 130 s beside the epochs: the run's tuning of its new shapes (the last partial batch, the
-# evaluation batches: 73 s on the H200 on 2026-11-26) and the evaluation after training (4 passes
-# over 3,589 faces, ten-crop included: 9 s there). Per epoch: 449 steps at the bench's ms/step plus 0.8 s (augmentation, PublicTest). Measured on the
-# H200: 4.3 s per epoch at a 10.3 ms/step bench (4.6 s planned); the earlier 1.1x + 2 s left 35% unused.
-EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-130), e=449*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
+# Keep 60 s beside the epochs for the evaluation after training (4 passes over 3,589 faces,
+# ten-crop included: 9 s on the H200, plus each command's start). The run itself tunes nothing new:
+# the step bench above tuned vgg's batch-64 shapes into the same cache, training drops the partial
+# last batch and evaluates at batch 64 (until 2026-11-26 those two made new shapes, whose tuning
+# took 73 s of the command on the H200). Per epoch: 448 steps at the bench's ms/step plus 0.8 s
+# (augmentation, PublicTest). Measured on the H200: 4.3 s per epoch at a 10.3 ms/step bench (4.6 s
+# planned); the earlier 1.1x + 2 s left 35% unused.
+EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-60), e=448*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
 LIMIT=""
 if [ "$MODE" = local ]; then EPOCHS=1; LIMIT="--limit 512 --warmup 0"; fi
 echo "== vgg ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs in $(left) s"

@@ -160,6 +160,36 @@ describe('training loop', () => {
     model.dispose();
   });
 
+  it('every training step and every evaluation batch has one shape: the partial last batch is dropped, or filled up', async () => {
+    // 70 faces in batches of 16: 4 steps of 16 per epoch; the 6 left over (different ones each epoch) are not trained on.
+    const out = tempDir('run-static');
+    const r = await train(config({ data, out, epochs: 2 }), { log: () => {} });
+    expect(r.epochs.map((e) => e.images)).toEqual([64, 64]);
+    // 21 PublicTest faces in batches of 8: three forwards of 8 faces, the last with 5 real ones,
+    // whose results equal each face's own (a batch of 1; eval mode treats each face alone).
+    const { model } = await loadModel(join(out, 'best.safetensors'));
+    const set = loadSplit(data, 'public', { cacheDir: null });
+    expect(set.count).toBe(21);
+    const forward = model.forward.bind(model);
+    const batches: number[] = [];
+    model.forward = (x) => {
+      batches.push(x.shape[0]!);
+      return forward(x);
+    };
+    const a = await evaluate(model, set, 8);
+    expect(batches).toEqual([8, 8, 8]);
+    batches.length = 0;
+    const alone = await evaluate(model, set, 1);
+    expect(batches).toEqual(Array(21).fill(1));
+    expect(Array.from(a.preds)).toEqual(Array.from(alone.preds));
+    for (let k = 0; k < set.count * 7; k++) expect(a.probs[k]!).toBeCloseTo(alone.probs[k]!, 5);
+    // Fewer faces than a batch: one batch of that many.
+    batches.length = 0;
+    await evaluate(model, { images: set.images.subarray(0, 5 * 48 * 48), labels: set.labels.subarray(0, 5), count: 5 }, 8);
+    expect(batches).toEqual([5]);
+    model.dispose();
+  });
+
   it("evaluate shrinks its batch to fit the device's storage bindings (vgg's 64 x 48 x 48 maps)", async () => {
     const model = createModel('vgg', { seed: 1 });
     const perImage = 64 * 48 * 48 * 4; // bytes of vgg's largest activation per image

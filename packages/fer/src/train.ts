@@ -263,18 +263,22 @@ export async function evaluate(
       for (const v of views) for (let i = 0; i < v.length; i++) dst[i] = dst[i]! + v[i]! / views.length;
     }
   };
+  // Every batch has one shape: the last is filled up with copies of its first image, whose outputs
+  // are dropped (eval mode treats each image on its own). A partial batch would be a new set of
+  // shapes for the autotuner to time, for one batch.
+  const rows = Math.min(batch, data.count);
   for (let start = 0; start < data.count; start += batch) {
     const n = Math.min(batch, data.count - start);
-    for (let i = 0; i < n; i++) idx[i] = start + i;
-    const x = imagesToFloat(data.images, idx.subarray(0, n));
+    for (let i = 0; i < rows; i++) idx[i] = start + (i < n ? i : 0);
+    const x = imagesToFloat(data.images, idx.subarray(0, rows));
     const inputs = ttaViews(x, tta);
     const views = inputs.map((input) => {
       const p = noGrad(() =>
-        tidy(() => softmax(model.forward(tensor(input, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>) as Tensor<Shape2>)),
+        tidy(() => softmax(model.forward(tensor(input, [rows, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>) as Tensor<Shape2>)),
       );
       const host = p.toArray();
       p.dispose();
-      return host;
+      return host.then((v) => v.subarray(0, n * NUM_CLASSES));
     });
     pending.push({ start, views });
     await drain(3);
@@ -374,8 +378,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   log(summary(model, [1, IMAGE_SIZE, IMAGE_SIZE], { name: cfg.model }));
   const optimizer = makeOptimizer(cfg, model);
   const dataRng = new Rng(cfg.seed ^ 0x5eed);
-  // BatchNorm needs two samples per batch in training: a last batch of one image is dropped.
-  const dropLast = trainSet.count % cfg.batch === 1;
+  // Every training step has the batch's shape (as PyTorch's drop_last): a partial last batch would
+  // make a second set of shapes for the autotuner to time (tens of seconds on a GPU) and normalize
+  // BatchNorm over a few images. The shuffle drops different images each epoch. A set smaller than
+  // one batch is one batch; BatchNorm needs two samples, so a lone last image is always dropped.
+  const remainder = trainSet.count % cfg.batch;
+  const dropLast = remainder === 1 || (remainder > 0 && trainSet.count > cfg.batch);
   const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment), rng: dataRng });
   const plateau = cfg.schedule === 'plateau' ? new ReduceLrOnPlateau({ lr: cfg.lr, mode: 'max', factor: cfg.gamma, patience: cfg.patience }) : null;
   const weights = cfg.classWeights ? Array.from(balancedWeights(trainSet.labels, NUM_CLASSES)) : undefined;
@@ -490,7 +498,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     const trainSecs = (performance.now() - tEpoch - tuneMs) / 1000;
     bar?.finish(seen, seen, { loss: lossSum / Math.max(1, counted), acc: correct / Math.max(1, counted) });
 
-    const val = await evaluate(model, valSet);
+    // The training batch, so that evaluation runs the shapes the tuner has already timed.
+    const val = await evaluate(model, valSet, cfg.batch);
     const isBest = val.acc > bestValAcc;
     if (isBest) {
       bestValAcc = val.acc;

@@ -18,7 +18,7 @@ const FLAGS: Record<string, FlagSpec> = {
   split: { type: 'string', help: 'split: test = PublicTest + PrivateTest (the report), private, public, train', default: 'test', choices: ['test', 'private', 'public', 'train'] },
   data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
   out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside --checkpoint, else runs/eval)' },
-  batch: { type: 'int', help: 'evaluation batch size', default: 256, min: 1 },
+  batch: { type: 'int', help: 'evaluation batch size (64: the training batch, whose kernels training has already tuned)', default: 64, min: 1 },
   tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors", default: 'none', choices: [...TTA_MODES] },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
