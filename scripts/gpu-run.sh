@@ -5,7 +5,11 @@
 #          the seed-cnn, fast and vgg steps alone, then `pnpm bench` (every kernel beside
 #          TF.js-WebGPU, the seed-cnn and fast steps) with the rest of the budget; no training;
 #   train  (issue 5): vgg's step time, then train PRESET (default gpu) for as many epochs as fit,
-#          checkpointing every epoch;
+#          checkpointing every epoch; with SPAN=S, as many as fit in S seconds of training spread over
+#          this command and the PLAN=resume commands after it on the same warm machine (fer:train
+#          --time-limit stops each command in time, the schedule spans them all);
+#   resume (issue 5): continue PLAN=train's run (same machine, still warm) for this command's time,
+#          then evaluate once it has run all its epochs;
 #   profile: the adapter's features, the Winograd kernels checked against the direct ones
 #          (bench/verify.ts), the per-kernel profiles (seed-cnn by layer) with the tuner's timings
 #          of every candidate, and the seed-cnn and fast steps (no peers), then seed-cnn's step with
@@ -17,15 +21,16 @@
 #   checkpoint, split under 16 MiB; `cat best.safetensors.part-* > best.safetensors`), refreshed
 #   after every epoch that improves; eval.tgz (the best checkpoint's PublicTest and PrivateTest reports).
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
-#   [PLAN=profile|bench|train|both] [PRESET=gpu] [MAX_EPOCHS=N] bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
+#   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
 set -uo pipefail
 BUDGET=${1:-540}
 MODE=${2:-device}
 PLAN=${PLAN:-both}
 PRESET=${PRESET:-gpu}
-case "$PLAN" in profile | bench | train | both) ;; *) echo "gpu-run.sh: PLAN must be profile, bench, train or both, got '$PLAN'" >&2; exit 2 ;; esac
+case "$PLAN" in profile | bench | train | resume | both) ;; *) echo "gpu-run.sh: PLAN must be profile, bench, train, resume or both, got '$PLAN'" >&2; exit 2 ;; esac
 [ -z "${MAX_EPOCHS:-}" ] || [[ "$MAX_EPOCHS" =~ ^[1-9][0-9]*$ ]] || { echo "gpu-run.sh: MAX_EPOCHS must be a positive integer, got '$MAX_EPOCHS'" >&2; exit 2; }
+[ -z "${SPAN:-}" ] || [[ "$SPAN" =~ ^[1-9][0-9]*$ ]] || { echo "gpu-run.sh: SPAN must be a positive number of seconds, got '$SPAN'" >&2; exit 2; }
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 OUT=${OUT:-/tmp/gpu-out}
@@ -45,7 +50,9 @@ bash .gpu/gpu-unpack.sh || exit 1
 [ "$MODE" = local ] || export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # The data set is for training only: PLAN=profile and PLAN=bench run on random batches and need none.
 # scripts/gpu-chunks.sh sends it in two parts, put back together as .gpu/fer2013.bin.xz.
-if [ "$PLAN" = train ] || [ "$PLAN" = both ]; then
+if [ "$PLAN" = resume ]; then
+  [ -f "$WORK/fer2013.bin" ] && [ -f "$WORK/run-vgg/last.safetensors" ] || { echo "gpu-run.sh: PLAN=resume continues PLAN=train's run on the same machine, but $WORK holds no data set or no run (the machine was given back?)" >&2; exit 2; }
+elif [ "$PLAN" = train ] || [ "$PLAN" = both ]; then
   [ -f .gpu/fer2013.bin.xz ] || { echo "gpu-run.sh: PLAN=$PLAN trains, but .gpu/fer2013.bin.xz is missing (cat the two parts of scripts/gpu-chunks.sh into it)" >&2; exit 2; }
   xz -dc .gpu/fer2013.bin.xz >"$WORK/fer2013.bin" || exit 1
 fi
@@ -62,7 +69,7 @@ else
 fi
 
 # 1. GPU time per kernel of a training step (timestamp queries): where seed-cnn's and vgg's steps go.
-if [ "$PLAN" != train ]; then
+if [ "$PLAN" != train ] && [ "$PLAN" != resume ]; then
   node bench/dist/probe.js --features
   # Every Winograd kernel against the direct kernels on this adapter (its own bmm tiles and
   # transform order, which CI's lavapipe never runs): seconds.
@@ -94,7 +101,7 @@ if [ "$PLAN" = bench ]; then
 fi
 
 # 2. pnpm bench: peaks, every kernel (ours, TF.js-WebGPU), seed-cnn and fast steps.
-if [ "$PLAN" != train ]; then
+if [ "$PLAN" != train ] && [ "$PLAN" != resume ]; then
   SHARE=$([ "$PLAN" = bench ] && echo "$(($(left) - 20))" || echo "$(($(left) * 2 / 5))")
   timeout "$SHARE" node bench/dist/kernels.js --json $BENCH
   rc=$?; echo "== $(date -u +%FT%TZ) bench done (rc $rc), $(left) s left"
@@ -102,34 +109,6 @@ if [ "$PLAN" != train ]; then
 fi
 [ "$PLAN" = bench ] && { ls -la "$OUT"; exit 0; }
 
-# vgg's training step: what the training below will cost per step.
-timeout 90 node bench/dist/step.js --models vgg --steps $STEPS --no-peers --json
-rc=$?; echo "== $(date -u +%FT%TZ) vgg step done (rc $rc), $(left) s left"
-pack_bench
-MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model==="vgg");console.log(r?Math.ceil(r.msPerStep):0)' 2>/dev/null || echo 0)
-
-# 3. Train PRESET (vgg), for at most its own epochs or as many as fit (its cosine schedule then spans
-# those). An epoch is 448 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
-# evaluation included), faster than the step bench's 23 ms then (a bench without warm-up). Since the
-# bench warms up: bench 10.3 ms/step, fer:train 9.6 ms/step (6,700 images/s, 4.3 s per epoch with the
-# PublicTest evaluation), so 1.1 x the bench plus 2 s per epoch leaves a margin (57 epochs took 275 s
-# of the 424 s it planned for).
-PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.epochs ?? 0))")
-[ "${PRESET_EPOCHS:-0}" -gt 0 ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
-# MAX_EPOCHS: more (or fewer) epochs than the preset's, e.g. `gpu`'s recipe for as long as a command
-# allows now that an epoch takes 4.3 s (the schedule spans whatever count is run).
-[ -n "${MAX_EPOCHS:-}" ] && PRESET_EPOCHS=$MAX_EPOCHS
-# Keep 60 s beside the epochs for the evaluation after training (4 passes over 3,589 faces,
-# ten-crop included: 9 s on the H200, plus each command's start). The run itself tunes nothing new:
-# the step bench above tuned vgg's batch-64 shapes into the same cache, training drops the partial
-# last batch and evaluates at batch 64 (until 2026-11-26 those two made new shapes, whose tuning
-# took 73 s of the command on the H200). Per epoch: 448 steps at the bench's ms/step plus 0.8 s
-# (augmentation, PublicTest). Measured on the H200: 4.3 s per epoch at a 10.3 ms/step bench (4.6 s
-# planned); the earlier 1.1x + 2 s left 35% unused.
-EPOCHS=$(node -e "const ms=$MS||60, s=($(left)-60), e=448*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
-LIMIT=""
-if [ "$MODE" = local ]; then EPOCHS=1; LIMIT="--limit 512 --warmup 0"; fi
-echo "== vgg ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs in $(left) s"
 RUN="$WORK/run-vgg"
 # Copy the run's progress out after each epoch; the best checkpoint is split, then renamed into
 # place, so $OUT never holds a half-written part.
@@ -142,19 +121,60 @@ export_run() {
     rm -f "$OUT"/best.safetensors.part-* && mv "$WORK/parts/"* "$OUT/"
   fi
 }
+# Keep 60 s beside the epochs for the evaluation after training (4 passes over 3,589 faces,
+# ten-crop included: 9 s on the H200, plus each command's start). fer:train's --time-limit stops
+# before an epoch that would run into it (the timeout is a backstop).
+TRAIN=(node packages/fer/dist/cli/train.js --data "$WORK/fer2013.bin" --out "$RUN")
+if [ "$PLAN" = resume ]; then
+  echo "== resuming $RUN after epoch $(wc -l <"$RUN/epochs.jsonl") in $(left) s"
+  TRAIN+=(--resume)
+else
+  # vgg's training step: what the training below will cost per step.
+  timeout 90 node bench/dist/step.js --models vgg --steps $STEPS --no-peers --json
+  rc=$?; echo "== $(date -u +%FT%TZ) vgg step done (rc $rc), $(left) s left"
+  pack_bench
+  MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model==="vgg");console.log(r?Math.ceil(r.msPerStep):0)' 2>/dev/null || echo 0)
+
+  # 3. Train PRESET (vgg), for at most its own epochs or as many as fit (its schedule then spans
+  # those). An epoch is 448 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
+  # evaluation included), faster than the step bench's 23 ms then (a bench without warm-up). Since the
+  # bench warms up: bench 10.3 ms/step, fer:train 9.6 ms/step (6,700 images/s, 4.3 s per epoch with the
+  # PublicTest evaluation), so 1.1 x the bench plus 2 s per epoch leaves a margin (57 epochs took 275 s
+  # of the 424 s it planned for).
+  PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.epochs ?? 0))")
+  [ "${PRESET_EPOCHS:-0}" -gt 0 ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
+  # MAX_EPOCHS: more (or fewer) epochs than the preset's, e.g. `gpu`'s recipe for as long as a command
+  # allows now that an epoch takes 4.3 s (the schedule spans whatever count is run).
+  [ -n "${MAX_EPOCHS:-}" ] && PRESET_EPOCHS=$MAX_EPOCHS
+  # The run itself tunes nothing new: the step bench above tuned vgg's batch-64 shapes into the same
+  # cache, training drops the partial last batch and evaluates at batch 64 (until 2026-11-26 those
+  # two made new shapes, whose tuning took 73 s of the command on the H200). Per epoch: 448 steps at
+  # the bench's ms/step plus 0.8 s (augmentation, PublicTest). Measured on the H200: 4.3 s per epoch
+  # at a 10.3 ms/step bench (4.6 s planned); the earlier 1.1x + 2 s left 35% unused. SPAN: the
+  # seconds of epochs over this command and the PLAN=resume ones after it. A resume of S seconds
+  # trains for ~S - 75 (its start, then the 60 s kept back).
+  EPOCHS=$(node -e "const ms=$MS||60, s=${SPAN:-$(($(left) - 60))}, e=448*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
+  LIMIT=""
+  if [ "$MODE" = local ]; then EPOCHS=${LOCAL_EPOCHS:-1}; LIMIT="--limit 512 --warmup 0"; fi
+  echo "== vgg ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs${SPAN:+ over $SPAN s of commands}, $(left) s in this one"
+  TRAIN+=(--preset "$PRESET" --epochs "$EPOCHS" $LIMIT --force)
+fi
 (while sleep 10; do export_run; done) &
 WATCH=$!
-timeout $(($(left) - 25)) node packages/fer/dist/cli/train.js --preset "$PRESET" --epochs "$EPOCHS" $LIMIT \
-  --data "$WORK/fer2013.bin" --out "$RUN" --force
+timeout $(($(left) - 25)) "${TRAIN[@]}" --time-limit $(($(left) - 60)) | tee "$WORK/train.out"
 rc=$?; echo "== $(date -u +%FT%TZ) training ended (rc $rc), $(left) s left"
+# Complete: every planned epoch ran (not stopped by --time-limit, nor by the timeout).
+DONE=0
+[ $rc -eq 0 ] && ! grep -q 'stopped by --time-limit' "$WORK/train.out" && DONE=1
+[ $DONE = 1 ] || echo "== the run is not complete: continue it with PLAN=resume bash .gpu/gpu-run.sh SECONDS (same machine)"
 kill $WATCH 2>/dev/null
 export_run
 pack_bench
-
 # 4. The best checkpoint's test-time augmentation chosen on PublicTest (none, flip, ten-crop), then
 # PrivateTest read once with that choice: seconds here, where lavapipe takes 15 minutes for one
-# ten-crop pass. Reports (JSON, confusion matrices) go to $OUT/eval.tgz. Not in a local dry run.
-if [ "$MODE" != local ] && [ -f "$RUN/best.safetensors" ]; then
+# ten-crop pass. Reports (JSON, confusion matrices) go to $OUT/eval.tgz. Not in a local dry run, and
+# only once the run is complete.
+if [ "$MODE" != local ] && [ $DONE = 1 ] && [ -f "$RUN/best.safetensors" ]; then
   EVAL=(node packages/fer/dist/cli/eval.js --checkpoint "$RUN/best.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0)
   for t in none flip tencrop; do timeout 60 "${EVAL[@]}" --split public --tta $t | grep -E '^ +accuracy|^split'; done
   TTA=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(t)=>{try{return JSON.parse(fs.readFileSync(`${d}/best${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};console.log(["none","flip","tencrop"].sort((a,b)=>acc(b)-acc(a))[0])' "$WORK/eval")

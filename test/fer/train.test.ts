@@ -160,6 +160,30 @@ describe('training loop', () => {
     model.dispose();
   });
 
+  it('--time-limit stops before an epoch that would overrun it, checkpointed; --resume ends where an unlimited run ends', async () => {
+    const quiet = () => {};
+    const full = tempDir('run-unlimited');
+    const a = await train(config({ data, out: full, epochs: 3, augment: 'light', timeLimit: 1e6 }), { log: quiet });
+    expect(a.stoppedAt).toBeNull();
+    expect(a.epochs).toHaveLength(3);
+    // A limit already passed when the first epoch ends: each process trains one epoch (the first
+    // always runs), then stops with its checkpoint written.
+    const split = tempDir('run-limited');
+    const logs: string[] = [];
+    const b1 = await train(config({ data, out: split, epochs: 3, augment: 'light', timeLimit: 1e-6 }), { log: (s) => logs.push(s) });
+    expect(b1.stoppedAt).toBe(1);
+    expect(b1.epochs).toHaveLength(1);
+    expect(logs.some((l) => l.startsWith('stopped after epoch 1 of 3') && l.includes('--resume'))).toBe(true);
+    const b2 = await train(config({ data, out: split, epochs: 3, resume: true, timeLimit: 1e-6 }), { log: quiet });
+    expect(b2.stoppedAt).toBe(2);
+    const b3 = await train(config({ data, out: split, epochs: 3, resume: true, timeLimit: 1e-6 }), { log: quiet });
+    expect(b3.stoppedAt).toBeNull();
+    expect(b3.epochs.map((e) => e.trainLoss)).toEqual(a.epochs.map((e) => e.trainLoss));
+    const wa = await loadSafetensors(join(full, 'last.safetensors'));
+    const wb = await loadSafetensors(join(split, 'last.safetensors'));
+    for (const k of Object.keys(wa.tensors)) expect(Buffer.from(wb.tensors[k]!.data.buffer).equals(Buffer.from(wa.tensors[k]!.data.buffer)), k).toBe(true);
+  });
+
   it('every training step and every evaluation batch has one shape: the partial last batch is dropped, or filled up', async () => {
     // 70 faces in batches of 16: 4 steps of 16 per epoch; the 6 left over (different ones each epoch) are not trained on.
     const out = tempDir('run-static');

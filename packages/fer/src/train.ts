@@ -61,6 +61,13 @@ export interface TrainConfig {
   /** Print the progress bar (off in tests). */
   progress: boolean;
   /**
+   * Seconds (0 = no limit): stop, checkpointed, before an epoch that would end past this many
+   * seconds after train() began (judged by the longest epoch so far, evaluation and checkpoints
+   * included). `--resume` continues the run, its schedule unchanged: a run split over machines
+   * that are lent for a fixed time. Not part of the run's recipe (a resume sets its own).
+   */
+  timeLimit?: number;
+  /**
    * With resume: the fields the user set explicitly (the CLI fills it from the flags given). A resumed
    * run keeps its own model and epoch budget unless these name them; undefined = every field is explicit.
    */
@@ -114,6 +121,8 @@ export interface TrainResult {
   bestEpoch: number;
   lastCheckpoint: string;
   bestCheckpoint: string;
+  /** The epoch count at which --time-limit stopped the run (resumable), or null when it ran them all. */
+  stoppedAt: number | null;
 }
 
 export class TrainingError extends Error {
@@ -336,6 +345,7 @@ function quiet<T>(p: Promise<T>): Promise<T> {
 }
 
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const tStart = performance.now();
   const log = hooks.log ?? ((s: string) => console.log(s));
   let cfg = { ...config };
   mkdirSync(cfg.out, { recursive: true });
@@ -357,7 +367,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
     // The run continues with its own hyper-parameters; only the epoch budget may be changed.
     const epochs = isExplicit('epochs') ? cfg.epochs : resumeState.config.epochs;
-    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad };
+    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad, timeLimit: cfg.timeLimit };
     if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
@@ -415,7 +425,19 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
 
   let step = 0;
+  let longestEpochMs = 0;
+  let stoppedAt: number | null = null;
   for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+    const elapsedMs = performance.now() - tStart;
+    if (cfg.timeLimit && epoch > startEpoch && elapsedMs + longestEpochMs > cfg.timeLimit * 1000) {
+      stoppedAt = epoch;
+      log(
+        `stopped after epoch ${epoch} of ${cfg.epochs}: another (up to ${(longestEpochMs / 1000).toFixed(1)} s) would end past --time-limit ${cfg.timeLimit} s ` +
+          `(${(elapsedMs / 1000).toFixed(1)} s gone); continue with --resume --out ${cfg.out}`,
+      );
+      break;
+    }
+    const tEpochStart = performance.now();
     const lr = lrFor(cfg, epoch, plateau);
     optimizer.lr = lr;
     model.train();
@@ -540,9 +562,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         `${record.imagesPerSec.toFixed(0)} img/s  ${formatDuration(trainSecs)}  gpu buffers ${memory().liveBuffers}`,
     );
     await hooks.afterEpoch?.(record);
+    // Tuning (the first epoch's, once per new shape) is not a cost the next epoch repeats.
+    longestEpochMs = Math.max(longestEpochMs, performance.now() - tEpochStart - tuneMs);
   }
   model.dispose();
   optimizer.dispose();
   weightsTensor?.dispose();
-  return { epochs: history, bestValAcc, bestEpoch, lastCheckpoint: lastFile, bestCheckpoint: bestFile };
+  return { epochs: history, bestValAcc, bestEpoch, lastCheckpoint: lastFile, bestCheckpoint: bestFile, stoppedAt };
 }

@@ -37,6 +37,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
   resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },
   'skip-bad': { type: 'boolean', help: 'skip and count unreadable/corrupt images instead of stopping', default: false },
+  'time-limit': { type: 'int', help: 'seconds: stop (checkpointed) before an epoch that would end past them; --resume continues (0 = none)', default: 0, min: 0 },
 };
 
 export function configFromFlags(argv: readonly string[]): TrainConfig | null {
@@ -77,6 +78,7 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
     cacheDir: flags.cache === 'none' ? null : (flags.cache as string),
     resize: flags.resize as boolean,
     skipBad: flags['skip-bad'] as boolean,
+    timeLimit: flags['time-limit'] as number,
   };
   if (flags.preset) cfg = applyPreset(cfg, flags.preset as string, given);
   const flagToKey = (f: string) => f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -99,7 +101,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const result = await train(cfg);
     const last = result.epochs[result.epochs.length - 1];
     console.log(
-      `done: best PublicTest accuracy ${(result.bestValAcc * 100).toFixed(2)}% at epoch ${result.bestEpoch}` +
+      `${result.stoppedAt !== null ? `stopped by --time-limit after epoch ${result.stoppedAt} (continue with --resume); so far` : 'done'}: best PublicTest accuracy ${(result.bestValAcc * 100).toFixed(2)}% at epoch ${result.bestEpoch}` +
         (last ? `; last epoch ${(last.valAcc * 100).toFixed(2)}%` : '') +
         `\ncheckpoints: ${result.bestCheckpoint} (best), ${result.lastCheckpoint} (last)` +
         `\nevaluate: pnpm fer:eval --checkpoint ${result.bestCheckpoint} --split private`,
