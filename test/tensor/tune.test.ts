@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   autotune, conv2d, gpu, hasSubgroups8, matmul, noGrad, pendingTunes, resetTuning, setConvForwardVariant, setConvVariant,
-  sum, tensor, tidy, timeCandidates, defaultTuneTimer, startProfile, stopProfile, profiling, randNormal, tuneCachePath, tuneState, type Shape4, type Tensor,
+  sum, tensor, tidy, timeCandidates, choose, defaultTuneTimer, startProfile, stopProfile, profiling, randNormal, tuneCachePath, tuneState, type Shape4, type Tensor,
 } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { expectClose } from '../gradcheck/harness.js';
@@ -72,7 +72,10 @@ describe('autotune', () => {
     const file = tuneCachePath();
     expect(file.startsWith(dir)).toBe(true);
     const cached = JSON.parse(readFileSync(file, 'utf8')) as { choices: Record<string, string> };
-    for (const r of results) expect(cached.choices[`${r.op}|${r.key}`]).toBe(r.chosen);
+    for (const r of results) {
+      expect(r.candidates).toEqual(Object.keys(r.timings));
+      expect(cached.choices[`${r.op}|${r.key}|${r.candidates.join(',')}`]).toBe(r.chosen);
+    }
 
     // A fresh process (simulated by forgetting the in-memory choices) reads them back and queues nothing.
     resetTuning();
@@ -82,6 +85,36 @@ describe('autotune', () => {
     // The tuned kernels compute the same convolution (every candidate is gradchecked elsewhere).
     const tol = { atol: 1e-4, rtol: 1e-4 };
     for (let i = 0; i < 3; i++) expectClose(after[i]!, before[i]!, tol, `result ${i}`);
+  });
+
+  it('a cached choice holds for the candidates it was chosen from: a new candidate re-tunes that shape only', async () => {
+    resetTuning();
+    const ran: string[] = [];
+    // Trials that record real work (a tiny scale), so that both timers see a dispatch.
+    const trial = () => {
+      const x = tensor(data(64, 5), [64] as const);
+      return { run: (v: string) => { ran.push(v); noGrad(() => sum(x)).dispose(); }, dispose: () => x.dispose() };
+    };
+    expect(choose('test.op', 'shape1', ['a', 'b'], 'a', trial)).toBe('a');
+    expect(choose('test.op', 'shape2', ['a', 'b'], 'a', trial)).toBe('a');
+    expect(pendingTunes()).toBe(2);
+    const first = await autotune({ runs: 1 });
+    expect(first.map((r) => r.key)).toEqual(['shape1', 'shape2']);
+    const chosen2 = first[1]!.chosen;
+    // Same candidates: the cached choices, nothing queued (also after a fresh read of the file).
+    resetTuning();
+    expect(choose('test.op', 'shape2', ['a', 'b'], 'a', trial)).toBe(chosen2);
+    expect(pendingTunes()).toBe(0);
+    // shape1 gains a candidate: the fallback until it is tuned again; shape2 keeps its choice.
+    expect(choose('test.op', 'shape1', ['a', 'b', 'c'], 'a', trial)).toBe('a');
+    expect(pendingTunes()).toBe(1);
+    ran.length = 0;
+    const again = await autotune({ runs: 1 });
+    expect(again.map((r) => [r.key, r.candidates])).toEqual([['shape1', ['a', 'b', 'c']]]);
+    expect(new Set(ran)).toEqual(new Set(['a', 'b', 'c']));
+    expect(choose('test.op', 'shape1', ['a', 'b', 'c'], 'a', trial)).toBe(again[0]!.chosen);
+    expect(choose('test.op', 'shape2', ['a', 'b'], 'a', trial)).toBe(chosen2);
+    expect(pendingTunes()).toBe(0);
   });
 
   it('forced variants bypass the tuner', async () => {

@@ -28,7 +28,8 @@ let choices: Map<string, string> | null = null;
 const pending = new Map<string, Pending>();
 let loadedFrom: string | null = null;
 
-const slot = (op: string, key: string): string => `${op}|${key}`;
+/** A choice's cache key: the op, the shape and the candidates it was chosen from (new ones re-tune the shape). */
+const slot = (op: string, key: string, candidates: readonly string[]): string => `${op}|${key}|${candidates.join(',')}`;
 /** Part of the cache file's name: bump when kernels change enough that old choices should be re-measured. */
 // 2: the conv2d weight-gradient candidates on lavapipe changed (weight_sgv, weight_sgr).
 // 3: forward_sgr with 12-column blocks (sgr12) joined the conv2d forward candidates.
@@ -38,7 +39,9 @@ const slot = (op: string, key: string): string => `${op}|${key}`;
 // 8: Winograd F(2x2, 3x3) (wino) joined the conv2d forward candidates; bmm shapes are tuned.
 // 9: candidates are timed in interleaved rounds (timeCandidates), on hardware by GPU timestamps: choices timed
 //    back to back by the wall clock are re-measured.
-const TUNE_VERSION = 9;
+// 10: a choice is cached with the candidates it was chosen from, so a shape whose candidate list changes
+//     (a new kernel, such as forward_few for up to 4 output channels) is re-tuned, and only that shape.
+const TUNE_VERSION = 10;
 
 function enabled(): boolean {
   return process.env['FER_TUNE'] !== '0';
@@ -55,7 +58,7 @@ export function tuneCachePath(): string {
 
 interface CacheFile {
   adapter: string;
-  /** "op|shape" -> variant */
+  /** "op|shape|candidate,candidate,..." -> variant */
   choices: Record<string, string>;
 }
 
@@ -91,14 +94,14 @@ function save(): void {
 }
 
 /**
- * The variant to run for `op` on the shape `key`: the tuned choice if there is one (and it is still
- * a candidate), else `fallback`, queueing the shape for autotune() when there is a real choice.
+ * The variant to run for `op` on the shape `key`: the choice tuned among these same candidates if
+ * there is one, else `fallback`, queueing the shape for autotune() when there is a real choice.
  */
 export function choose(op: string, key: string, candidates: readonly string[], fallback: string, makeTrial: () => Trial): string {
   if (candidates.length < 2) return candidates[0] ?? fallback;
-  const s = slot(op, key);
+  const s = slot(op, key, candidates);
   const hit = load().get(s);
-  if (hit !== undefined && candidates.includes(hit)) return hit;
+  if (hit !== undefined) return hit;
   if (enabled() && !pending.has(s)) pending.set(s, { op, key, candidates, makeTrial });
   return fallback;
 }
@@ -106,6 +109,8 @@ export function choose(op: string, key: string, candidates: readonly string[], f
 export interface TuneResult {
   op: string;
   key: string;
+  /** What it was chosen from. */
+  candidates: readonly string[];
   /** Best-run ms per candidate. */
   timings: Record<string, number>;
   chosen: string;
@@ -138,8 +143,8 @@ export async function autotune(options: { runs?: number; log?: (line: string) =>
       trial.dispose();
     }
     const chosen = Object.entries(timings).sort((a, b) => a[1] - b[1])[0]![0];
-    map.set(slot(p.op, p.key), chosen);
-    results.push({ op: p.op, key: p.key, timings, chosen });
+    map.set(slot(p.op, p.key, p.candidates), chosen);
+    results.push({ op: p.op, key: p.key, candidates: p.candidates, timings, chosen });
     options.log?.(`tuned ${p.op} ${p.key}: ${chosen} (${Object.entries(timings).map(([v, t]) => `${v} ${t.toFixed(1)} ms`).join(', ')})`);
   }
   save();
