@@ -4,7 +4,7 @@
 #   bench  (issue 4): GPU time per kernel of seed-cnn's and vgg's training steps first (bench/profile.ts),
 #          the seed-cnn, fast and vgg steps alone, then `pnpm bench` (every kernel beside
 #          TF.js-WebGPU, the seed-cnn and fast steps) with the rest of the budget; no training;
-#   train  (issue 5): vgg's step time, then train PRESET (default gpu) for as many epochs as fit,
+#   train  (issue 5): the step time of PRESET's model, then train PRESET (default gpu) for as many epochs as fit,
 #          checkpointing every epoch; with SPAN=S, as many as fit in S seconds of training spread over
 #          this command and the PLAN=resume commands after it on the same warm machine (fer:train
 #          --time-limit stops each command in time, the schedule spans them all);
@@ -51,7 +51,7 @@ bash .gpu/gpu-unpack.sh || exit 1
 # The data set is for training only: PLAN=profile and PLAN=bench run on random batches and need none.
 # scripts/gpu-chunks.sh sends it in two parts, put back together as .gpu/fer2013.bin.xz.
 if [ "$PLAN" = resume ]; then
-  [ -f "$WORK/fer2013.bin" ] && [ -f "$WORK/run-vgg/last.safetensors" ] || { echo "gpu-run.sh: PLAN=resume continues PLAN=train's run on the same machine, but $WORK holds no data set or no run (the machine was given back?)" >&2; exit 2; }
+  [ -f "$WORK/fer2013.bin" ] && [ -f "$WORK/run/last.safetensors" ] || { echo "gpu-run.sh: PLAN=resume continues PLAN=train's run on the same machine, but $WORK holds no data set or no run (the machine was given back?)" >&2; exit 2; }
 elif [ "$PLAN" = train ] || [ "$PLAN" = both ]; then
   [ -f .gpu/fer2013.bin.xz ] || { echo "gpu-run.sh: PLAN=$PLAN trains, but .gpu/fer2013.bin.xz is missing (cat the two parts of scripts/gpu-chunks.sh into it)" >&2; exit 2; }
   xz -dc .gpu/fer2013.bin.xz >"$WORK/fer2013.bin" || exit 1
@@ -109,7 +109,7 @@ if [ "$PLAN" != train ] && [ "$PLAN" != resume ]; then
 fi
 [ "$PLAN" = bench ] && { ls -la "$OUT"; exit 0; }
 
-RUN="$WORK/run-vgg"
+RUN="$WORK/run"
 # Copy the run's progress out after each epoch; the best checkpoint is split, then renamed into
 # place, so $OUT never holds a half-written part.
 export_run() {
@@ -129,13 +129,16 @@ if [ "$PLAN" = resume ]; then
   echo "== resuming $RUN after epoch $(wc -l <"$RUN/epochs.jsonl") in $(left) s"
   TRAIN+=(--resume)
 else
-  # vgg's training step: what the training below will cost per step.
-  timeout 90 node bench/dist/step.js --models vgg --steps $STEPS --no-peers --json
-  rc=$?; echo "== $(date -u +%FT%TZ) vgg step done (rc $rc), $(left) s left"
+  # The preset's model (vgg, or resvgg for gpu-res) and its training step: what the training below
+  # will cost per step (and its shapes tuned, into the cache the training reads).
+  MODEL=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.model ?? ''))")
+  [ -n "$MODEL" ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
+  timeout 90 node bench/dist/step.js --models "$MODEL" --steps $STEPS --no-peers --json
+  rc=$?; echo "== $(date -u +%FT%TZ) $MODEL step done (rc $rc), $(left) s left"
   pack_bench
-  MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model==="vgg");console.log(r?Math.ceil(r.msPerStep):0)' 2>/dev/null || echo 0)
+  MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model===process.argv[1]);console.log(r?Math.ceil(r.msPerStep):0)' "$MODEL" 2>/dev/null || echo 0)
 
-  # 3. Train PRESET (vgg), for at most its own epochs or as many as fit (its schedule then spans
+  # 3. Train PRESET, for at most its own epochs or as many as fit (its schedule then spans
   # those). An epoch is 448 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
   # evaluation included), faster than the step bench's 23 ms then (a bench without warm-up). Since the
   # bench warms up: bench 10.3 ms/step, fer:train 9.6 ms/step (6,700 images/s, 4.3 s per epoch with the
@@ -156,25 +159,29 @@ else
   EPOCHS=$(node -e "const ms=$MS||60, s=${SPAN:-$(($(left) - 60))}, e=448*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
   LIMIT=""
   if [ "$MODE" = local ]; then EPOCHS=${LOCAL_EPOCHS:-1}; LIMIT="--limit 512 --warmup 0"; fi
-  echo "== vgg ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs${SPAN:+ over $SPAN s of commands}, $(left) s in this one"
+  echo "== $MODEL ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs${SPAN:+ over $SPAN s of commands}, $(left) s in this one"
   TRAIN+=(--preset "$PRESET" --epochs "$EPOCHS" $LIMIT --force)
 fi
 (while sleep 10; do export_run; done) &
 WATCH=$!
 timeout $(($(left) - 25)) "${TRAIN[@]}" --time-limit $(($(left) - 60)) | tee "$WORK/train.out"
 rc=$?; echo "== $(date -u +%FT%TZ) training ended (rc $rc), $(left) s left"
-# Complete: every planned epoch ran (not stopped by --time-limit, nor by the timeout).
+# Complete: every planned epoch ran (not stopped by --time-limit, nor by the timeout). The evaluation
+# waits only where a PLAN=resume command is planned (SPAN) to finish the run; else it takes the best
+# checkpoint so far.
 DONE=0
 [ $rc -eq 0 ] && ! grep -q 'stopped by --time-limit' "$WORK/train.out" && DONE=1
-[ $DONE = 1 ] || echo "== the run is not complete: continue it with PLAN=resume bash .gpu/gpu-run.sh SECONDS (same machine)"
+[ $DONE = 1 ] || echo "== the run is not complete: PLAN=resume bash .gpu/gpu-run.sh SECONDS continues it (same machine)"
+EVAL_NOW=1
+[ "$PLAN" = train ] && [ -n "${SPAN:-}" ] && [ $DONE = 0 ] && EVAL_NOW=0
 kill $WATCH 2>/dev/null
 export_run
 pack_bench
 # 4. The best checkpoint's test-time augmentation chosen on PublicTest (none, flip, ten-crop), then
 # PrivateTest read once with that choice: seconds here, where lavapipe takes 15 minutes for one
-# ten-crop pass. Reports (JSON, confusion matrices) go to $OUT/eval.tgz. Not in a local dry run, and
-# only once the run is complete.
-if [ "$MODE" != local ] && [ $DONE = 1 ] && [ -f "$RUN/best.safetensors" ]; then
+# ten-crop pass. Reports (JSON, confusion matrices) go to $OUT/eval.tgz. Not in a local dry run, nor
+# before a planned PLAN=resume (EVAL_NOW).
+if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; then
   EVAL=(node packages/fer/dist/cli/eval.js --checkpoint "$RUN/best.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0)
   for t in none flip tencrop; do timeout 60 "${EVAL[@]}" --split public --tta $t | grep -E '^ +accuracy|^split'; done
   TTA=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(t)=>{try{return JSON.parse(fs.readFileSync(`${d}/best${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};console.log(["none","flip","tencrop"].sort((a,b)=>acc(b)-acc(a))[0])' "$WORK/eval")

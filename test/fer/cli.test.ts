@@ -29,7 +29,7 @@ describe('CLIs', () => {
   it('an unknown model is refused with the valid names', () => {
     const r = run('train', ['--model', 'resnet']);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/--model must be one of seed-cnn, fast, vgg, vgg-lite; got 'resnet'/);
+    expect(r.err).toMatch(/--model must be one of seed-cnn, fast, vgg, vgg-lite, resvgg; got 'resnet'/);
   });
 
   it('a non-numeric flag is refused', () => {

@@ -3,8 +3,8 @@ import { MODEL_NAMES } from '@fer/nn';
 import { DEFAULT_CONFIG, PRESETS, PRESET_NAMES, applyPreset } from '@fer/fer';
 
 describe('training presets', () => {
-  it('seed, gpu, gpu-sgd, best and cpu exist, each documented, naming a known model', () => {
-    expect(PRESET_NAMES).toEqual(['seed', 'gpu', 'gpu-sgd', 'best', 'cpu']);
+  it('seed, gpu, gpu-res, gpu-sgd, best and cpu exist, each documented, naming a known model', () => {
+    expect(PRESET_NAMES).toEqual(['seed', 'gpu', 'gpu-res', 'gpu-sgd', 'best', 'cpu']);
     for (const name of PRESET_NAMES) {
       const p = PRESETS[name]!;
       expect(p.description.length).toBeGreaterThan(40);
@@ -31,6 +31,13 @@ describe('training presets', () => {
     expect([c.schedule, c.warmup, c.augment, c.labelSmoothing, c.weightDecay]).toEqual(['cosine', 1, 'standard', 0.1, 0]);
   });
 
+  it("gpu-res: gpu's recipe on resvgg", () => {
+    const c = applyPreset(DEFAULT_CONFIG, 'gpu-res', new Set());
+    const g = applyPreset(DEFAULT_CONFIG, 'gpu', new Set());
+    expect(c.model).toBe('resvgg');
+    expect({ ...c, model: 'vgg' }).toEqual(g);
+  });
+
   it('gpu-sgd: vgg with SGD Nesterov (as best), warm-up then cosine over 70 epochs (as gpu)', () => {
     const c = applyPreset(DEFAULT_CONFIG, 'gpu-sgd', new Set());
     expect([c.model, c.optimizer, c.nesterov, c.momentum, c.lr, c.weightDecay, c.epochs, c.batch]).toEqual(['vgg', 'sgd', true, 0.9, 0.01, 1e-4, 70, 64]);
@@ -53,6 +60,6 @@ describe('training presets', () => {
   });
 
   it('an unknown preset lists the valid ones', () => {
-    expect(() => applyPreset(DEFAULT_CONFIG, 'fastest', new Set())).toThrow(/unknown preset 'fastest'; valid presets: seed, gpu, gpu-sgd, best, cpu/);
+    expect(() => applyPreset(DEFAULT_CONFIG, 'fastest', new Set())).toThrow(/unknown preset 'fastest'; valid presets: seed, gpu, gpu-res, gpu-sgd, best, cpu/);
   });
 });

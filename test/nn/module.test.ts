@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { Rng, tensor, tidy, noGrad, randUniform, sum, type Tensor } from '@fer/tensor';
+import { Rng, tensor, tidy, noGrad, randUniform, sum, mul, add, relu, type Tensor } from '@fer/tensor';
 import {
-  Module, Sequential, Conv2d, Linear, BatchNorm1d, BatchNorm2d, Dropout, ReLU, Flatten, MaxPool2d,
+  Module, Sequential, Conv2d, Linear, BatchNorm1d, BatchNorm2d, Dropout, ReLU, Flatten, MaxPool2d, Residual,
   seedCnn, fastCnn, createModel, MODEL_NAMES, getDropoutRngState, setDropoutRngState, setLayerFusion,
 } from '@fer/nn';
 import { useGpu } from '../setup-gpu.js';
@@ -66,12 +66,12 @@ describe('Module naming', () => {
     for (const m of [a, b, c, he]) m.dispose();
   });
 
-  it('createModel knows seed-cnn, fast, vgg and vgg-lite and lists valid names for an unknown one', () => {
-    expect(MODEL_NAMES).toEqual(['seed-cnn', 'fast', 'vgg', 'vgg-lite']);
+  it('createModel knows seed-cnn, fast, vgg, vgg-lite and resvgg and lists valid names for an unknown one', () => {
+    expect(MODEL_NAMES).toEqual(['seed-cnn', 'fast', 'vgg', 'vgg-lite', 'resvgg']);
     const m = createModel('fast', { seed: 1 });
     expect(m.outputShape([2, 1, 48, 48])).toEqual([2, 7]);
     m.dispose();
-    expect(() => createModel('resnet', { seed: 1 })).toThrow(/unknown model 'resnet'; valid names: seed-cnn, fast, vgg, vgg-lite/);
+    expect(() => createModel('resnet', { seed: 1 })).toThrow(/unknown model 'resnet'; valid names: seed-cnn, fast, vgg, vgg-lite, resvgg/);
   });
 });
 
@@ -179,8 +179,8 @@ describe('layers', () => {
   });
 });
 
-describe('vgg and vgg-lite', () => {
-  for (const name of ['vgg', 'vgg-lite'])
+describe('vgg, vgg-lite and resvgg', () => {
+  for (const name of ['vgg', 'vgg-lite', 'resvgg'])
   it(`${name} trains: forward and backward give a finite gradient for every parameter`, async () => {
     const model = createModel(name, { seed: 5 });
     model.train();
@@ -199,6 +199,65 @@ describe('vgg and vgg-lite', () => {
     out.dispose();
     x.dispose();
     model.dispose();
+  });
+});
+
+describe('Residual', () => {
+  const body = (c: number, seed: number) => {
+    const rng = new Rng(seed);
+    return new Sequential(new Conv2d(c, c, 3, { padding: 'same', rng }), new BatchNorm2d(c), new ReLU(), new Conv2d(c, c, 3, { padding: 'same', rng }));
+  };
+  const values = async (t: Tensor) => Array.from((await t.toArray()) as Float32Array);
+
+  it('forward is relu(body(x) + shortcut(x)); x gets the sum of both paths\' gradients', async () => {
+    const xd = Float32Array.from({ length: 2 * 3 * 5 * 6 }, (_, i) => Math.sin(i * 0.7));
+    const gd = Float32Array.from({ length: 2 * 3 * 5 * 6 }, (_, i) => Math.cos(i * 0.3));
+    const block = new Residual(body(3, 7));
+    const x = tensor(xd, [2, 3, 5, 6] as const, { requiresGrad: true });
+    const y = tidy(() => {
+      const out = block.forward(x);
+      sum(mul(out, tensor(gd, [2, 3, 5, 6] as const))).backward();
+      return out;
+    });
+    // The same graph by hand, with x as two separate leaves: their gradients must add up to x's.
+    const same = new Residual(body(3, 7));
+    const x1 = tensor(xd, [2, 3, 5, 6] as const, { requiresGrad: true });
+    const x2 = tensor(xd, [2, 3, 5, 6] as const, { requiresGrad: true });
+    const ref = tidy(() => {
+      const out = relu(add(same.body.forward(x1), x2));
+      sum(mul(out, tensor(gd, [2, 3, 5, 6] as const))).backward();
+      return out;
+    });
+    expect(await values(y)).toEqual(await values(ref));
+    const [g, g1, g2] = await Promise.all([x.grad!, x1.grad!, x2.grad!].map(values));
+    expect(g2.some((v) => v === 0) && g2.some((v) => v !== 0)).toBe(true); // the ReLU cut some
+    g.forEach((v, i) => expect(v).toBeCloseTo(g1[i]! + g2[i]!, 6));
+    for (const t of [x, x1, x2, y, ref, x.grad!, x1.grad!, x2.grad!]) t.dispose();
+    block.dispose();
+    same.dispose();
+  });
+
+  it('a shortcut module, relu off, parameter paths, shapes and errors', async () => {
+    const rng = new Rng(3);
+    const block = new Residual(new Sequential(new Conv2d(2, 4, 3, { padding: 'same', rng })), {
+      shortcut: new Sequential(new Conv2d(2, 4, 1, { rng }), new BatchNorm2d(4)),
+      relu: false,
+    });
+    expect(block.namedParameters().map(([n]) => n)).toEqual(['body.0.weight', 'body.0.bias', 'shortcut.0.weight', 'shortcut.0.bias', 'shortcut.1.weight', 'shortcut.1.bias']);
+    expect(block.outputShape([1, 2, 5, 5])).toEqual([1, 4, 5, 5]);
+    const x = randUniform([1, 2, 5, 5] as const, -1, 1, { seed: 4 });
+    block.eval();
+    const y = noGrad(() => block.forward(x));
+    const ref = noGrad(() => add(block.body.forward(x), block.shortcut!.forward(x)));
+    expect(await values(y)).toEqual(await values(ref));
+    expect((await values(y)).some((v) => v < 0)).toBe(true); // no ReLU after the sum
+    // A body that changes the channels needs a shortcut that does too.
+    const bad = new Residual(new Sequential(new Conv2d(2, 4, 3, { padding: 'same', rng })));
+    expect(() => bad.outputShape([1, 2, 5, 5])).toThrow('Residual: the body gives [1, 4, 5, 5] but the identity shortcut gives [1, 2, 5, 5]');
+    expect(() => noGrad(() => bad.forward(x))).toThrow('Residual: the body gives [1, 4, 5, 5] but the identity shortcut gives [1, 2, 5, 5]');
+    for (const t of [x, y, ref]) t.dispose();
+    block.dispose();
+    bad.dispose();
   });
 });
 

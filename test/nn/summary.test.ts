@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { seedCnn, fastCnn, vggNet, vggLite, summary, summarize, Sequential, Conv2d, ReLU } from '@fer/nn';
+import { seedCnn, fastCnn, vggNet, vggLite, resVgg, summary, summarize, Sequential, Conv2d, ReLU } from '@fer/nn';
 import { useGpu } from '../setup-gpu.js';
 
 useGpu();
@@ -66,6 +66,31 @@ describe('summary', () => {
     // Convolutions dominate: within 2% of the hand count of their multiply-adds.
     expect(info.flops / flops).toBeGreaterThan(1);
     expect(info.flops / flops).toBeLessThan(1.02);
+    expect(v.outputShape([3, 1, 48, 48])).toEqual([3, 7]);
+    v.dispose();
+  });
+
+  it('resvgg: hand-counted totals and FLOPs (per stage a 3x3 conv to 64 | 128 | 256 | 512, then a two-conv residual block)', () => {
+    const v = resVgg({ seed: 0 });
+    const convs: [number, number, number][] = [];
+    let c = 1;
+    let hw = 48;
+    for (const w of [64, 128, 256, 512]) {
+      convs.push([c, w, hw], [w, w, hw], [w, w, hw]);
+      c = w;
+      hw /= 2;
+    }
+    const { total, convFlops } = vggCount(convs, 512 * 9, 512);
+    const info = summarize(v, [1, 48, 48]);
+    expect(info.total).toBe(total);
+    expect(total).toBe(10_195_591);
+    expect(info.nonTrainable).toBe(2 * (3 * (64 + 128 + 256 + 512) + 512));
+    // One row per residual block (its params and FLOPs summed: the two convs, the sum and the ReLU).
+    const blocks = info.rows.filter((r) => r.type === 'Residual');
+    expect(blocks.map((r) => r.name)).toEqual(['features.3', 'features.9', 'features.15', 'features.21']);
+    expect(blocks.map((r) => r.params)).toEqual([64, 128, 256, 512].map((w) => 2 * (w * w * 9 + w + 4 * w)));
+    expect(info.flops / convFlops).toBeGreaterThan(1);
+    expect(info.flops / convFlops).toBeLessThan(1.02);
     expect(v.outputShape([3, 1, 48, 48])).toEqual([3, 7]);
     v.dispose();
   });

@@ -26,6 +26,15 @@ export const PRESETS: Record<string, Preset> = {
       'PublicTest 68.15%, PrivateTest 70.30%',
     config: { ...ADAM_COSINE, model: 'vgg', epochs: 80, augment: 'standard' },
   },
+  'gpu-res': {
+    description:
+      "gpu's recipe on resvgg (vgg's stages, each with a residual block after its conv: 10.2 M parameters, 1.62 GFLOPs " +
+      'per image, 1.7x vgg): Adam lr 1e-3, 1 warm-up epoch then cosine decay over 80 epochs, standard augmentation, ' +
+      'label smoothing 0.1, batch 64; evaluate with --tta tencrop, alone or with the shipped vgg (fer:eval --checkpoint ' +
+      'a b: networks that differ err differently). Not yet measured; about 6.5 s per epoch expected on an H200 (1.7x ' +
+      "vgg's 3.8 s), so 80 epochs take two GPU commands (gpu-run.sh SPAN, then PLAN=resume)",
+    config: { ...ADAM_COSINE, model: 'resvgg', epochs: 80, augment: 'standard' },
+  },
   'gpu-sgd': {
     description:
       "best's optimizer on gpu's schedule: vgg, SGD with Nesterov momentum 0.9, lr 0.01, weight decay 1e-4, 1 warm-up " +

@@ -14,6 +14,8 @@ export { ReLU, Flatten } from './layers/activation.js';
 export { Dropout, dropoutRngs, getDropoutRngState, setDropoutRngState } from './layers/dropout.js';
 export type { DropoutLayerOptions } from './layers/dropout.js';
 export { Sequential, setLayerFusion } from './layers/sequential.js';
+export { Residual } from './layers/residual.js';
+export type { ResidualOptions } from './layers/residual.js';
 export { Optimizer } from './optim/optimizer.js';
 export type { OptimizerState } from './optim/optimizer.js';
 export { Adam, AdamW } from './optim/adam.js';
@@ -26,5 +28,5 @@ export { encodeSafetensors, decodeSafetensors, saveSafetensors, loadSafetensors,
 export type { Safetensors } from './safetensors.js';
 export { summary, summarize, fmtFlops } from './summary.js';
 export type { SummaryRow, SummaryInfo } from './summary.js';
-export { createModel, registerModel, seedCnn, fastCnn, vggNet, vggLite, MODEL_NAMES } from './models/index.js';
+export { createModel, registerModel, seedCnn, fastCnn, vggNet, vggLite, resVgg, MODEL_NAMES } from './models/index.js';
 export type { ModelName, ModelOptions } from './models/index.js';

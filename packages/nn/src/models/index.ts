@@ -2,10 +2,10 @@
 import type { Sequential } from '../layers/sequential.js';
 import { seedCnn } from './seed-cnn.js';
 import { fastCnn } from './fast-cnn.js';
-import { vggNet, vggLite } from './vgg.js';
+import { vggNet, vggLite, resVgg } from './vgg.js';
 import type { ModelOptions } from './common.js';
 
-export { seedCnn, fastCnn, vggNet, vggLite };
+export { seedCnn, fastCnn, vggNet, vggLite, resVgg };
 export type { ModelOptions };
 
 const MODELS: Record<string, (options: ModelOptions) => Sequential> = {
@@ -13,9 +13,10 @@ const MODELS: Record<string, (options: ModelOptions) => Sequential> = {
   fast: fastCnn,
   vgg: vggNet,
   'vgg-lite': vggLite,
+  resvgg: resVgg,
 };
 
-export type ModelName = 'seed-cnn' | 'fast' | 'vgg' | 'vgg-lite';
+export type ModelName = 'seed-cnn' | 'fast' | 'vgg' | 'vgg-lite' | 'resvgg';
 /** The names createModel accepts (grows with registerModel). */
 export const MODEL_NAMES: string[] = Object.keys(MODELS);
 
