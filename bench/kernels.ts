@@ -288,7 +288,7 @@ async function benchBatchNorm(layer: BatchNorm2d, inShape: Shape4, usedBy: strin
   const rm = zeros([c] as const);
   const rv = tensor(new Float32Array(c).fill(1), [c] as const);
   for (const t of [x, gamma, beta]) t.requiresGrad = true;
-  const opts = { training: true, momentum: layer.momentum, eps: layer.eps };
+  const opts = { training: true, momentum: layer.momentum ?? 0.1, eps: layer.eps };
   const [fwd, both] = await timeForwardBackward(() => batchNorm(x, gamma as Tensor<Shape1>, beta, rm, rv, opts), gy);
   const [xv, gyv] = (await Promise.all([x, gy].map((t) => t.toArray()))) as Float32Array[];
   const shape = `[${inShape.join(', ')}] train`;

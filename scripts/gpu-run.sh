@@ -19,9 +19,12 @@
 # exists, so a command stopped at its time limit still returns it:
 #   run.log; bench.tgz (bench JSON, tuner cache); epochs.jsonl and best.safetensors.part-a* (the best
 #   checkpoint, split under 16 MiB; `cat best.safetensors.part-* > best.safetensors`), refreshed
-#   after every epoch that improves; eval.tgz (the best checkpoint's PublicTest and PrivateTest reports).
+#   after every epoch that improves; eval.tgz (the best checkpoint's PublicTest and PrivateTest reports;
+#   with --swa-from in the preset or flags, the SWA average's too, and its parts replace the best's
+#   when PublicTest picks it).
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
-#   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
+#   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] [SWA_LAST=K] [TRAIN_FLAGS=...]
+#   bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
 set -uo pipefail
 BUDGET=${1:-540}
@@ -31,6 +34,7 @@ PRESET=${PRESET:-gpu}
 case "$PLAN" in profile | bench | train | resume | both) ;; *) echo "gpu-run.sh: PLAN must be profile, bench, train, resume or both, got '$PLAN'" >&2; exit 2 ;; esac
 [ -z "${MAX_EPOCHS:-}" ] || [[ "$MAX_EPOCHS" =~ ^[1-9][0-9]*$ ]] || { echo "gpu-run.sh: MAX_EPOCHS must be a positive integer, got '$MAX_EPOCHS'" >&2; exit 2; }
 [ -z "${SPAN:-}" ] || [[ "$SPAN" =~ ^[1-9][0-9]*$ ]] || { echo "gpu-run.sh: SPAN must be a positive number of seconds, got '$SPAN'" >&2; exit 2; }
+[ -z "${SWA_LAST:-}" ] || [[ "$SWA_LAST" =~ ^[1-9][0-9]*$ ]] || { echo "gpu-run.sh: SWA_LAST must be a positive number of epochs, got '$SWA_LAST'" >&2; exit 2; }
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 OUT=${OUT:-/tmp/gpu-out}
@@ -160,7 +164,11 @@ else
   LIMIT=""
   if [ "$MODE" = local ]; then EPOCHS=${LOCAL_EPOCHS:-1}; LIMIT="--limit 512 --warmup 0"; fi
   echo "== $MODEL ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs${SPAN:+ over $SPAN s of commands}, $(left) s in this one"
-  TRAIN+=(--preset "$PRESET" --epochs "$EPOCHS" $LIMIT --force)
+  # SWA_LAST=K: average the last K of the epochs that fit (fer:train --swa-from); TRAIN_FLAGS: more
+  # fer:train flags.
+  SWA=()
+  [ -n "${SWA_LAST:-}" ] && SWA=(--swa-from $((EPOCHS > SWA_LAST ? EPOCHS - SWA_LAST + 1 : 1)))
+  TRAIN+=(--preset "$PRESET" --epochs "$EPOCHS" $LIMIT "${SWA[@]}" ${TRAIN_FLAGS:-} --force)
 fi
 (while sleep 10; do export_run; done) &
 WATCH=$!
@@ -177,17 +185,32 @@ EVAL_NOW=1
 kill $WATCH 2>/dev/null
 export_run
 pack_bench
-# 4. The best checkpoint's test-time augmentation chosen on PublicTest (none, flip, ten-crop), then
-# PrivateTest read once with that choice: seconds here, where lavapipe takes 15 minutes for one
-# ten-crop pass. Reports (JSON, confusion matrices) go to $OUT/eval.tgz. Not in a local dry run, nor
-# before a planned PLAN=resume (EVAL_NOW).
+# 4. The best checkpoint (and the SWA average, when --swa-from made one) under each test-time
+# augmentation (none, flip, ten-crop) on PublicTest; the best of those pairs then reads PrivateTest
+# once: seconds here, where lavapipe takes 15 minutes for one ten-crop pass. Reports (JSON,
+# confusion matrices) go to $OUT/eval.tgz. Not in a local dry run, nor before a planned PLAN=resume
+# (EVAL_NOW). A winning SWA model replaces the best checkpoint's parts in $OUT (at most 8 files there).
 if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; then
-  EVAL=(node packages/fer/dist/cli/eval.js --checkpoint "$RUN/best.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0)
-  for t in none flip tencrop; do timeout 60 "${EVAL[@]}" --split public --tta $t | grep -E '^ +accuracy|^split'; done
-  TTA=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(t)=>{try{return JSON.parse(fs.readFileSync(`${d}/best${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};console.log(["none","flip","tencrop"].sort((a,b)=>acc(b)-acc(a))[0])' "$WORK/eval")
-  echo "== PublicTest picks --tta $TTA; PrivateTest, read once:"
-  timeout 60 "${EVAL[@]}" --split private --tta "$TTA" | grep -E '^ +accuracy|^ +macro|^ +weighted|^split'
+  CKPTS=(best)
+  [ -f "$RUN/swa.safetensors" ] && CKPTS+=(swa)
+  for c in "${CKPTS[@]}"; do
+    for t in none flip tencrop; do
+      echo "== $c, --tta $t:"
+      timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "$RUN/$c.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
+        --split public --tta $t | grep -E '^ +accuracy|^split'
+    done
+  done
+  PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c,t]));all.sort((a,b)=>acc(...b)-acc(...a));console.log(all[0].join(" "))' "$WORK/eval" "${CKPTS[@]}")
+  read -r CKPT TTA <<<"$PICK"
+  echo "== PublicTest picks $CKPT with --tta $TTA; PrivateTest, read once:"
+  timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "$RUN/$CKPT.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
+    --split private --tta "$TTA" | grep -E '^ +accuracy|^ +macro|^ +weighted|^split'
   tar -C "$WORK" -czf "$OUT/eval.tgz" eval
+  if [ "$CKPT" = swa ]; then
+    rm -rf "$WORK/parts" && mkdir -p "$WORK/parts"
+    split -b 15M "$RUN/swa.safetensors" "$WORK/parts/swa.safetensors.part-"
+    rm -f "$OUT"/best.safetensors.part-* && mv "$WORK/parts/"* "$OUT/"
+  fi
   echo "== $(date -u +%FT%TZ) evaluation done, $(left) s left"
 fi
 ls -la "$OUT"

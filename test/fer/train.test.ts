@@ -184,6 +184,51 @@ describe('training loop', () => {
     for (const k of Object.keys(wa.tensors)) expect(Buffer.from(wb.tensors[k]!.data.buffer).equals(Buffer.from(wa.tensors[k]!.data.buffer)), k).toBe(true);
   });
 
+  it('--swa-from: the equal-weight average of the chosen epochs, BatchNorm recomputed, scored and saved; resumable', async () => {
+    const quiet = () => {};
+    const out = tempDir('run-swa');
+    const after: Record<number, Record<string, ArrayLike<number>>> = {};
+    const r = await train(config({ data, out, epochs: 4, swaFrom: 2 }), {
+      log: quiet,
+      afterEpoch: async (e) => {
+        after[e.epoch] = Object.fromEntries(Object.entries((await readCheckpoint(join(out, 'last.safetensors'))).weights).map(([k, t]) => [k, t.data]));
+      },
+    });
+    expect(r.swa).toMatchObject({ from: 2, to: 4, checkpoint: join(out, 'swa.safetensors') });
+    const swa = await readCheckpoint(join(out, 'swa.safetensors'));
+    expect(swa.model).toBe('test-tiny');
+    const { model } = await loadModel(join(out, 'swa.safetensors'));
+    const params = model.namedParameters().map(([k]) => k);
+    expect(params.length).toBeGreaterThan(0);
+    for (const k of params) {
+      const [a, b, c, avg] = [after[2]![k]!, after[3]![k]!, after[4]![k]!, swa.weights[k]!.data];
+      for (let i = 0; i < avg.length; i++) expect(avg[i]!).toBeCloseTo((a[i]! + b[i]! + c[i]!) / 3, 5);
+    }
+    // Running statistics are recomputed for the averaged weights, not the last epoch's.
+    const means = model.namedBuffers().filter(([k]) => k.endsWith('running_mean')).map(([k]) => k);
+    expect(means.length).toBeGreaterThan(0);
+    expect(means.some((k) => Array.from(swa.weights[k]!.data).some((v, i) => v !== after[4]![k]![i]))).toBe(true);
+    // Its score is the saved model's.
+    const set = loadSplit(data, 'public', { cacheDir: null });
+    expect((await evaluate(model, set, 16)).acc).toBe(r.swa!.valAcc);
+    model.dispose();
+    // A kill after epoch 3 (two epochs averaged) and a resume give the same average, bit for bit.
+    const split = tempDir('run-swa-split');
+    await expect(
+      train(config({ data, out: split, epochs: 4, swaFrom: 2 }), {
+        log: quiet,
+        afterEpoch: (e) => {
+          if (e.epoch === 3) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    const resumed = await train(config({ data, out: split, epochs: 4, resume: true }), { log: quiet });
+    expect(resumed.swa!.valAcc).toBe(r.swa!.valAcc);
+    const a = await loadSafetensors(join(out, 'swa.safetensors'));
+    const b = await loadSafetensors(join(split, 'swa.safetensors'));
+    for (const k of Object.keys(a.tensors)) expect(Buffer.from(b.tensors[k]!.data.buffer).equals(Buffer.from(a.tensors[k]!.data.buffer)), k).toBe(true);
+  });
+
   it('every training step and every evaluation batch has one shape: the partial last batch is dropped, or filled up', async () => {
     // 70 faces in batches of 16: 4 steps of 16 per epoch; the 6 left over (different ones each epoch) are not trained on.
     const out = tempDir('run-static');

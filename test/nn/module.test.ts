@@ -122,6 +122,30 @@ describe('train / eval', () => {
     x.dispose();
   });
 
+  it('BatchNorm momentum null: the cumulative average of every batch since resetRunningStats()', async () => {
+    const bn = new BatchNorm1d(2, { momentum: null });
+    // Batch means (channel 0) 2, 5, 11; unbiased variances 2, 8, 18.
+    const batches = [[1, 0, 3, 0], [3, 0, 7, 0], [8, 0, 14, 0]];
+    for (const b of batches) bn.forward(tensor(b, [2, 2] as const)).dispose();
+    expect(bn.batchesTracked).toBe(3);
+    expect((await bn.runningMean.toArray())[0]).toBeCloseTo(6, 5);
+    expect((await bn.runningVar.toArray())[0]).toBeCloseTo((2 + 8 + 18) / 3, 4);
+    bn.resetRunningStats();
+    expect(bn.batchesTracked).toBe(0);
+    expect(Array.from(await bn.runningMean.toArray())).toEqual([0, 0]);
+    expect(Array.from(await bn.runningVar.toArray())).toEqual([1, 1]);
+    // Eval mode neither tracks batches nor updates; back to a fixed momentum, the usual update.
+    bn.eval();
+    bn.forward(tensor(batches[0]!, [2, 2] as const)).dispose();
+    expect(bn.batchesTracked).toBe(0);
+    bn.train();
+    bn.momentum = 0.5;
+    bn.forward(tensor(batches[0]!, [2, 2] as const)).dispose();
+    expect((await bn.runningMean.toArray())[0]).toBeCloseTo(1, 6);
+    expect(() => new BatchNorm1d(2, { momentum: 1.5 })).toThrow('BatchNorm1d: momentum must be in [0, 1] or null, got 1.5');
+    bn.dispose();
+  });
+
   it('BatchNorm updates running stats in training only, and eval uses them', async () => {
     const bn = new BatchNorm2d(2, { momentum: 0.5, eps: 1e-3 });
     // Channel 0 holds 1..4, channel 1 holds 10 everywhere.

@@ -1,6 +1,7 @@
 // Checkpoints: ONE safetensors file holding the model weights (plain module paths, so PyTorch's
 // safetensors tools read them), the optimizer's state tensors (`optimizer.<slot>.<i>`), and in its
-// metadata the JSON of everything else needed to resume exactly (epoch, RNG states, schedule, log).
+// metadata the JSON of everything else needed to resume exactly (epoch, RNG states, schedule, log),
+// and during stochastic weight averaging the running average of the weights (`swa.<path>`).
 // Written atomically by saveSafetensors (temp file + rename): a kill never leaves half a file.
 import { existsSync } from 'node:fs';
 import { type Tensor } from '@fer/tensor';
@@ -9,6 +10,7 @@ import { Module, loadSafetensors, saveSafetensors, toHost, type HostTensor, type
 export const CHECKPOINT_FORMAT = 'fer-webgpu-checkpoint';
 export const CHECKPOINT_VERSION = '1';
 const OPT_PREFIX = 'optimizer.';
+const SWA_PREFIX = 'swa.';
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
@@ -22,8 +24,9 @@ export interface CheckpointMeta {
   state: Record<string, unknown>;
 }
 
-export async function saveCheckpoint(file: string, model: Module, meta: CheckpointMeta, optimizer?: Optimizer): Promise<void> {
+export async function saveCheckpoint(file: string, model: Module, meta: CheckpointMeta, optimizer?: Optimizer, swa?: ReadonlyMap<string, Tensor>): Promise<void> {
   const tensors: Record<string, HostTensor> = await toHost(model.stateDict());
+  if (swa) Object.assign(tensors, await toHost(Object.fromEntries([...swa].map(([k, t]) => [SWA_PREFIX + k, t]))));
   let optState: Omit<OptimizerState, 'tensors'> | undefined;
   if (optimizer) {
     const { tensors: optTensors, ...rest } = optimizer.stateDict();
@@ -49,6 +52,8 @@ export interface LoadedCheckpoint extends CheckpointMeta {
   file: string;
   weights: Record<string, HostTensor>;
   optimizer: OptimizerState | null;
+  /** The running weight average of a run with --swa-from (parameter path -> tensor); empty otherwise. */
+  swa: Record<string, HostTensor>;
 }
 
 /** Reads a checkpoint (or a plain weights file written by saveWeights / PyTorch with a model name). */
@@ -73,8 +78,10 @@ export async function readCheckpoint(file: string): Promise<LoadedCheckpoint> {
   }
   const weights: Record<string, HostTensor> = {};
   const optTensors: Record<string, HostTensor> = {};
+  const swa: Record<string, HostTensor> = {};
   for (const [k, t] of Object.entries(st.tensors)) {
     if (k.startsWith(OPT_PREFIX)) optTensors[k.slice(OPT_PREFIX.length)] = t;
+    else if (k.startsWith(SWA_PREFIX)) swa[k.slice(SWA_PREFIX.length)] = t;
     else weights[k] = t;
   }
   const optMeta = state.optimizer as Omit<OptimizerState, 'tensors'> | null | undefined;
@@ -85,6 +92,7 @@ export async function readCheckpoint(file: string): Promise<LoadedCheckpoint> {
     state,
     weights,
     optimizer: optMeta ? { ...optMeta, tensors: optTensors } : null,
+    swa,
   };
 }
 

@@ -3,10 +3,10 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Rng, gpu, shapeSize, tensor, tidy, noGrad, zeros, fence, accumulateStats, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
+  Rng, gpu, shapeSize, tensor, tidy, noGrad, zeros, fence, keep, copy, add, scale, copyBuffer, sync, accumulateStats, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
 } from '@fer/tensor';
 import {
-  createModel, summary, summarize, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau,
+  createModel, summary, summarize, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau, BatchNorm,
   getDropoutRngState, setDropoutRngState, type Module, type Optimizer, type ReduceLrOnPlateauState,
 } from '@fer/nn';
 import { CLASSES, IMAGE_SIZE, NUM_CLASSES } from './data/classes.js';
@@ -39,6 +39,13 @@ export interface TrainConfig {
   augment: AugmentPreset;
   labelSmoothing: number;
   classWeights: boolean;
+  /**
+   * Stochastic weight averaging (Izmailov et al. 2018): from this epoch (1-based) to the last, the
+   * weights after each epoch join an equal-weight running average; at the end the average, its
+   * BatchNorm statistics recomputed over the training set, is evaluated on PublicTest and saved as
+   * swa.safetensors beside best.safetensors. 0 = off.
+   */
+  swaFrom: number;
   seed: number;
   data?: string;
   out: string;
@@ -91,6 +98,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   augment: 'none',
   labelSmoothing: 0,
   classWeights: false,
+  swaFrom: 0,
   seed: 42,
   out: 'runs/latest',
   limit: 0,
@@ -121,6 +129,8 @@ export interface TrainResult {
   bestEpoch: number;
   lastCheckpoint: string;
   bestCheckpoint: string;
+  /** With --swa-from, once the run is complete: the averaged model's PublicTest result and file. */
+  swa: SwaResult | null;
   /** The epoch count at which --time-limit stopped the run (resumable), or null when it ran them all. */
   stoppedAt: number | null;
 }
@@ -138,6 +148,48 @@ interface ResumeState {
   bestValAcc: number;
   bestEpoch: number;
   history: EpochRecord[];
+  /** Epochs averaged into the checkpoint's swa.* tensors so far (absent before SWA starts). */
+  swaCount?: number;
+}
+
+/** The SWA model's PublicTest result (TrainResult.swa). */
+export interface SwaResult {
+  /** The epochs averaged: from..to (1-based). */
+  from: number;
+  to: number;
+  valAcc: number;
+  valLoss: number;
+  checkpoint: string;
+}
+
+/**
+ * Recomputes every BatchNorm's running statistics for the model's current weights, as PyTorch's
+ * torch.optim.swa_utils.update_bn: the cumulative average over one pass of full training batches,
+ * without augmentation, in training mode (dropout on). Weights averaged over epochs have no running
+ * statistics of their own.
+ */
+async function updateBatchNorm(model: Module, data: { images: Uint8Array; count: number }, batch: number): Promise<void> {
+  const norms = model.namedModules().map(([, m]) => m).filter((m): m is BatchNorm => m instanceof BatchNorm);
+  const momenta = norms.map((m) => m.momentum);
+  const wasTraining = model.training;
+  model.train();
+  try {
+    for (const m of norms) {
+      m.resetRunningStats();
+      m.momentum = null;
+    }
+    const rows = Math.min(batch, data.count);
+    const idx = new Int32Array(rows);
+    for (let start = 0; start + rows <= data.count; start += rows) {
+      for (let i = 0; i < rows; i++) idx[i] = start + i;
+      const x = imagesToFloat(data.images, idx);
+      noGrad(() => tidy(() => void model.forward(tensor(x, [rows, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>)));
+    }
+    await sync();
+  } finally {
+    norms.forEach((m, i) => (m.momentum = momenta[i]!));
+    model.train(wasTraining);
+  }
 }
 
 function makeOptimizer(cfg: TrainConfig, model: Module): Optimizer {
@@ -401,6 +453,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   // Uploaded once: a host array would be uploaded (and the queue flushed) at every step.
   const weightsTensor = weights ? tensor(weights, [NUM_CLASSES] as const) : undefined;
 
+  // SWA's running average of the trainable parameters (by path), over swaCount epochs so far.
+  const swa = new Map<string, Tensor>();
+  let swaCount = 0;
   let startEpoch = 0;
   let bestValAcc = -1;
   let bestEpoch = -1;
@@ -415,6 +470,15 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     bestEpoch = resumeState.bestEpoch;
     history.push(...resumeState.history);
     startEpoch = ckpt.epoch;
+    swaCount = resumeState.swaCount ?? 0;
+    if (swaCount > 0) {
+      const params = new Map(model.namedParameters());
+      for (const [name, p] of params) {
+        const h = ckpt.swa[name];
+        if (!h || h.data.length !== p.size) throw new CheckpointError(`--resume: ${lastFile} averages ${swaCount} epochs (--swa-from) but lacks a matching 'swa.${name}'`);
+        swa.set(name, keep(tensor(Float32Array.from(h.data), p.shape)));
+      }
+    }
     writeFileSync(logFile, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
     log(`resumed from ${lastFile} after epoch ${startEpoch} (best PublicTest ${(bestValAcc * 100).toFixed(2)}% at epoch ${bestEpoch})`);
   } else {
@@ -528,6 +592,18 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       bestEpoch = epoch + 1;
     }
     if (plateau) plateau.step(val.acc);
+    if (cfg.swaFrom > 0 && epoch + 1 >= cfg.swaFrom) {
+      // Equal weights: avg_(k+1) = avg_k * k / (k + 1) + w / (k + 1).
+      const k = swaCount;
+      noGrad(() => {
+        for (const [name, p] of model.namedParameters()) {
+          const prev = swa.get(name);
+          swa.set(name, keep(tidy(() => (prev ? add(scale(prev, k / (k + 1)), scale(p, 1 / (k + 1))) : copy(p)))));
+          prev?.dispose();
+        }
+      });
+      swaCount++;
+    }
     const record: EpochRecord = {
       epoch: epoch + 1,
       lr,
@@ -549,13 +625,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       bestValAcc,
       bestEpoch,
       history,
+      ...(swaCount > 0 ? { swaCount } : {}),
     };
     const meta = { model: cfg.model, epoch: epoch + 1, state: state as unknown as Record<string, unknown> };
     // Order matters for a kill at any point: best and the log first, last.safetensors (the commit
     // point a resume starts from) at the end; a resume rewrites the log from the checkpoint's history.
     if (isBest) await saveCheckpoint(bestFile, model, meta);
     appendFileSync(logFile, `${JSON.stringify(record)}\n`);
-    await saveCheckpoint(lastFile, model, meta, optimizer);
+    await saveCheckpoint(lastFile, model, meta, optimizer, swaCount > 0 ? swa : undefined);
     log(
       `epoch ${epoch + 1}/${cfg.epochs}  lr ${lr.toExponential(2)}  train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAcc * 100).toFixed(2)}%  ` +
         `PublicTest loss ${val.loss.toFixed(4)} acc ${(val.acc * 100).toFixed(2)}%${isBest ? ' (best)' : ''}  ` +
@@ -565,8 +642,26 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // Tuning (the first epoch's, once per new shape) is not a cost the next epoch repeats.
     longestEpochMs = Math.max(longestEpochMs, performance.now() - tEpochStart - tuneMs);
   }
+  let swaResult: SwaResult | null = null;
+  if (stoppedAt === null && swaCount > 0) {
+    // The run is complete: the average becomes the model's weights (last.safetensors keeps the
+    // last epoch's), its BatchNorm statistics are recomputed, and it is scored and saved.
+    const t0 = performance.now();
+    for (const [name, p] of model.namedParameters()) copyBuffer(swa.get(name)!.buffer, p.buffer, p.size * 4);
+    await updateBatchNorm(model, trainSet, cfg.batch);
+    const val = await evaluate(model, valSet, cfg.batch);
+    const swaFile = join(cfg.out, 'swa.safetensors');
+    const from = cfg.epochs - swaCount + 1;
+    await saveCheckpoint(swaFile, model, { model: cfg.model, epoch: cfg.epochs, state: { swa: { from, to: cfg.epochs }, config: cfg } });
+    swaResult = { from, to: cfg.epochs, valAcc: val.acc, valLoss: val.loss, checkpoint: swaFile };
+    log(
+      `SWA of epochs ${from}..${cfg.epochs}: PublicTest loss ${val.loss.toFixed(4)} acc ${(val.acc * 100).toFixed(2)}% ` +
+        `(best epoch ${bestEpoch}: ${(bestValAcc * 100).toFixed(2)}%)  ${formatDuration((performance.now() - t0) / 1000)}  -> ${swaFile}`,
+    );
+  }
+  for (const t of swa.values()) t.dispose();
   model.dispose();
   optimizer.dispose();
   weightsTensor?.dispose();
-  return { epochs: history, bestValAcc, bestEpoch, lastCheckpoint: lastFile, bestCheckpoint: bestFile, stoppedAt };
+  return { epochs: history, bestValAcc, bestEpoch, lastCheckpoint: lastFile, bestCheckpoint: bestFile, stoppedAt, swa: swaResult };
 }

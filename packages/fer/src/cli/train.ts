@@ -25,6 +25,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   augment: { type: 'string', help: 'augmentation preset', default: D.augment, choices: ['none', 'light', 'standard'] },
   'label-smoothing': { type: 'number', help: 'label smoothing', default: D.labelSmoothing, min: 0, max: 0.999 },
   'class-weights': { type: 'boolean', help: 'balanced class weights in the loss', default: D.classWeights },
+  'swa-from': { type: 'int', help: 'average the weights of every epoch from this one to the last (SWA), saved as swa.safetensors and scored on PublicTest (0 = off)', default: D.swaFrom, min: 0 },
   seed: { type: 'int', help: 'random seed (init, shuffles, augmentation, dropout)', default: D.seed, min: 0 },
   data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
   out: { type: 'string', help: 'run folder: checkpoints, epochs.jsonl', default: D.out },
@@ -66,6 +67,7 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
     augment: flags.augment as AugmentPreset,
     labelSmoothing: flags['label-smoothing'] as number,
     classWeights: flags['class-weights'] as boolean,
+    swaFrom: flags['swa-from'] as number,
     seed: flags.seed as number,
     data: flags.data as string | undefined,
     out: flags.out as string,
@@ -87,6 +89,7 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
   if (cfg.schedule === 'step' && !(cfg.gamma > 0)) throw new UsageError(`--gamma must be > 0 for the step schedule, got ${cfg.gamma}`);
   if (cfg.schedule === 'plateau' && !(cfg.gamma > 0 && cfg.gamma < 1))
     throw new UsageError(`--gamma must be in (0, 1) for the plateau schedule, got ${cfg.gamma}`);
+  if (!cfg.resume && cfg.swaFrom > cfg.epochs) throw new UsageError(`--swa-from (${cfg.swaFrom}) must be at most --epochs (${cfg.epochs})`);
   if (!cfg.resume && cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
     throw new UsageError(`--warmup (${cfg.warmup}) must be smaller than --epochs (${cfg.epochs})`);
   return cfg;
@@ -103,7 +106,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(
       `${result.stoppedAt !== null ? `stopped by --time-limit after epoch ${result.stoppedAt} (continue with --resume); so far` : 'done'}: best PublicTest accuracy ${(result.bestValAcc * 100).toFixed(2)}% at epoch ${result.bestEpoch}` +
         (last ? `; last epoch ${(last.valAcc * 100).toFixed(2)}%` : '') +
-        `\ncheckpoints: ${result.bestCheckpoint} (best), ${result.lastCheckpoint} (last)` +
+        (result.swa ? `; SWA of epochs ${result.swa.from}..${result.swa.to} ${(result.swa.valAcc * 100).toFixed(2)}%` : '') +
+        `\ncheckpoints: ${result.bestCheckpoint} (best), ${result.lastCheckpoint} (last)${result.swa ? `, ${result.swa.checkpoint} (SWA)` : ''}` +
         `\nevaluate: pnpm fer:eval --checkpoint ${result.bestCheckpoint} --split private`,
     );
     releaseDevice();
