@@ -23,7 +23,7 @@
 #   with --swa-from in the preset or flags, the SWA average's too, and its parts replace the best's
 #   when PublicTest picks it).
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
-#   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] [SWA_LAST=K] [TRAIN_FLAGS=...]
+#   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] [SWA_LAST=K] [TRAIN_FLAGS=...] [ENSEMBLE=file]
 #   bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
 set -uo pipefail
@@ -125,9 +125,14 @@ export_run() {
     rm -f "$OUT"/best.safetensors.part-* && mv "$WORK/parts/"* "$OUT/"
   fi
 }
-# Keep 60 s beside the epochs for the evaluation after training (4 passes over 3,589 faces,
-# ten-crop included: 9 s on the H200, plus each command's start). fer:train's --time-limit stops
-# before an epoch that would run into it (the timeout is a backstop).
+# Keep RESERVE s beside the epochs for the evaluation after training: 60 for the best checkpoint's
+# 4 passes over 3,589 faces (ten-crop included: 9 s on the H200, plus each command's start), 30
+# more with an SWA average (SWA_LAST, or a resumed run that averages), 40 more with ENSEMBLE (its
+# candidates run two models). fer:train's --time-limit stops before an epoch that would run into
+# it (the timeout is a backstop).
+RESERVE=60
+if [ -n "${SWA_LAST:-}" ] || { [ "$PLAN" = resume ] && grep -qa 'swaFrom\\":[1-9]' <(head -c 200000 "$RUN/last.safetensors"); }; then RESERVE=$((RESERVE + 30)); fi
+[ -n "${ENSEMBLE:-}" ] && RESERVE=$((RESERVE + 40))
 TRAIN=(node packages/fer/dist/cli/train.js --data "$WORK/fer2013.bin" --out "$RUN")
 if [ "$PLAN" = resume ]; then
   echo "== resuming $RUN after epoch $(wc -l <"$RUN/epochs.jsonl") in $(left) s"
@@ -160,7 +165,7 @@ else
   # at a 10.3 ms/step bench (4.6 s planned); the earlier 1.1x + 2 s left 35% unused. SPAN: the
   # seconds of epochs over this command and the PLAN=resume ones after it. A resume of S seconds
   # trains for ~S - 75 (its start, then the 60 s kept back).
-  EPOCHS=$(node -e "const ms=$MS||60, s=${SPAN:-$(($(left) - 60))}, e=448*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
+  EPOCHS=$(node -e "const ms=$MS||60, s=${SPAN:-$(($(left) - RESERVE))}, e=448*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
   LIMIT=""
   if [ "$MODE" = local ]; then EPOCHS=${LOCAL_EPOCHS:-1}; LIMIT="--limit 512 --warmup 0"; fi
   echo "== $MODEL ${MS} ms/step -> --preset $PRESET, $EPOCHS epochs${SPAN:+ over $SPAN s of commands}, $(left) s in this one"
@@ -172,7 +177,7 @@ else
 fi
 (while sleep 10; do export_run; done) &
 WATCH=$!
-timeout $(($(left) - 25)) "${TRAIN[@]}" --time-limit $(($(left) - 60)) | tee "$WORK/train.out"
+timeout $(($(left) - 25)) "${TRAIN[@]}" --time-limit $(($(left) - RESERVE)) | tee "$WORK/train.out"
 rc=$?; echo "== $(date -u +%FT%TZ) training ended (rc $rc), $(left) s left"
 # Complete: every planned epoch ran (not stopped by --time-limit, nor by the timeout). The evaluation
 # waits only where a PLAN=resume command is planned (SPAN) to finish the run; else it takes the best
@@ -185,28 +190,34 @@ EVAL_NOW=1
 kill $WATCH 2>/dev/null
 export_run
 pack_bench
-# 4. The best checkpoint (and the SWA average, when --swa-from made one) under each test-time
-# augmentation (none, flip, ten-crop) on PublicTest; the best of those pairs then reads PrivateTest
-# once: seconds here, where lavapipe takes 15 minutes for one ten-crop pass. Reports (JSON,
-# confusion matrices) go to $OUT/eval.tgz. Not in a local dry run, nor before a planned PLAN=resume
-# (EVAL_NOW). A winning SWA model replaces the best checkpoint's parts in $OUT (at most 8 files there).
+# 4. The best checkpoint (and the SWA average, when --swa-from made one; and each of them averaged
+# with the model ENSEMBLE names, e.g. the shipped vgg) under each test-time augmentation (none, flip,
+# ten-crop) on PublicTest; the best of those then reads PrivateTest once: seconds here, where
+# lavapipe takes 15 minutes for one ten-crop pass. Reports (JSON, confusion matrices) go to
+# $OUT/eval.tgz. Not in a local dry run, nor before a planned PLAN=resume (EVAL_NOW). A winning SWA
+# model replaces the best checkpoint's parts in $OUT (at most 8 files there).
 if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; then
-  CKPTS=(best)
-  [ -f "$RUN/swa.safetensors" ] && CKPTS+=(swa)
-  for c in "${CKPTS[@]}"; do
+  # Candidates as report stem = checkpoint list (fer:eval names an ensemble's reports <first>-ensemble<n>).
+  CANDS=("best=$RUN/best.safetensors")
+  [ -f "$RUN/swa.safetensors" ] && CANDS+=("swa=$RUN/swa.safetensors")
+  if [ -n "${ENSEMBLE:-}" ]; then
+    [ -f "$ENSEMBLE" ] || { echo "gpu-run.sh: ENSEMBLE=$ENSEMBLE does not exist" >&2; exit 2; }
+    for c in "${CANDS[@]}"; do CANDS+=("${c%%=*}-ensemble2=${c#*=},$ENSEMBLE"); done
+  fi
+  for c in "${CANDS[@]}"; do
     for t in none flip tencrop; do
-      echo "== $c, --tta $t:"
-      timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "$RUN/$c.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
+      echo "== ${c%%=*}, --tta $t:"
+      timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "${c#*=}" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
         --split public --tta $t | grep -E '^ +accuracy|^split'
     done
   done
-  PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c,t]));all.sort((a,b)=>acc(...b)-acc(...a));console.log(all[0].join(" "))' "$WORK/eval" "${CKPTS[@]}")
-  read -r CKPT TTA <<<"$PICK"
-  echo "== PublicTest picks $CKPT with --tta $TTA; PrivateTest, read once:"
-  timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "$RUN/$CKPT.safetensors" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
+  PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c.split("=")[0],t,c.slice(c.indexOf("=")+1)]));all.sort((a,b)=>acc(b[0],b[1])-acc(a[0],a[1]));console.log(all[0].join(" "))' "$WORK/eval" "${CANDS[@]}")
+  read -r STEM TTA FILES <<<"$PICK"
+  echo "== PublicTest picks $STEM with --tta $TTA; PrivateTest, read once:"
+  timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "$FILES" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
     --split private --tta "$TTA" | grep -E '^ +accuracy|^ +macro|^ +weighted|^split'
   tar -C "$WORK" -czf "$OUT/eval.tgz" eval
-  if [ "$CKPT" = swa ]; then
+  if [ "${STEM%%-*}" = swa ]; then
     rm -rf "$WORK/parts" && mkdir -p "$WORK/parts"
     split -b 15M "$RUN/swa.safetensors" "$WORK/parts/swa.safetensors.part-"
     rm -f "$OUT"/best.safetensors.part-* && mv "$WORK/parts/"* "$OUT/"
