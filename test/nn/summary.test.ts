@@ -46,19 +46,13 @@ describe('summary', () => {
     return { total, convFlops, headFlops: 2 * (flat * head + head * 7) };
   };
 
+  /** [cin, cout, size] of `perStage` 3x3 convs in each of the stages 64 | 128 | 256 | 512 (48, 24, 12, 6). */
+  const stageConvs = (perStage: number): [number, number, number][] =>
+    [64, 128, 256, 512].flatMap((w, i) => Array.from({ length: perStage }, (_, k): [number, number, number] => [k ? w : i ? w / 2 : 1, w, 48 >> i]));
+
   it('vgg: hand-counted totals and FLOPs (4 stages of two 3x3 convs, 512-wide head)', () => {
     const v = vggNet({ seed: 0 });
-    const convs: [number, number, number][] = [];
-    let c = 1;
-    let hw = 48;
-    for (const w of [64, 128, 256, 512]) {
-      for (let k = 0; k < 2; k++) {
-        convs.push([c, w, hw]);
-        c = w;
-      }
-      hw /= 2;
-    }
-    const { total, convFlops: flops } = vggCount(convs, 512 * 9, 512);
+    const { total, convFlops: flops } = vggCount(stageConvs(2), 512 * 9, 512);
     const info = summarize(v, [1, 48, 48]);
     expect(info.total).toBe(total);
     expect(total).toBe(7_057_351);
@@ -72,15 +66,7 @@ describe('summary', () => {
 
   it('resvgg: hand-counted totals and FLOPs (per stage a 3x3 conv to 64 | 128 | 256 | 512, then a two-conv residual block)', () => {
     const v = resVgg({ seed: 0 });
-    const convs: [number, number, number][] = [];
-    let c = 1;
-    let hw = 48;
-    for (const w of [64, 128, 256, 512]) {
-      convs.push([c, w, hw], [w, w, hw], [w, w, hw]);
-      c = w;
-      hw /= 2;
-    }
-    const { total, convFlops } = vggCount(convs, 512 * 9, 512);
+    const { total, convFlops } = vggCount(stageConvs(3), 512 * 9, 512);
     const info = summarize(v, [1, 48, 48]);
     expect(info.total).toBe(total);
     expect(total).toBe(10_195_591);
