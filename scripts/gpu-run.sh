@@ -140,21 +140,14 @@ if [ "$PLAN" = resume ]; then
 else
   # The preset's model (vgg, or resvgg for gpu-res) and its training step: what the training below
   # will cost per step (and its shapes tuned, into the cache the training reads).
-  MODEL=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.model ?? ''))")
-  [ -n "$MODEL" ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
+  read -r MODEL PRESET_EPOCHS < <(node -e "import('./packages/fer/dist/presets.js').then(m=>{const c=m.PRESETS['$PRESET']?.config;console.log(c ? c.model + ' ' + c.epochs : '')})")
+  [ -n "${MODEL:-}" ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
   timeout 90 node bench/dist/step.js --models "$MODEL" --steps $STEPS --no-peers --json
   rc=$?; echo "== $(date -u +%FT%TZ) $MODEL step done (rc $rc), $(left) s left"
   pack_bench
   MS=$(node -e 'const fs=require("fs");const f=fs.readdirSync("bench/results").filter(n=>n.endsWith("-step.json")).map(n=>"bench/results/"+n).sort((a,b)=>fs.statSync(b).mtimeMs-fs.statSync(a).mtimeMs)[0];const r=JSON.parse(fs.readFileSync(f)).rows.find(r=>r.model===process.argv[1]);console.log(r?Math.ceil(r.msPerStep):0)' "$MODEL" 2>/dev/null || echo 0)
 
-  # 3. Train PRESET, for at most its own epochs or as many as fit (its schedule then spans
-  # those). An epoch is 448 steps; on the H200, fer:train ran vgg at 15.6 ms/step (augmentation and
-  # evaluation included), faster than the step bench's 23 ms then (a bench without warm-up). Since the
-  # bench warms up: bench 10.3 ms/step, fer:train 9.6 ms/step (6,700 images/s, 4.3 s per epoch with the
-  # PublicTest evaluation), so 1.1 x the bench plus 2 s per epoch leaves a margin (57 epochs took 275 s
-  # of the 424 s it planned for).
-  PRESET_EPOCHS=$(node -e "import('./packages/fer/dist/presets.js').then(m=>console.log(m.PRESETS['$PRESET']?.config.epochs ?? 0))")
-  [ "${PRESET_EPOCHS:-0}" -gt 0 ] || { echo "gpu-run.sh: unknown PRESET '$PRESET'" >&2; exit 2; }
+  # 3. Train PRESET, for at most its own epochs or as many as fit (its schedule then spans those).
   # MAX_EPOCHS: more (or fewer) epochs than the preset's, e.g. `gpu`'s recipe for as long as a command
   # allows now that an epoch takes 4.3 s (the schedule spans whatever count is run).
   [ -n "${MAX_EPOCHS:-}" ] && PRESET_EPOCHS=$MAX_EPOCHS
@@ -164,7 +157,7 @@ else
   # the bench's ms/step plus 0.8 s (augmentation, PublicTest). Measured on the H200: 4.3 s per epoch
   # at a 10.3 ms/step bench (4.6 s planned); the earlier 1.1x + 2 s left 35% unused. SPAN: the
   # seconds of epochs over this command and the PLAN=resume ones after it. A resume of S seconds
-  # trains for ~S - 75 (its start, then the 60 s kept back).
+  # trains for ~S - 15 - RESERVE (its start, then the evaluation's reserve).
   EPOCHS=$(node -e "const ms=$MS||60, s=${SPAN:-$(($(left) - RESERVE))}, e=448*ms/1000+0.8; console.log(Math.max(2, Math.min($PRESET_EPOCHS, Math.floor(s/e))))")
   LIMIT=""
   if [ "$MODE" = local ]; then EPOCHS=${LOCAL_EPOCHS:-1}; LIMIT="--limit 512 --warmup 0"; fi

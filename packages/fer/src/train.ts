@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Rng, gpu, shapeSize, tensor, tidy, noGrad, zeros, fence, keep, copy, add, scale, copyBuffer, sync, accumulateStats, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
+  Rng, gpu, shapeSize, tensor, tidy, noGrad, zeros, fence, keep, copy, add, scale, sync, accumulateStats, autotune, pendingTunes, tuneState, softmaxCrossEntropy, softmax, argmax, memory, type Tensor, type Shape2, type Shape4,
 } from '@fer/tensor';
 import {
   createModel, summary, summarize, Adam, AdamW, SGD, cosineLr, stepDecay, ReduceLrOnPlateau, BatchNorm,
@@ -647,11 +647,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // The run is complete: the average becomes the model's weights (last.safetensors keeps the
     // last epoch's), its BatchNorm statistics are recomputed, and it is scored and saved.
     const t0 = performance.now();
-    for (const [name, p] of model.namedParameters()) copyBuffer(swa.get(name)!.buffer, p.buffer, p.size * 4);
+    // Parameters only: the running statistics come from updateBatchNorm.
+    model.loadStateDict(Object.fromEntries(swa), { strict: false });
     await updateBatchNorm(model, trainSet, cfg.batch);
     const val = await evaluate(model, valSet, cfg.batch);
     const swaFile = join(cfg.out, 'swa.safetensors');
-    const from = cfg.epochs - swaCount + 1;
+    const from = cfg.swaFrom;
     await saveCheckpoint(swaFile, model, { model: cfg.model, epoch: cfg.epochs, state: { swa: { from, to: cfg.epochs }, config: cfg } });
     swaResult = { from, to: cfg.epochs, valAcc: val.acc, valLoss: val.loss, checkpoint: swaFile };
     log(
