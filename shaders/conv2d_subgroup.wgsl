@@ -584,3 +584,96 @@ fn forward_few(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (COUT > 2u) { fsgr_store(&acc, 2u, t, 0u); }
   if (COUT > 3u) { fsgr_store(&acc, 3u, t, 0u); }
 }
+
+// forward_few on the unpadded input ('fewd'): the first layer's input gradient reads an 18.9 MB
+// upstream gradient, and the zero-padded copy that forward_few's windows need cost more than a
+// third of that pass (a read and a write of the whole tensor). Here a lane builds each window row
+// from the unpadded input itself: its NP columns as NP / 4 aligned vec4s (src0v), the PL columns to
+// their left and the KW - 1 - PL to their right as scalars (src1: the same buffer, scalar view),
+// each zeroed by a select where it falls outside the image; fewer loaded components than the
+// padded window's whole vec4s. Rows are taller than forward_few's (FR up to 16: fewer window rows
+// loaded per output row). The weights, packed [Cin*KH*KW, Cout4], come as scalars from src2, so
+// this variant takes no bias (the host runs forward_few when there is one). Needs stride 1, input
+// rows of a multiple of 4 values and NP a multiple of 4 (aligned vec4s), PL and KW - 1 - PL <= 4.
+// a = 1, b = blocks per row, c = N * row groups * b, g = Cout4.
+override PL: u32 = 1u;
+override PT: u32 = 1u;
+
+// One window row: input row ih (ok: inside the image) at columns ow0 - PL .. ow0 + NP + KW - 2 - PL.
+fn fewd_window(plane: u32, ih: u32, rok: bool, ow0: u32) -> array<f32, 24> {
+  var xs: array<f32, 24>;
+  let at = plane + select(0u, ih, rok) * P.w + ow0;
+  for (var j = 0u; j < PL; j++) {
+    xs[j] = select(0.0, src1[at + j - PL], rok && ow0 + j >= PL);
+  }
+  for (var q = 0u; q < NP / 4u; q++) {
+    let v = select(vec4<f32>(0.0), src0v[at / 4u + q], rok && ow0 + 4u * q < P.w);
+    xs[PL + 4u * q] = v.x; xs[PL + 4u * q + 1u] = v.y; xs[PL + 4u * q + 2u] = v.z; xs[PL + 4u * q + 3u] = v.w;
+  }
+  for (var j = 0u; j < KW - 1u - PL; j++) {
+    xs[PL + NP + j] = select(0.0, src1[at + NP + j], rok && ow0 + NP + j < P.w);
+  }
+  return xs;
+}
+
+// Output row `row` of channel c (accumulators (c * FR + row) * NP + p, constant after unrolling).
+fn fewd_row(acc: ptr<function, array<f32, 384>>, c: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 24>, 20>) {
+  for (var p = 0u; p < NP; p++) {
+    var sum = 0.0;
+    for (var kh = 0u; kh < KH; kh++) {
+      for (var kw = 0u; kw < KW; kw++) { sum = fma(wv[kh * KW + kw], win[row + kh][p + kw], sum); }
+    }
+    (*acc)[(c * FR + row) * NP + p] += sum;
+  }
+}
+
+fn fewd_channel(acc: ptr<function, array<f32, 384>>, c: u32, wv: array<f32, 25>, win: array<array<f32, 24>, 20>) {
+  fewd_row(acc, c, 0u, wv, win);
+  if (FR > 1u) { fewd_row(acc, c, 1u, wv, win); }
+  if (FR > 2u) { fewd_row(acc, c, 2u, wv, win); }
+  if (FR > 3u) { fewd_row(acc, c, 3u, wv, win); }
+  if (FR > 4u) { fewd_row(acc, c, 4u, wv, win); }
+  if (FR > 5u) { fewd_row(acc, c, 5u, wv, win); }
+  if (FR > 6u) { fewd_row(acc, c, 6u, wv, win); }
+  if (FR > 7u) { fewd_row(acc, c, 7u, wv, win); }
+  if (FR > 8u) { fewd_row(acc, c, 8u, wv, win); }
+  if (FR > 9u) { fewd_row(acc, c, 9u, wv, win); }
+  if (FR > 10u) { fewd_row(acc, c, 10u, wv, win); }
+  if (FR > 11u) { fewd_row(acc, c, 11u, wv, win); }
+  if (FR > 12u) { fewd_row(acc, c, 12u, wv, win); }
+  if (FR > 13u) { fewd_row(acc, c, 13u, wv, win); }
+  if (FR > 14u) { fewd_row(acc, c, 14u, wv, win); }
+  if (FR > 15u) { fewd_row(acc, c, 15u, wv, win); }
+}
+
+// Channel c's KH x KW weights of input channel ci (packed row (ci * KH * KW + i), column c).
+fn fewd_weights(ci: u32, c: u32) -> array<f32, 25> {
+  var wv: array<f32, 25>;
+  for (var i = 0u; i < KH * KW; i++) { wv[i] = src2[(ci * KH * KW + i) * P.g + c]; }
+  return wv;
+}
+
+@compute @workgroup_size(64)
+fn forward_few_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) li: u32) {
+  let t = block_of(wid, nwg, li, (P.oh + FR - 1u) / FR);
+  var acc: array<f32, 384>;
+  // First input row of the block's windows, as i32: it is negative above the image.
+  let ih0 = i32(t.row * FR) - i32(PT);
+  for (var ci = 0u; ci < P.cin; ci++) {
+    let plane = (t.n * P.cin + ci) * P.h * P.w;
+    var win: array<array<f32, 24>, 20>;
+    for (var j = 0u; j < FR + KH - 1u; j++) {
+      let ih = ih0 + i32(j);
+      win[j] = fewd_window(plane, u32(max(ih, 0)), ih >= 0 && ih < i32(P.h), t.ow0);
+    }
+    fewd_channel(&acc, 0u, fewd_weights(ci, 0u), win);
+    if (COUT > 1u) { fewd_channel(&acc, 1u, fewd_weights(ci, 1u), win); }
+    if (COUT > 2u) { fewd_channel(&acc, 2u, fewd_weights(ci, 2u), win); }
+    if (COUT > 3u) { fewd_channel(&acc, 3u, fewd_weights(ci, 3u), win); }
+  }
+  fsgr_store(&acc, 0u, t, 0u);
+  if (COUT > 1u) { fsgr_store(&acc, 1u, t, 0u); }
+  if (COUT > 2u) { fsgr_store(&acc, 2u, t, 0u); }
+  if (COUT > 3u) { fsgr_store(&acc, 3u, t, 0u); }
+}

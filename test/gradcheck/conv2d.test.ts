@@ -56,6 +56,15 @@ const CASES: Case[] = [
   { name: '2x16 valid (widest fast-path kernel)', x: [1, 2, 4, 21], w: [3, 2, 2, 16], bias: true },
   { name: '2x17 valid (generic path)', x: [1, 2, 4, 21], w: [3, 2, 2, 17], bias: true },
   { name: '5x5 same on a 3x4 input (kernel larger than the input)', x: [2, 2, 3, 4], w: [3, 2, 5, 5], bias: true, padding: 'same' },
+  // Rows of a multiple of 4 and at most 4 channels on one side: 'fewd' (forward_few_direct, the
+  // unpadded input) runs the input gradients, and the forwards without bias; left padding 1, 2
+  // and 0 columns, taller than the image, a partial second block of 16 columns.
+  { name: '3x3 same, Cin 1, 12-wide rows', x: [2, 1, 7, 12], w: [5, 1, 3, 3], bias: true, padding: 'same' },
+  { name: '3x3 same, 3 -> 2 channels, 8-wide rows, no bias', x: [2, 3, 6, 8], w: [2, 3, 3, 3], bias: false, padding: 'same' },
+  { name: '5x5 same, 2 -> 3 channels, 8-wide rows', x: [2, 2, 6, 8], w: [3, 2, 5, 5], bias: true, padding: 'same' },
+  { name: '3x3 valid, 10x10 (8-wide upstream gradient)', x: [1, 3, 10, 10], w: [4, 3, 3, 3], bias: true, padding: 'valid' },
+  { name: '3x3 padding 2, Cin 1 (8-wide upstream gradient, no left columns)', x: [2, 1, 5, 6], w: [3, 1, 3, 3], bias: true, padding: 2 },
+  { name: '3x3 same, Cin 1, 20-wide rows (a partial block)', x: [2, 1, 5, 20], w: [6, 1, 3, 3], bias: false, padding: 'same' },
 ];
 
 const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
@@ -110,6 +119,8 @@ const KERNEL_SETS = {
   'thin forward (up to 4 input channels: every output channel per lane), sgv8 weight': set('thin', 'sgv8'),
   // 'few' on at most 4 output channels (the first-layer cases' input gradients too), else 'sgr'.
   'few forward (up to 4 output channels, all per lane), sgr weight': set('few', 'sgr'),
+  // 'fewd' where its rows are aligned (else 'few', else 'sgr'); with a bias, 'few'.
+  'fewd forward (few output channels, unpadded input), sgv4 weight': set('fewd', 'sgv4'),
   'default subgroup kernels': set('subgroup', 'subgroup'),
   // Winograd F(2x2, 3x3) where the geometry allows (3x3, stride 1; others run 'rows'), its GEMMs
   // through bmm's automatic kernel; cases with odd output sizes leave partial 2x2 tiles.
@@ -213,7 +224,7 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
     expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4, wino, wino4, wino5/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, few, wino, wino4, wino5 or null/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, few, fewd, wino, wino4, wino5 or null/);
   });
 });
 

@@ -120,6 +120,10 @@ function forwardFewKernel(cout: number, kh: number, kw: number, np: number, fr: 
 /** forward_few keeps every output channel of a lane's block: the input gradient of a grayscale or RGB(A) first layer. */
 const FEW_MAX_COUT = 4;
 
+function forwardFewDirectKernel(g: Geometry, np: number, fr: number, relu: boolean): Kernel {
+  return convKernel('conv2d_subgroup', 'forward_few_direct', { COUT: g.cout, KH: g.kh, KW: g.kw, NP: np, FR: fr, PL: g.pl, PT: g.pt, RELU: +relu });
+}
+
 /** forward_gemm's tile per variant: output channels per invocation (FTM) and invocation rows (TY); TY * FTM channels x 2048 / TY pixels. */
 const GEMM_TILES: Record<string, { ftm: number; ty: number }> = { gemm: { ftm: 8, ty: 16 }, gemm64: { ftm: 4, ty: 16 }, gemm32: { ftm: 4, ty: 8 } };
 
@@ -152,9 +156,9 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * kernels of stride 1; any adapter), 'wino5' (Winograd F(2x2, 5x5): 5x5 kernels of stride 1). The
  * tuner picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'few' | 'wino' | 'wino4' | 'wino5';
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'few' | 'fewd' | 'wino' | 'wino4' | 'wino5';
 const ROWS_VARIANTS: readonly string[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf'];
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'few', 'wino', 'wino4', 'wino5'];
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'few', 'fewd', 'wino', 'wino4', 'wino5'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -210,13 +214,14 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
   if (forcedForward?.startsWith('sgr')) return sgrOk(g) ? forcedForward : `sg${np}`;
   if (forcedForward === 'thin') return thinOk(g) ? 'thin' : sgrOk(g) ? 'sgr' : `sg${np}`;
   if (forcedForward === 'few') return fewOk(g) ? 'few' : sgrOk(g) ? 'sgr' : `sg${np}`;
+  if (forcedForward === 'fewd') return fewdOk(g) ? 'fewd' : fewOk(g) ? 'few' : sgrOk(g) ? 'sgr' : `sg${np}`;
   if (forcedForward) return forcedForward;
   if (!hasSubgroups8()) return 'rows';
   // Untuned default on CPU adapters: two rows per lane where it applies (measured fastest on every
   // seed-cnn and fast layer), else NP pixels per lane.
   const fallback = rows2 ? 'sg2x2' : `sg${np}`;
   // 'sgr12' differs from 'sgr' only on rows wider than 8.
-  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : []), ...(thinOk(g) ? ['thin'] : []), ...(fewOk(g) ? ['few'] : [])] : [];
+  const sgr = sgrOk(g) ? ['sgr', 'sgr4', ...(g.ow > 8 ? ['sgr12'] : []), ...(thinOk(g) ? ['thin'] : []), ...(fewOk(g) ? ['few'] : []), ...(fewdOk(g) ? ['fewd'] : [])] : [];
   const candidates = ['rows', 'sg2', 'sg3', 'sg4', ...(rows2 ? ['sg2x2'] : []), ...sgr, ...winoCandidate(g)];
   return choose('conv2d.forward', geometryKey(g), candidates, fallback, () => forwardTrial(g));
 }
@@ -495,14 +500,20 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     const groups8 = Math.ceil(g.cout / 8);
     dispatch(forwardRows2Kernel(g.kh, g.kw, relu), [xp.buffer, wf.buffer, bb, out.buffer], words(g, [groups8, owb, blocks, hasBias, hp, wp, cob * 4]), groups8 * Math.ceil(blocks / WG));
     xp.dispose();
-  } else if (choice.startsWith('sgr') || choice === 'thin' || choice === 'few') {
+  } else if (choice === 'fewd' && !bias) {
+    // The unpadded input: no padded copy (forward_few_direct).
+    const { np, fr } = fewdBlock(g);
+    const owb = Math.ceil(g.ow / np);
+    const blocks = g.n * Math.ceil(g.oh / fr) * owb;
+    dispatch(forwardFewDirectKernel(g, np, fr, relu), [x.buffer, x.buffer, wf.buffer, out.buffer], words(g, [1, owb, blocks, 0, 0, 0, cob * 4]), Math.ceil(blocks / WG));
+  } else if (choice.startsWith('sgr') || choice === 'thin' || choice.startsWith('few')) {
     // FR rows x NP columns x 8 channels per lane, vec4 windows (see forward_sgr): 6 rows (measured
     // 3-15% faster than 4 on seed-cnn's layers), or 4 or 3 when those pad the last group less.
     // 'sgr12' (12-column blocks, 4 rows) measured 4-6% faster than 'sgr4' on 12x12 maps.
     // 'thin' (few input channels): forward_thin, the same lane block for all output channels;
     // 'few' (few output channels): forward_few, likewise.
     const thin = choice === 'thin';
-    const perLane = thin || choice === 'few';
+    const perLane = thin || choice.startsWith('few');
     const np = sgrPixels(perLane ? 'sgr' : choice, g.ow);
     const { blocks: owb, wp } = vec4Blocks(g, np);
     // At most 384 accumulators (FR x NP x 8): blocks of more than 8 columns take 4 or 3 rows.
@@ -715,6 +726,26 @@ function thinOk(g: Geometry): boolean {
 /** forward_few: forward_sgr's geometries with at most FEW_MAX_COUT output channels. */
 function fewOk(g: Geometry): boolean {
   return sgrOk(g) && g.cout <= FEW_MAX_COUT;
+}
+
+/**
+ * forward_few_direct: forward_few's geometries whose unpadded input rows are whole aligned vec4s,
+ * with at most 4 columns of padding on either side.
+ */
+function fewdOk(g: Geometry): boolean {
+  return fewOk(g) && g.w % 4 === 0 && g.pl >= 0 && g.pl <= 4 && g.kw - 1 - g.pl >= 0 && g.kw - 1 - g.pl <= 4 && g.pt >= 0;
+}
+
+/**
+ * forward_few_direct's block: 16 columns (a multiple of 4 up to the row's width) x as many rows as
+ * 384 accumulators (COUT x FR x NP) and 20 window rows allow, at most 16. Each lane then loads
+ * FR + KH - 1 window rows for FR output rows. On lavapipe, for the first layer's input gradient
+ * (COUT 1, 48x48): 16 x 16 took 5.5 ms, 16 x 8 6.7, 8 x 16 8.7, 8 x 6 (forward_few's block) 12.4.
+ */
+function fewdBlock(g: Geometry): { np: number; fr: number } {
+  const np = Math.min(16, 4 * Math.ceil(g.ow / 4));
+  const fr = Math.max(1, Math.min(16, 21 - g.kh, g.oh, Math.floor(384 / (g.cout * np))));
+  return { np, fr };
 }
 
 /** forward_sgr's and weight_sgr's columns per block: the whole row up to 8 ('sgr'), 4 ('sgr4') or 12 ('sgr12', forward only), else that many. */
