@@ -84,6 +84,17 @@ describe('CLIs', () => {
     expect(r.err).toMatch(/--checkpoint: an empty file name in 'a\.safetensors,,b\.safetensors'/);
   });
 
+  it('predict refuses an empty ensemble member and an unknown test-time augmentation', () => {
+    const face = join(tempDir('cli-predict'), 'face.png');
+    writeFileSync(face, grayPng(48, 48, (x, y) => (x * y) % 256));
+    const r = run('predict', ['--checkpoint', 'a.safetensors,', face]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/--checkpoint: an empty file name in 'a\.safetensors,'/);
+    const r2 = run('predict', ['--tta', 'twice', face]);
+    expect(r2.code).toBe(1);
+    expect(r2.err).toMatch(/--tta must be one of none, flip, tencrop; got 'twice'/);
+  });
+
   it('predict without images explains itself', () => {
     const r = run('predict', []);
     expect(r.code).toBe(1);

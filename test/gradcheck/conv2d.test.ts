@@ -65,6 +65,7 @@ const CASES: Case[] = [
   { name: '3x3 valid, 10x10 (8-wide upstream gradient)', x: [1, 3, 10, 10], w: [4, 3, 3, 3], bias: true, padding: 'valid' },
   { name: '3x3 padding 2, Cin 1 (8-wide upstream gradient, no left columns)', x: [2, 1, 5, 6], w: [3, 1, 3, 3], bias: true, padding: 2 },
   { name: '3x3 same, Cin 1, 20-wide rows (a partial block)', x: [2, 1, 5, 20], w: [6, 1, 3, 3], bias: false, padding: 'same' },
+  { name: '3x3 same, 4 -> 3 channels, 8-wide rows, no bias', x: [1, 4, 5, 8], w: [3, 4, 3, 3], bias: false, padding: 'same' },
 ];
 
 const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);

@@ -107,14 +107,6 @@ export function applyWeights(model: Module, modelName: string, ckpt: LoadedCheck
   }
 }
 
-/** Where the shipped model lives (repo root models/), then the default run's best checkpoint. */
-export function defaultCheckpoint(): string {
-  const root = new URL('../../../', import.meta.url).pathname;
-  const candidates = [`${root}models/fer-best.safetensors`, 'runs/latest/best.safetensors'];
-  for (const c of candidates) if (existsSync(c)) return c;
-  throw new CheckpointError(`no --checkpoint given and none found at ${candidates.join(' or ')}: train one with pnpm fer:train`);
-}
-
 /** Builds the model a checkpoint names and loads its weights (eval mode). */
 export async function loadModel(file: string): Promise<{ model: Module; name: string; ckpt: LoadedCheckpoint }> {
   const ckpt = await readCheckpoint(file);

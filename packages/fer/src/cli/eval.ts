@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
-import { loadModel, defaultCheckpoint } from '../checkpoint.js';
+import { loadModel } from '../checkpoint.js';
+import { defaultModel } from '../shipped.js';
 import { evaluateEnsemble, TTA_MODES, type Tta } from '../train.js';
 import { loadSplit, resolveDataDir, type Split } from '../data/reader.js';
 import { CLASSES } from '../data/classes.js';
@@ -14,12 +15,12 @@ import { confusionHeatmap, trainingCurves, faceGrid } from '../plots/plots.js';
 import { IMAGE_PIXELS } from '../data/classes.js';
 
 const FLAGS: Record<string, FlagSpec> = {
-  checkpoint: { type: 'string', help: 'weights to evaluate (default: models/fer-best.safetensors, else runs/latest/best.safetensors); several, comma-separated: their ensemble (softmax averaged)' },
+  checkpoint: { type: 'string', help: 'weights to evaluate; several, comma-separated: their ensemble (softmax averaged) (default: the shipped model, models/default.json, else models/fer-best.safetensors, else runs/latest/best.safetensors)' },
   split: { type: 'string', help: 'split: test = PublicTest + PrivateTest (the report), private, public, train', default: 'test', choices: ['test', 'private', 'public', 'train'] },
   data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
   out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside --checkpoint, else runs/eval)' },
   batch: { type: 'int', help: 'evaluation batch size (64: the training batch, whose kernels training has already tuned)', default: 64, min: 1 },
-  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors", default: 'none', choices: [...TTA_MODES] },
+  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors (default: the shipped model's, from models/default.json, when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
   resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },
@@ -30,8 +31,10 @@ await runCli(async () => {
   const { flags, positional, help } = parseArgs(process.argv.slice(2), FLAGS);
   if (help) return console.log(usage('pnpm fer:eval', 'Evaluate a checkpoint on a FER2013 split.', FLAGS));
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}' (use --checkpoint FILE)`);
-  const files = ((flags.checkpoint as string | undefined) ?? defaultCheckpoint()).split(',').map((f) => f.trim());
+  const shipped = flags.checkpoint === undefined ? defaultModel() : null;
+  const files = shipped ? shipped.files : (flags.checkpoint as string).split(',').map((f) => f.trim());
   if (files.some((f) => !f)) throw new UsageError(`--checkpoint: an empty file name in '${flags.checkpoint}' (comma-separated files)`);
+  const tta = ((flags.tta as Tta | undefined) ?? shipped?.tta ?? 'none') as Tta;
   const file = files[0]!;
   const split = flags.split as Split;
   // Beside a run's checkpoint; for the shipped model (flags.checkpoint unset), not into models/.
@@ -47,22 +50,24 @@ await runCli(async () => {
   const loaded = [];
   for (const f of files) loaded.push(await loadModel(f));
   const { name, ckpt } = loaded[0]!;
+  // What the report and pictures call the model: an ensemble names its members.
+  const label = loaded.length > 1 ? `ensemble of ${loaded.map((l) => l.name).join(' + ')}` : name;
   const t0 = performance.now();
-  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, flags.tta as Tta);
+  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, tta);
   const secs = (performance.now() - t0) / 1000;
   const report = classificationReport(Array.from(data.labels), Array.from(res.preds), CLASSES);
   for (const [i, l] of loaded.entries()) console.log(`checkpoint: ${files[i]} (${l.name}, epoch ${l.ckpt.epoch})`);
   if (loaded.length > 1) console.log(`ensemble of ${loaded.length} checkpoints: softmax averaged`);
-  console.log(`split: ${split} (${data.count} images from ${dataDir}), test-time augmentation: ${flags.tta}, ${(data.count / secs).toFixed(0)} images/s\n`);
+  console.log(`split: ${split} (${data.count} images from ${dataDir}), test-time augmentation: ${tta}${shipped ? ` (the shipped model: ${shipped.source})` : ''}, ${(data.count / secs).toFixed(0)} images/s\n`);
   console.log(formatReport(report));
   console.log(`\nconfusion matrix (rows: true, columns: predicted)\n${formatConfusion(report.confusion, CLASSES)}`);
   console.log(`\nbeside the reference report (its figures are on the whole test folder)\n${compareWithReference(report)}`);
   mkdirSync(out, { recursive: true });
-  const stem = basename(file).replace(/\.safetensors$/, '') + (files.length > 1 ? `-ensemble${files.length}` : '') + (flags.tta === 'none' ? '' : `-tta-${flags.tta}`);
+  const stem = basename(file).replace(/\.safetensors$/, '') + (files.length > 1 ? `-ensemble${files.length}` : '') + (tta === 'none' ? '' : `-tta-${tta}`);
   const jsonFile = join(out, `${stem}-${split}-report.json`);
-  writeFileSync(jsonFile, JSON.stringify({ checkpoint: files.length > 1 ? files : file, model: name, epoch: ckpt.epoch, split, tta: flags.tta, loss: res.loss, ...reportToJSON(report) }, null, 2));
+  writeFileSync(jsonFile, JSON.stringify({ checkpoint: files.length > 1 ? files : file, model: label, epoch: ckpt.epoch, split, tta, loss: res.loss, ...reportToJSON(report) }, null, 2));
   const heat = join(out, `${stem}-${split}-confusion.png`);
-  confusionHeatmap(report.confusion, CLASSES, heat, { title: `Confusion matrix: ${name}, ${split} (${(report.accuracy * 100).toFixed(1)}%)` });
+  confusionHeatmap(report.confusion, CLASSES, heat, { title: `Confusion matrix: ${label}, ${split} (${(report.accuracy * 100).toFixed(1)}%)` });
   const written = [jsonFile, heat];
   const nFaces = Math.min(flags.faces as number, data.count);
   if (nFaces > 0) {

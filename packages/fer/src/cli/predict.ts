@@ -1,14 +1,17 @@
 // `pnpm fer:predict <png|folder>...`: the top class and all 7 probabilities per image.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { initDevice, releaseDevice, tensor, noGrad, tidy, softmax, type Tensor, type Shape2, type Shape4 } from '@fer/tensor';
+import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
-import { loadModel, defaultCheckpoint } from '../checkpoint.js';
+import { loadModel } from '../checkpoint.js';
+import { defaultModel } from '../shipped.js';
+import { evaluateEnsemble, TTA_MODES, type Tta } from '../train.js';
 import { decodeFace } from '../data/reader.js';
-import { CLASSES, IMAGE_PIXELS, IMAGE_SIZE } from '../data/classes.js';
+import { CLASSES, IMAGE_PIXELS } from '../data/classes.js';
 
 const FLAGS: Record<string, FlagSpec> = {
-  checkpoint: { type: 'string', help: 'weights (default: models/fer-best.safetensors, else runs/latest/best.safetensors)' },
+  checkpoint: { type: 'string', help: 'weights; several, comma-separated: their ensemble (softmax averaged) (default: the shipped model, models/default.json, else models/fer-best.safetensors, else runs/latest/best.safetensors)' },
+  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors (default: the shipped model's when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
   json: { type: 'boolean', help: 'print one JSON object per image instead of text', default: false },
 };
 
@@ -43,23 +46,21 @@ await runCli(async () => {
       throw new UsageError(`${f}: ${(e as Error).message}`);
     }
   });
+  const shipped = flags.checkpoint === undefined ? defaultModel() : null;
+  const checkpoints = shipped ? shipped.files : (flags.checkpoint as string).split(',').map((f) => f.trim());
+  if (checkpoints.some((f) => !f)) throw new UsageError(`--checkpoint: an empty file name in '${flags.checkpoint}' (comma-separated files)`);
+  const tta = ((flags.tta as Tta | undefined) ?? shipped?.tta ?? 'none') as Tta;
   await initDevice();
-  const { model } = await loadModel((flags.checkpoint as string | undefined) ?? defaultCheckpoint());
-  const batch = 256;
-  for (let start = 0; start < files.length; start += batch) {
-    const n = Math.min(batch, files.length - start);
-    const x = new Float32Array(n * IMAGE_PIXELS);
-    for (let i = 0; i < x.length; i++) x[i] = images[start * IMAGE_PIXELS + i]! / 255;
-    const probsT = noGrad(() => tidy(() => softmax(model.forward(tensor(x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>) as Tensor<Shape2>)));
-    const probs = await probsT.toArray();
-    probsT.dispose();
-    for (let i = 0; i < n; i++) {
-      const p = Array.from(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length));
-      const top = p.indexOf(Math.max(...p));
-      if (flags.json) console.log(JSON.stringify({ file: files[start + i], prediction: CLASSES[top], probabilities: Object.fromEntries(CLASSES.map((c, k) => [c, +p[k]!.toFixed(6)])) }));
-      else console.log(`${files[start + i]}: ${CLASSES[top]} (${(p[top]! * 100).toFixed(1)}%)  ${CLASSES.map((c, k) => `${c} ${(p[k]! * 100).toFixed(1)}%`).join('  ')}`);
-    }
+  const models = [];
+  for (const f of checkpoints) models.push((await loadModel(f)).model);
+  // The evaluation path (batches, test-time views, ensemble average); the labels are unused.
+  const { probs } = await evaluateEnsemble(models, { images, labels: new Uint8Array(files.length), count: files.length }, 64, tta);
+  for (let i = 0; i < files.length; i++) {
+    const p = Array.from(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length));
+    const top = p.indexOf(Math.max(...p));
+    if (flags.json) console.log(JSON.stringify({ file: files[i], prediction: CLASSES[top], probabilities: Object.fromEntries(CLASSES.map((c, k) => [c, +p[k]!.toFixed(6)])) }));
+    else console.log(`${files[i]}: ${CLASSES[top]} (${(p[top]! * 100).toFixed(1)}%)  ${CLASSES.map((c, k) => `${c} ${(p[k]! * 100).toFixed(1)}%`).join('  ')}`);
   }
-  model.dispose();
+  for (const m of models) m.dispose();
   releaseDevice();
 });

@@ -1,0 +1,48 @@
+// The model that `pnpm fer:eval` and `pnpm fer:predict` use when no --checkpoint is given.
+// models/default.json names it: one or more checkpoint files (several: their ensemble, softmax
+// averaged) and the test-time augmentation it was measured with, chosen on PublicTest
+// (models/README.md). Without that file: models/fer-best.safetensors, else the default run's best
+// checkpoint, without test-time augmentation.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CheckpointError } from './checkpoint.js';
+import { TTA_MODES, type Tta } from './train.js';
+
+export interface DefaultModel {
+  /** Checkpoint files; several form an ensemble. */
+  files: string[];
+  /** The test-time augmentation the model was measured with; null: none named. */
+  tta: Tta | null;
+  /** Where the choice came from (the manifest, or the first file found). */
+  source: string;
+}
+
+/** The repository's models/ folder. */
+export const MODELS_DIR = new URL('../../../models/', import.meta.url).pathname;
+
+/** Reads `dir`/default.json if present, else falls back to the single shipped file or the default run. */
+export function defaultModel(dir = MODELS_DIR): DefaultModel {
+  const manifest = join(dir, 'default.json');
+  if (existsSync(manifest)) return readManifest(manifest, dir);
+  const candidates = [join(dir, 'fer-best.safetensors'), 'runs/latest/best.safetensors'];
+  for (const c of candidates) if (existsSync(c)) return { files: [c], tta: null, source: c };
+  throw new CheckpointError(`no --checkpoint given and none found at ${manifest}, ${candidates.join(' or ')}: train one with pnpm fer:train`);
+}
+
+function readManifest(file: string, dir: string): DefaultModel {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const m = json as { checkpoints?: unknown; tta?: unknown };
+  if (!Array.isArray(m.checkpoints) || m.checkpoints.length === 0 || !m.checkpoints.every((c) => typeof c === 'string' && c.length > 0))
+    throw new CheckpointError(`${file}: expected "checkpoints", a non-empty list of file names relative to ${dir}`);
+  if (m.tta !== undefined && !TTA_MODES.includes(m.tta as Tta))
+    throw new CheckpointError(`${file}: "tta" must be one of ${TTA_MODES.join(', ')}, got ${JSON.stringify(m.tta)}`);
+  const files = (m.checkpoints as string[]).map((c) => resolve(dir, c));
+  const missing = files.find((f) => !existsSync(f));
+  if (missing) throw new CheckpointError(`${file} names ${missing}, which does not exist`);
+  return { files, tta: (m.tta as Tta | undefined) ?? null, source: file };
+}
