@@ -23,7 +23,7 @@
 #   with --swa-from in the preset or flags, the SWA average's too, and its parts replace the best's
 #   when PublicTest picks it).
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
-#   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] [SWA_LAST=K] [TRAIN_FLAGS=...] [ENSEMBLE=file]
+#   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] [SWA_LAST=K] [TRAIN_FLAGS=...] [ENSEMBLE=file[,file...]]
 #   bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
 set -uo pipefail
@@ -128,7 +128,7 @@ export_run() {
 # Keep RESERVE s beside the epochs for the evaluation after training: 60 for the best checkpoint's
 # 4 passes over 3,589 faces (ten-crop included: 9 s on the H200, plus each command's start), 30
 # more with an SWA average (SWA_LAST, or a resumed run that averages), 40 more with ENSEMBLE (its
-# candidates run two models). fer:train's --time-limit stops before an epoch that would run into
+# candidates run two or three models). fer:train's --time-limit stops before an epoch that would run into
 # it (the timeout is a backstop).
 RESERVE=60
 if [ -n "${SWA_LAST:-}" ] || { [ "$PLAN" = resume ] && grep -qa 'swaFrom\\":[1-9]' <(head -c 200000 "$RUN/last.safetensors"); }; then RESERVE=$((RESERVE + 30)); fi
@@ -184,7 +184,7 @@ kill $WATCH 2>/dev/null
 export_run
 pack_bench
 # 4. The best checkpoint (and the SWA average, when --swa-from made one; and each of them averaged
-# with the model ENSEMBLE names, e.g. the shipped vgg) under each test-time augmentation (none, flip,
+# with the models ENSEMBLE names, e.g. the shipped model's two files) under each test-time augmentation (none, flip,
 # ten-crop) on PublicTest; the best of those then reads PrivateTest once: seconds here, where
 # lavapipe takes 15 minutes for one ten-crop pass. Reports (JSON, confusion matrices) go to
 # $OUT/eval.tgz. Not in a local dry run, nor before a planned PLAN=resume (EVAL_NOW). A winning SWA
@@ -194,8 +194,10 @@ if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; 
   CANDS=("best=$RUN/best.safetensors")
   [ -f "$RUN/swa.safetensors" ] && CANDS+=("swa=$RUN/swa.safetensors")
   if [ -n "${ENSEMBLE:-}" ]; then
-    [ -f "$ENSEMBLE" ] || { echo "gpu-run.sh: ENSEMBLE=$ENSEMBLE does not exist" >&2; exit 2; }
-    for c in "${CANDS[@]}"; do CANDS+=("${c%%=*}-ensemble2=${c#*=},$ENSEMBLE"); done
+    # One file or several, comma-separated (e.g. the shipped model's two): each candidate averaged with all of them.
+    IFS=, read -r -a EFILES <<<"$ENSEMBLE"
+    for f in "${EFILES[@]}"; do [ -f "$f" ] || { echo "gpu-run.sh: ENSEMBLE names $f, which does not exist" >&2; exit 2; }; done
+    for c in "${CANDS[@]}"; do CANDS+=("${c%%=*}-ensemble$((${#EFILES[@]} + 1))=${c#*=},$ENSEMBLE"); done
   fi
   for c in "${CANDS[@]}"; do
     for t in none flip tencrop; do
