@@ -616,7 +616,9 @@ fn fewd_window(plane: u32, ih: u32, rok: bool, ow0: u32) -> array<f32, 24> {
   return xs;
 }
 
-// Output row `row` of channel c (accumulators (c * FR + row) * NP + p, constant after unrolling).
+// Output row `row` of channel c (accumulators (c * FR + row) * NP + p, constant after unrolling):
+// fsgr_row on this kernel's larger windows (WGSL has no generics, and giving forward_sgr these
+// windows would enlarge its private arrays).
 fn fewd_row(acc: ptr<function, array<f32, 384>>, c: u32, row: u32, wv: array<f32, 25>, win: array<array<f32, 24>, 20>) {
   for (var p = 0u; p < NP; p++) {
     var sum = 0.0;

@@ -511,7 +511,8 @@ function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, 
     // 3-15% faster than 4 on seed-cnn's layers), or 4 or 3 when those pad the last group less.
     // 'sgr12' (12-column blocks, 4 rows) measured 4-6% faster than 'sgr4' on 12x12 maps.
     // 'thin' (few input channels): forward_thin, the same lane block for all output channels;
-    // 'few' (few output channels): forward_few, likewise.
+    // 'few' (few output channels): forward_few, likewise; also 'fewd' with a bias, which
+    // forward_few_direct does not take.
     const thin = choice === 'thin';
     const perLane = thin || choice.startsWith('few');
     const np = sgrPixels(perLane ? 'sgr' : choice, g.ow);
