@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CheckpointError } from './checkpoint.js';
+import { UsageError } from './cli/args.js';
 import { TTA_MODES, type Tta } from './train.js';
 
 export interface DefaultModel {
@@ -45,4 +46,15 @@ function readManifest(file: string, dir: string): DefaultModel {
   const missing = files.find((f) => !existsSync(f));
   if (missing) throw new CheckpointError(`${file} names ${missing}, which does not exist`);
   return { files, tta: (m.tta as Tta | undefined) ?? null, source: file };
+}
+
+/**
+ * What a CLI's --checkpoint and --tta flags select: the files given (comma-separated: an ensemble),
+ * else the default model; the TTA given, else the default model's when it is used, else none.
+ */
+export function selectModel(checkpoint: string | undefined, tta: Tta | undefined): { files: string[]; tta: Tta; shipped: DefaultModel | null } {
+  const shipped = checkpoint === undefined ? defaultModel() : null;
+  const files = shipped ? shipped.files : checkpoint!.split(',').map((f) => f.trim());
+  if (files.some((f) => !f)) throw new UsageError(`--checkpoint: an empty file name in '${checkpoint}' (comma-separated files)`);
+  return { files, tta: tta ?? shipped?.tta ?? 'none', shipped };
 }

@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel } from '../checkpoint.js';
-import { defaultModel } from '../shipped.js';
+import { selectModel } from '../shipped.js';
 import { evaluateEnsemble, TTA_MODES, type Tta } from '../train.js';
 import { loadSplit, resolveDataDir, type Split } from '../data/reader.js';
 import { CLASSES } from '../data/classes.js';
@@ -31,10 +31,7 @@ await runCli(async () => {
   const { flags, positional, help } = parseArgs(process.argv.slice(2), FLAGS);
   if (help) return console.log(usage('pnpm fer:eval', 'Evaluate a checkpoint on a FER2013 split.', FLAGS));
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}' (use --checkpoint FILE)`);
-  const shipped = flags.checkpoint === undefined ? defaultModel() : null;
-  const files = shipped ? shipped.files : (flags.checkpoint as string).split(',').map((f) => f.trim());
-  if (files.some((f) => !f)) throw new UsageError(`--checkpoint: an empty file name in '${flags.checkpoint}' (comma-separated files)`);
-  const tta = ((flags.tta as Tta | undefined) ?? shipped?.tta ?? 'none') as Tta;
+  const { files, tta, shipped } = selectModel(flags.checkpoint as string | undefined, flags.tta as Tta | undefined);
   const file = files[0]!;
   const split = flags.split as Split;
   // Beside a run's checkpoint; for the shipped model (flags.checkpoint unset), not into models/.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel } from '../checkpoint.js';
-import { defaultModel } from '../shipped.js';
+import { selectModel } from '../shipped.js';
 import { evaluateEnsemble, TTA_MODES, type Tta } from '../train.js';
 import { decodeFace } from '../data/reader.js';
 import { CLASSES, IMAGE_PIXELS } from '../data/classes.js';
@@ -46,10 +46,7 @@ await runCli(async () => {
       throw new UsageError(`${f}: ${(e as Error).message}`);
     }
   });
-  const shipped = flags.checkpoint === undefined ? defaultModel() : null;
-  const checkpoints = shipped ? shipped.files : (flags.checkpoint as string).split(',').map((f) => f.trim());
-  if (checkpoints.some((f) => !f)) throw new UsageError(`--checkpoint: an empty file name in '${flags.checkpoint}' (comma-separated files)`);
-  const tta = ((flags.tta as Tta | undefined) ?? shipped?.tta ?? 'none') as Tta;
+  const { files: checkpoints, tta } = selectModel(flags.checkpoint as string | undefined, flags.tta as Tta | undefined);
   await initDevice();
   const models = [];
   for (const f of checkpoints) models.push((await loadModel(f)).model);
