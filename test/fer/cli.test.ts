@@ -16,7 +16,7 @@ function run(name: string, args: string[], env: Record<string, string> = {}) {
 
 describe('CLIs', () => {
   it('are built (pnpm test builds them first)', () => {
-    for (const c of ['train', 'eval', 'predict']) expect(existsSync(cli(c)), cli(c)).toBe(true);
+    for (const c of ['train', 'eval', 'predict', 'weights']) expect(existsSync(cli(c)), cli(c)).toBe(true);
   });
 
   it('train --help lists every hyper-parameter flag', () => {
@@ -94,6 +94,55 @@ describe('CLIs', () => {
     expect(r2.code).toBe(1);
     expect(r2.err).toMatch(/--tta must be one of none, flip, tencrop; got 'twice'/);
   });
+
+  it('eval weighs an ensemble (--weights), saves its members\' probabilities, and fer:weights searches weightings over them', () => {
+    const data = makeFixture();
+    const dir = tempDir('cli-weights');
+    const base = ['--data', data, '--cache', 'none', '--model', 'fast', '--epochs', '1', '--batch', '4'];
+    expect(run('train', [...base, '--out', join(dir, 'a')]).code).toBe(0);
+    expect(run('train', [...base, '--out', join(dir, 'b'), '--seed', '5']).code).toBe(0);
+    const ckpts = `${join(dir, 'a', 'best.safetensors')},${join(dir, 'b', 'best.safetensors')}`;
+    const probsFile = join(dir, 'probs.json');
+    const ev = run('eval', ['--checkpoint', ckpts, '--split', 'public', '--data', data, '--cache', 'none', '--out', dir, '--faces', '0', '--weights', '3,1', '--save-probs', probsFile]);
+    expect(ev.code, ev.err).toBe(0);
+    expect(ev.out).toMatch(/alone \d+\.\d\d%, weight 0\.750/);
+    expect(ev.out).toMatch(/alone \d+\.\d\d%, weight 0\.250/);
+    expect(ev.out).toMatch(/softmax averaged with the weights above: \d+\.\d\d%/);
+    const saved = JSON.parse(readFileSync(probsFile, 'utf8')) as { split: string; tta: string; checkpoints: string[]; labels: number[]; probs: number[][] };
+    expect(saved.split).toBe('public');
+    expect(saved.checkpoints).toEqual(ckpts.split(','));
+    expect(saved.probs).toHaveLength(2);
+    for (const p of saved.probs) {
+      expect(p).toHaveLength(saved.labels.length * 7);
+      for (let i = 0; i < saved.labels.length; i++) expect(p.slice(i * 7, i * 7 + 7).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    }
+    const report = JSON.parse(readFileSync(join(dir, 'best-ensemble2-public-report.json'), 'utf8')) as { weights: number[]; memberAccuracy: number[] };
+    expect(report.weights).toEqual([0.75, 0.25]);
+    expect(report.memberAccuracy).toHaveLength(2);
+    const w = run('weights', [probsFile, '--step', '0.25', '--top', '3']);
+    expect(w.code, w.err).toBe(0);
+    expect(w.out).toMatch(/member 2: .*b\/best\.safetensors: alone \d+\.\d\d%/);
+    expect(w.out).toMatch(/best 3 of 5 weightings \(step 0\.25/);
+    expect(w.out.match(/--weights \d\.\d\d,\d\.\d\d {2}\d+\.\d\d%/g)).toHaveLength(3);
+    // Members from two files are weighed together.
+    expect(run('weights', [probsFile, probsFile, '--step', '0.5']).out).toMatch(/best \d+ of 10 weightings/);
+    // Errors name the flag or file.
+    const wrongCount = run('eval', ['--checkpoint', ckpts, '--split', 'public', '--data', data, '--weights', '1']);
+    expect(wrongCount.code).toBe(1);
+    expect(wrongCount.err).toMatch(/--weights: 1 weight\(s\) for 2 model\(s\); give one per model/);
+    expect(run('eval', ['--checkpoint', ckpts, '--weights', '1,x']).err).toMatch(/--weights: expected comma-separated numbers, one per checkpoint, got '1,x'/);
+    expect(run('eval', ['--checkpoint', ckpts, '--weights', '0,0']).err).toMatch(/--weights: the weights sum to 0/);
+    const face = join(dir, 'face.png');
+    writeFileSync(face, grayPng(48, 48, (x, y) => (x + y) % 256));
+    expect(run('predict', ['--checkpoint', ckpts, '--weights', '-1,2', face]).err).toMatch(/--weights: weights must be finite numbers >= 0/);
+    const notProbs = join(dir, 'not-probs.json');
+    writeFileSync(notProbs, JSON.stringify({ labels: [1, 2], probs: [[0.5]] }));
+    const bad = run('weights', [notProbs]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/not-probs\.json: expected "labels" \(N\), "checkpoints" and "probs"/);
+    expect(run('weights', [probsFile, '--step', '0.3']).err).toMatch(/--step: searchWeights: step must divide 1, got 0\.3/);
+    expect(run('weights', []).err).toMatch(/give one or more PROBS\.json files/);
+  }, 300_000);
 
   it('predict without images explains itself', () => {
     const r = run('predict', []);

@@ -53,12 +53,14 @@ describe('the shipped-model manifest (models/default.json)', () => {
 
   it('resolves its files beside it and reads its test-time augmentation', () => {
     const d = dir({ 'default.json': JSON.stringify({ checkpoints: ['a.safetensors', 'b.safetensors'], tta: 'tencrop' }), 'a.safetensors': '', 'b.safetensors': '' });
-    expect(defaultModel(d)).toEqual({ files: [join(d, 'a.safetensors'), join(d, 'b.safetensors')], tta: 'tencrop', source: join(d, 'default.json') });
+    expect(defaultModel(d)).toEqual({ files: [join(d, 'a.safetensors'), join(d, 'b.safetensors')], tta: 'tencrop', weights: null, source: join(d, 'default.json') });
+    const w = dir({ 'default.json': JSON.stringify({ checkpoints: ['a.safetensors', 'b.safetensors'], weights: [3, 1] }), 'a.safetensors': '', 'b.safetensors': '' });
+    expect(defaultModel(w).weights).toEqual([0.75, 0.25]);
   });
 
   it('without a manifest, falls back to fer-best.safetensors and no test-time augmentation', () => {
     const d = dir({ 'fer-best.safetensors': '' });
-    expect(defaultModel(d)).toEqual({ files: [join(d, 'fer-best.safetensors')], tta: null, source: join(d, 'fer-best.safetensors') });
+    expect(defaultModel(d)).toEqual({ files: [join(d, 'fer-best.safetensors')], tta: null, weights: null, source: join(d, 'fer-best.safetensors') });
   });
 
   it('names the manifest and what is wrong with it', () => {
@@ -67,6 +69,10 @@ describe('the shipped-model manifest (models/default.json)', () => {
     expect(bad({ 'default.json': '{ not json' })).toThrow(/default\.json: not valid JSON/);
     expect(bad({ 'default.json': JSON.stringify({ checkpoints: [] }) })).toThrow(/default\.json: expected "checkpoints", a non-empty list of file names/);
     expect(bad({ 'default.json': JSON.stringify({ checkpoints: ['a.safetensors'], tta: 'twice' }), 'a.safetensors': '' })).toThrow(/"tta" must be one of none, flip, tencrop, got "twice"/);
+    const two = { checkpoints: ['a.safetensors', 'b.safetensors'] };
+    expect(bad({ 'default.json': JSON.stringify({ ...two, weights: 'heavy' }) })).toThrow(/default\.json: "weights" must be a list of numbers, one per checkpoint, got "heavy"/);
+    expect(bad({ 'default.json': JSON.stringify({ ...two, weights: [1] }) })).toThrow(/default\.json: "weights": 1 weight\(s\) for 2 model\(s\)/);
+    expect(bad({ 'default.json': JSON.stringify({ ...two, weights: [0, 0] }) })).toThrow(/default\.json: "weights": the weights sum to 0/);
     expect(bad({ 'default.json': JSON.stringify({ checkpoints: ['gone.safetensors'] }) })).toThrow(/default\.json names .*gone\.safetensors, which does not exist/);
   });
 });

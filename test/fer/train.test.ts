@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
-import { train, evaluate, evalBatchFor, evaluateEnsemble, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
+import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
 import { Rng, gpu } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
@@ -330,9 +330,52 @@ describe('training loop', () => {
       if (best === set.labels[i]) correct++;
     }
     expect(ens.acc).toBe(correct / set.count);
+    expect(ens.members.map((r) => r.acc)).toEqual([ra.acc, rb.acc]);
+    expect(ens.weights).toEqual([0.5, 0.5]);
+    // Weighted: 3:1 is 0.75 a + 0.25 b.
+    const weighted = await evaluateEnsemble([a, b], set, 8, 'flip', [3, 1]);
+    expect(weighted.weights).toEqual([0.75, 0.25]);
+    for (let k = 0; k < set.count * 7; k++) expect(weighted.probs[k]!).toBeCloseTo(0.75 * ra.probs[k]! + 0.25 * rb.probs[k]!, 6);
     await expect(evaluateEnsemble([], set)).rejects.toThrow(/at least one model/);
+    await expect(evaluateEnsemble([a, b], set, 8, 'none', [1])).rejects.toThrow(/1 weight\(s\) for 2 model\(s\)/);
     a.dispose();
     b.dispose();
+  });
+
+  it('ensemble weights are checked and normalised; mixProbabilities weighs and scores; searchWeights finds the weighting that wins', () => {
+    expect(ensembleWeights(4)).toEqual([0.25, 0.25, 0.25, 0.25]);
+    expect(ensembleWeights(2, [1, 3])).toEqual([0.25, 0.75]);
+    expect(ensembleWeights(2, [0, 2])).toEqual([0, 1]);
+    expect(() => ensembleWeights(2, [1, 2, 3], '--weights')).toThrow(/--weights: 3 weight\(s\) for 2 model\(s\)/);
+    expect(() => ensembleWeights(2, [1, Number.NaN])).toThrow(/finite numbers >= 0/);
+    expect(() => ensembleWeights(2, [1, -1])).toThrow(/finite numbers >= 0/);
+    expect(() => ensembleWeights(2, [0, 0])).toThrow(/sum to 0/);
+    // Three images, true classes 0, 1, 2. Member a (0.6 on its class) gets images 0 and 2 right,
+    // b (0.9 on class 1 everywhere) only image 1.
+    const row = (hot: number, p: number) => Array.from({ length: 7 }, (_, c) => (c === hot ? p : (1 - p) / 6));
+    const a = Float32Array.from([...row(0, 0.6), ...row(0, 0.6), ...row(2, 0.6)]);
+    const b = Float32Array.from([...row(1, 0.9), ...row(1, 0.9), ...row(1, 0.9)]);
+    const labels = Uint8Array.from([0, 1, 2]);
+    expect(mixProbabilities([a], [1], labels, 3).acc).toBeCloseTo(2 / 3, 12);
+    expect(mixProbabilities([b], [1], labels, 3).acc).toBeCloseTo(1 / 3, 12);
+    const mixed = mixProbabilities([a, b], [1, 1], labels, 3);
+    // Equal weights: b's 0.9 wins everywhere, so only image 1 is right.
+    expect(Array.from(mixed.preds)).toEqual([1, 1, 1]);
+    expect(mixed.acc).toBeCloseTo(1 / 3, 12);
+    const k = 0.5 * 0.6 + 0.5 * (0.1 / 6);
+    expect(mixed.probs[0]!).toBeCloseTo(k, 6);
+    const found = searchWeights([a, b], labels, 3, 0.25);
+    expect(found).toHaveLength(5);
+    // a at 0.75 and at 1 both get images 0 and 2 right (2/3); 0.75 first, for its lower loss (b's 0.9
+    // keeps image 1's true class likelier). 0.5 and less: b wins everywhere (1/3).
+    expect(found.slice(0, 2).map((r) => r.weights)).toEqual([[0.75, 0.25], [1, 0]]);
+    expect(found[0]!.acc).toBeCloseTo(2 / 3, 12);
+    expect(found[1]!.acc).toBeCloseTo(2 / 3, 12);
+    expect(found[0]!.loss).toBeLessThan(found[1]!.loss);
+    expect(found[2]!.acc).toBeCloseTo(1 / 3, 12);
+    for (let i = 1; i < found.length; i++) expect(found[i]!.acc).toBeLessThanOrEqual(found[i - 1]!.acc);
+    expect(() => searchWeights([a, b], labels, 3, 0.3)).toThrow(/step must divide 1/);
+    expect(searchWeights([a, b, b], labels, 3, 0.5)).toHaveLength(6);
   });
 
   it('a truncated checkpoint is a clear error naming the file', async () => {

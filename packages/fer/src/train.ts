@@ -350,7 +350,7 @@ export async function evaluate(
 }
 
 /** Predictions (first maximum), accuracy and mean negative log-likelihood of [count, 7] probabilities. */
-function score(probs: Float32Array, labels: Uint8Array, count: number): EvalOutput {
+export function score(probs: Float32Array, labels: Uint8Array, count: number): EvalOutput {
   const preds = new Int32Array(count);
   let correct = 0;
   let nll = 0;
@@ -363,25 +363,6 @@ function score(probs: Float32Array, labels: Uint8Array, count: number): EvalOutp
     nll -= Math.log(Math.max(row[labels[i]!]!, 1e-12));
   }
   return { loss: count ? nll / count : 0, acc: count ? correct / count : 0, preds, probs };
-}
-
-/**
- * An ensemble: the softmax averaged over several models (each with the same test-time
- * augmentation), then the same accuracy and loss as evaluate().
- */
-export async function evaluateEnsemble(
-  models: readonly Module[],
-  data: { images: Uint8Array; labels: Uint8Array; count: number },
-  batch = 256,
-  tta: Tta = 'none',
-): Promise<EvalOutput> {
-  if (models.length === 0) throw new Error('evaluateEnsemble: needs at least one model');
-  const probs = new Float32Array(data.count * NUM_CLASSES);
-  for (const m of models) {
-    const r = await evaluate(m, data, batch, tta);
-    for (let k = 0; k < probs.length; k++) probs[k] = probs[k]! + r.probs[k]! / models.length;
-  }
-  return score(probs, data.labels, data.count);
 }
 
 export interface TrainHooks {

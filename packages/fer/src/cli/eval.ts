@@ -7,7 +7,8 @@ import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel } from '../checkpoint.js';
 import { selectModel } from '../shipped.js';
-import { evaluateEnsemble, TTA_MODES, type Tta } from '../train.js';
+import { TTA_MODES, type Tta } from '../train.js';
+import { evaluateEnsemble } from '../ensemble.js';
 import { loadSplit, resolveDataDir, type Split } from '../data/reader.js';
 import { CLASSES } from '../data/classes.js';
 import { classificationReport, formatReport, formatConfusion, reportToJSON, compareWithReference } from '../metrics.js';
@@ -20,6 +21,8 @@ const FLAGS: Record<string, FlagSpec> = {
   data: { type: 'string', help: 'FER2013 folder (env FER_DATA; default data/ then ../shared/fer2013)' },
   out: { type: 'string', help: 'folder for report JSON and PNGs (default: beside --checkpoint, else runs/eval)' },
   batch: { type: 'int', help: 'evaluation batch size (64: the training batch, whose kernels training has already tuned)', default: 64, min: 1 },
+  weights: { type: 'string', help: "an ensemble's weights, comma-separated, one per --checkpoint file (normalised to sum to 1) (default: the shipped model's, from models/default.json, when no --checkpoint is given; else equal)" },
+  'save-probs': { type: 'string', help: "write each model's softmax probabilities and the labels to this JSON file (to choose ensemble weights on PublicTest: pnpm fer:weights FILE)" },
   tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors (default: the shipped model's, from models/default.json, when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
@@ -31,7 +34,7 @@ await runCli(async () => {
   const { flags, positional, help } = parseArgs(process.argv.slice(2), FLAGS);
   if (help) return console.log(usage('pnpm fer:eval', 'Evaluate a checkpoint on a FER2013 split.', FLAGS));
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}' (use --checkpoint FILE)`);
-  const { files, tta, shipped } = selectModel(flags.checkpoint as string | undefined, flags.tta as Tta | undefined);
+  const { files, tta, weights, shipped } = selectModel(flags.checkpoint as string | undefined, flags.tta as Tta | undefined, flags.weights as string | undefined);
   const file = files[0]!;
   const split = flags.split as Split;
   // Beside a run's checkpoint; for the shipped model (flags.checkpoint unset), not into models/.
@@ -50,11 +53,14 @@ await runCli(async () => {
   // What the report and pictures call the model: an ensemble names its members.
   const label = loaded.length > 1 ? `ensemble of ${loaded.map((l) => l.name).join(' + ')}` : name;
   const t0 = performance.now();
-  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, tta);
+  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, tta, weights);
   const secs = (performance.now() - t0) / 1000;
   const report = classificationReport(Array.from(data.labels), Array.from(res.preds), CLASSES);
-  for (const [i, l] of loaded.entries()) console.log(`checkpoint: ${files[i]} (${l.name}, epoch ${l.ckpt.epoch})`);
-  if (loaded.length > 1) console.log(`ensemble of ${loaded.length} checkpoints: softmax averaged`);
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  for (const [i, l] of loaded.entries())
+    console.log(`checkpoint: ${files[i]} (${l.name}, epoch ${l.ckpt.epoch})${loaded.length > 1 ? `: alone ${pct(res.members[i]!.acc)}, weight ${res.weights[i]!.toFixed(3)}` : ''}`);
+  const equal = res.weights.every((w) => Math.abs(w - 1 / loaded.length) < 1e-9);
+  if (loaded.length > 1) console.log(`ensemble of ${loaded.length} checkpoints: softmax averaged${equal ? '' : ' with the weights above'}: ${pct(res.acc)}`);
   console.log(`split: ${split} (${data.count} images from ${dataDir}), test-time augmentation: ${tta}${shipped ? ` (the shipped model: ${shipped.source})` : ''}, ${(data.count / secs).toFixed(0)} images/s\n`);
   console.log(formatReport(report));
   console.log(`\nconfusion matrix (rows: true, columns: predicted)\n${formatConfusion(report.confusion, CLASSES)}`);
@@ -62,7 +68,8 @@ await runCli(async () => {
   mkdirSync(out, { recursive: true });
   const stem = basename(file).replace(/\.safetensors$/, '') + (files.length > 1 ? `-ensemble${files.length}` : '') + (tta === 'none' ? '' : `-tta-${tta}`);
   const jsonFile = join(out, `${stem}-${split}-report.json`);
-  writeFileSync(jsonFile, JSON.stringify({ checkpoint: files.length > 1 ? files : file, model: label, epoch: ckpt.epoch, split, tta, loss: res.loss, ...reportToJSON(report) }, null, 2));
+  const ensemble = files.length > 1 ? { weights: res.weights, memberAccuracy: res.members.map((m) => m.acc) } : {};
+  writeFileSync(jsonFile, JSON.stringify({ checkpoint: files.length > 1 ? files : file, model: label, epoch: ckpt.epoch, split, tta, ...ensemble, loss: res.loss, ...reportToJSON(report) }, null, 2));
   const heat = join(out, `${stem}-${split}-confusion.png`);
   confusionHeatmap(report.confusion, CLASSES, heat, { title: `Confusion matrix: ${label}, ${split} (${(report.accuracy * 100).toFixed(1)}%)` });
   const written = [jsonFile, heat];
@@ -84,6 +91,14 @@ await runCli(async () => {
       trainingCurves(entries, curves, { title: `Training curves: ${name}` });
       written.push(curves);
     }
+  }
+  const probsFile = flags['save-probs'] as string | undefined;
+  if (probsFile) {
+    // Rounded to 6 digits: the file stays a few MB and the argmax is unchanged but for exact ties.
+    const round = (p: Float32Array) => Array.from(p, (v) => +v.toFixed(6));
+    mkdirSync(dirname(probsFile), { recursive: true });
+    writeFileSync(probsFile, JSON.stringify({ split, tta, checkpoints: files, labels: Array.from(data.labels), probs: res.members.map((m) => round(m.probs)) }));
+    written.push(probsFile);
   }
   console.log(`\nwrote ${written.join(', ')}`);
   for (const l of loaded) l.model.dispose();

@@ -5,12 +5,14 @@ import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel } from '../checkpoint.js';
 import { selectModel } from '../shipped.js';
-import { evaluateEnsemble, TTA_MODES, type Tta } from '../train.js';
+import { TTA_MODES, type Tta } from '../train.js';
+import { evaluateEnsemble } from '../ensemble.js';
 import { decodeFace } from '../data/reader.js';
 import { CLASSES, IMAGE_PIXELS } from '../data/classes.js';
 
 const FLAGS: Record<string, FlagSpec> = {
-  checkpoint: { type: 'string', help: 'weights; several, comma-separated: their ensemble (softmax averaged) (default: the shipped model, models/default.json, else models/fer-best.safetensors, else runs/latest/best.safetensors)' },
+  checkpoint: { type: 'string', help: 'checkpoint file; several, comma-separated: their ensemble (softmax averaged) (default: the shipped model, models/default.json, else models/fer-best.safetensors, else runs/latest/best.safetensors)' },
+  weights: { type: 'string', help: "an ensemble's weights, comma-separated, one per --checkpoint file (default: the shipped model's when no --checkpoint is given; else equal)" },
   tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors (default: the shipped model's when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
   json: { type: 'boolean', help: 'print one JSON object per image instead of text', default: false },
 };
@@ -46,12 +48,12 @@ await runCli(async () => {
       throw new UsageError(`${f}: ${(e as Error).message}`);
     }
   });
-  const { files: checkpoints, tta } = selectModel(flags.checkpoint as string | undefined, flags.tta as Tta | undefined);
+  const { files: checkpoints, tta, weights } = selectModel(flags.checkpoint as string | undefined, flags.tta as Tta | undefined, flags.weights as string | undefined);
   await initDevice();
   const models = [];
   for (const f of checkpoints) models.push((await loadModel(f)).model);
   // The evaluation path (batches, test-time views, ensemble average); the labels are unused.
-  const { probs } = await evaluateEnsemble(models, { images, labels: new Uint8Array(files.length), count: files.length }, 64, tta);
+  const { probs } = await evaluateEnsemble(models, { images, labels: new Uint8Array(files.length), count: files.length }, 64, tta, weights);
   for (let i = 0; i < files.length; i++) {
     const p = Array.from(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length));
     const top = p.indexOf(Math.max(...p));

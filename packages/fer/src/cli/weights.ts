@@ -1,0 +1,70 @@
+// `pnpm fer:weights PROBS.json...`: chooses an ensemble's weights on the selection split from the member
+// probabilities `pnpm fer:eval --checkpoint A,B,... --split public --save-probs PROBS.json` wrote
+// (several files: their members together, so members evaluated at different times can be weighed):
+// every weighting on a grid of the simplex, best accuracy first. PrivateTest is then read once with
+// the weights chosen (fer:eval --weights).
+import { readFileSync } from 'node:fs';
+import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
+import { mixProbabilities, searchWeights } from '../ensemble.js';
+import { NUM_CLASSES } from '../data/classes.js';
+
+const FLAGS: Record<string, FlagSpec> = {
+  step: { type: 'number', help: 'grid step of the weights (must divide 1)', default: 0.05, min: 0.01, max: 1 },
+  top: { type: 'int', help: 'weightings to print', default: 10, min: 1 },
+};
+
+interface SavedProbs {
+  split: string;
+  tta: string;
+  checkpoints: string[];
+  labels: number[];
+  probs: number[][];
+}
+
+function readProbs(file: string): SavedProbs {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+  const s = json as Partial<SavedProbs>;
+  const n = Array.isArray(s.labels) ? s.labels.length : -1;
+  if (n <= 0 || !Array.isArray(s.probs) || !s.probs.length || !Array.isArray(s.checkpoints) || s.checkpoints.length !== s.probs.length ||
+      s.probs.some((p) => !Array.isArray(p) || p.length !== n * NUM_CLASSES))
+    throw new UsageError(`${file}: expected "labels" (N), "checkpoints" and "probs" (one list of N x ${NUM_CLASSES} per checkpoint), as fer:eval --save-probs writes`);
+  return s as SavedProbs;
+}
+
+await runCli(async () => {
+  const { flags, positional, help } = parseArgs(process.argv.slice(2), FLAGS);
+  if (help) return console.log(usage('pnpm fer:weights', "Choose an ensemble's weights from fer:eval --save-probs output (use PublicTest's).", FLAGS, 'PROBS.json... '));
+  if (!positional.length) throw new UsageError('give one or more PROBS.json files, written by fer:eval --save-probs (see --help)');
+  const files = positional.map(readProbs);
+  const saved = files[0]!;
+  files.forEach((f, i) => {
+    const same = f.split === saved.split && f.tta === saved.tta && f.labels.length === saved.labels.length && f.labels.every((l, k) => l === saved.labels[k]);
+    if (!same) throw new UsageError(`${positional[i]}: another split, test-time augmentation or label order than ${positional[0]} (${f.split}/${f.tta} against ${saved.split}/${saved.tta}); weigh members evaluated on the same data`);
+    if (i > 0) {
+      saved.checkpoints = [...saved.checkpoints, ...f.checkpoints];
+      saved.probs = [...saved.probs, ...f.probs];
+    }
+  });
+  const count = saved.labels.length;
+  const labels = Uint8Array.from(saved.labels);
+  const members = saved.probs.map((p) => Float32Array.from(p));
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  console.log(`${saved.split} (${count} images), test-time augmentation ${saved.tta}`);
+  saved.checkpoints.forEach((c, i) => console.log(`  member ${i + 1}: ${c}: alone ${pct(mixProbabilities([members[i]!], [1], labels, count).acc)}`));
+  const equal = mixProbabilities(members, members.map(() => 1), labels, count);
+  console.log(`equal weights: ${pct(equal.acc)} (loss ${equal.loss.toFixed(4)})`);
+  let results;
+  try {
+    results = searchWeights(members, labels, count, flags.step as number);
+  } catch (e) {
+    throw new UsageError(`--step: ${(e as Error).message}`);
+  }
+  const top = results.slice(0, flags.top as number);
+  console.log(`best ${top.length} of ${results.length} weightings (step ${flags.step}; accuracy, then lower loss):`);
+  for (const r of top) console.log(`  --weights ${r.weights.map((w) => w.toFixed(2)).join(',')}  ${pct(r.acc)}  loss ${r.loss.toFixed(4)}`);
+});
