@@ -255,3 +255,107 @@ fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   sgs_store(&acc, 8u, m0, n, bv); sgs_store(&acc, 9u, m0, n, bv); sgs_store(&acc, 10u, m0, n, bv); sgs_store(&acc, 11u, m0, n, bv);
   sgs_store(&acc, 12u, m0, n, bv); sgs_store(&acc, 13u, m0, n, bv); sgs_store(&acc, 14u, m0, n, bv); sgs_store(&acc, 15u, m0, n, bv);
 }
+
+// matmul_sgt: a subgroup computes 32 rows x 32 columns of C; lane l owns all 32 rows and the 4
+// columns n0 + 4l .. + 3 (128 accumulators, as matmul_sgs). Per 4 k a lane loads 4 vec4s of A (rows
+// m0 + l, + 8 + l, + 16 + l, + 24 + l along k; TRANS_A: 4 of A^T row k + l / 2) handed to all lanes by
+// shuffles, and the 4 x 4 values of B its columns need as 4 vec4s: 8 vec4 loads per lane for 512
+// multiply-adds, against matmul_sgs's 10 (a square block loads each value of A and B for more of
+// C: 32 x 32 / (32 + 32) = 16 multiply-adds per loaded value against 16 x 64 / (16 + 64) = 12.8),
+// for twice the shuffles (32 rows x 4 k instead of 16). Same contract and needs as matmul_sgs.
+// Subgroups of the workgroup stacked along M (the rest along N): 1, 2, 4 or 8.
+override SGT_M: u32 = 4u;
+
+// Row i's A(k .. k + 3), in every lane, from the four vec4s each lane loaded (see matmul_sgt).
+fn sgt_a(i: u32, av: array<vec4<f32>, 4>) -> vec4<f32> {
+  if (TRANS_A) {
+    let v = av[(i % 16u) / 4u][i % 4u];
+    let l = i / 16u;
+    return vec4<f32>(subgroupShuffle(v, l), subgroupShuffle(v, 2u + l), subgroupShuffle(v, 4u + l), subgroupShuffle(v, 6u + l));
+  }
+  let a = av[i / 8u];
+  return vec4<f32>(subgroupShuffle(a.x, i % 8u), subgroupShuffle(a.y, i % 8u), subgroupShuffle(a.z, i % 8u), subgroupShuffle(a.w, i % 8u));
+}
+
+fn sgt_row(acc: ptr<function, array<f32, 128>>, i: u32, av: array<vec4<f32>, 4>, b: array<f32, 16>) {
+  let x = sgt_a(i, av);
+  for (var j = 0u; j < 4u; j++) {
+    let t = x.x * b[j] + x.y * b[4u + j] + x.z * b[8u + j] + x.w * b[12u + j];
+    (*acc)[i * 4u + j] += t;
+  }
+}
+
+fn sgt_rows8(acc: ptr<function, array<f32, 128>>, i0: u32, av: array<vec4<f32>, 4>, b: array<f32, 16>) {
+  sgt_row(acc, i0, av, b); sgt_row(acc, i0 + 1u, av, b); sgt_row(acc, i0 + 2u, av, b); sgt_row(acc, i0 + 3u, av, b);
+  sgt_row(acc, i0 + 4u, av, b); sgt_row(acc, i0 + 5u, av, b); sgt_row(acc, i0 + 6u, av, b); sgt_row(acc, i0 + 7u, av, b);
+}
+
+fn sgt_store(acc: ptr<function, array<f32, 128>>, i: u32, m0: u32, n: u32, bv: array<f32, 4>) {
+  let m = m0 + i;
+  if (m >= P.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    if (n + j < P.N) { c[offC + m * P.N + n + j] = (*acc)[i * 4u + j] + bv[j]; }
+  }
+}
+
+fn sgt_stores8(acc: ptr<function, array<f32, 128>>, i0: u32, m0: u32, n: u32, bv: array<f32, 4>) {
+  sgt_store(acc, i0, m0, n, bv); sgt_store(acc, i0 + 1u, m0, n, bv); sgt_store(acc, i0 + 2u, m0, n, bv); sgt_store(acc, i0 + 3u, m0, n, bv);
+  sgt_store(acc, i0 + 4u, m0, n, bv); sgt_store(acc, i0 + 5u, m0, n, bv); sgt_store(acc, i0 + 6u, m0, n, bv); sgt_store(acc, i0 + 7u, m0, n, bv);
+}
+
+@compute @workgroup_size(64)
+fn matmul_sgt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = batch_group(wid, nwg);
+  let groupsM = (P.M + 32u * SGT_M - 1u) / (32u * SGT_M);
+  let sub = li / 8u;
+  let m0 = ((g % groupsM) * SGT_M + sub % SGT_M) * 32u;
+  let n = ((g / groupsM) * (8u / SGT_M) + sub / SGT_M) * 32u + lane * 4u;
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let K4 = K / 4u;
+  // Rows and columns past the edge are read clamped and not stored.
+  let a0 = offA / 4u;
+  let b0 = offB / 4u;
+  var rows: array<u32, 4>;
+  for (var q = 0u; q < 4u; q++) { rows[q] = a0 + min(m0 + 8u * q + lane, M - 1u) * K4; }
+  // TRANS_A: this lane's A^T row within a k4 step, and its four vec4 columns (clamped).
+  let M4 = M / 4u;
+  let tk = (lane / 2u) * M4;
+  var tcols: array<u32, 4>;
+  for (var q = 0u; q < 4u; q++) { tcols[q] = a0 + min((m0 + 16u * (lane % 2u)) / 4u + q, M4 - 1u); }
+  let N4 = N / 4u;
+  let nv = min(n / 4u, N4 - 1u);
+  var cols: array<u32, 4>;
+  for (var j = 0u; j < 4u; j++) { cols[j] = b0 + min(n + j, N - 1u) * K4; }
+  var acc: array<f32, 128>;
+  for (var k4 = 0u; k4 < K4; k4++) {
+    var av: array<vec4<f32>, 4>;
+    if (TRANS_A) {
+      let row = k4 * 4u * M4 + tk;
+      for (var q = 0u; q < 4u; q++) { av[q] = a4[row + tcols[q]]; }
+    } else {
+      for (var q = 0u; q < 4u; q++) { av[q] = a4[rows[q] + k4]; }
+    }
+    // b[kk * 4 + j] = B(4 k4 + kk, n + j).
+    var b: array<f32, 16>;
+    if (TRANS_B) {
+      for (var j = 0u; j < 4u; j++) {
+        let v = b4[cols[j] + k4];
+        b[j] = v.x; b[4u + j] = v.y; b[8u + j] = v.z; b[12u + j] = v.w;
+      }
+    } else {
+      for (var kk = 0u; kk < 4u; kk++) {
+        let v = b4[b0 + (k4 * 4u + kk) * N4 + nv];
+        b[kk * 4u] = v.x; b[kk * 4u + 1u] = v.y; b[kk * 4u + 2u] = v.z; b[kk * 4u + 3u] = v.w;
+      }
+    }
+    sgt_rows8(&acc, 0u, av, b); sgt_rows8(&acc, 8u, av, b); sgt_rows8(&acc, 16u, av, b); sgt_rows8(&acc, 24u, av, b);
+  }
+  var bv: array<f32, 4>;
+  if (HAS_BIAS) {
+    for (var j = 0u; j < 4u; j++) { bv[j] = bias[min(n + j, N - 1u)]; }
+  }
+  sgt_stores8(&acc, 0u, m0, n, bv); sgt_stores8(&acc, 8u, m0, n, bv); sgt_stores8(&acc, 16u, m0, n, bv); sgt_stores8(&acc, 24u, m0, n, bv);
+}

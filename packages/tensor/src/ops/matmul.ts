@@ -35,8 +35,8 @@ const WG_M = 64 / WG_N;
  * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
  * for outputs of a few tiles with a long K, such as a batch of 64 through a 4608-wide layer).
  */
-export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'subgroup_stack8' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'subgroup_stack8', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
+export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'subgroup_stack8' | 'subgroup_square' | 'subgroup_square8' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'subgroup_stack8', 'subgroup_square', 'subgroup_square8', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
 
 /** Rows per invocation (TM), k per stage (BK) and K splitting of each tiled variant. */
 const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number; splitK: boolean }>> = {
@@ -64,6 +64,8 @@ const SG_M = 2;
  * workgroup) 52; 4 fits the batch of 64 rows of the dense layers.
  */
 const SGS_M = 4;
+/** matmul_sgt's subgroups per workgroup along M (of 8): 4 x 2 subgroups cover 128 rows x 64 columns. */
+const SGT_M = 4;
 /** matmul_sgs (16 x 64 per subgroup, accumulators summed per 4 k) reads A's (or A^T's) rows and B's as vec4s. */
 function stackOk(s: { M: number; K: number; N: number; transA: boolean; transB: boolean }): boolean {
   return s.K % 4 === 0 && (!s.transA || s.M % 4 === 0) && (s.transB || s.N % 4 === 0);
@@ -120,7 +122,15 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
     return out;
   }
-  if (variant === 'subgroup' || variant === 'subgroup_stack' || variant === 'subgroup_stack8') {
+  if ((variant === 'subgroup_square' || variant === 'subgroup_square8') && stackOk({ M, K, N, transA, transB })) {
+    const sgtM = variant === 'subgroup_square8' ? 8 : SGT_M;
+    const groupsN = Math.ceil(N / (32 * (8 / sgtM)));
+    const k = kernelFor('matmul_subgroup', 'matmul_sgt', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGT_M: sgtM, BATCHED: +batched });
+    const perBatch = groupsN * Math.ceil(M / (32 * sgtM));
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
+    return out;
+  }
+  if (variant === 'subgroup' || variant.startsWith('subgroup_')) {
     const groupsN = Math.ceil(N / (16 * (8 / SG_M)));
     const groupsM = Math.ceil(M / (16 * SG_M));
     const k = subgroupKernel(transA, transB, bias !== null, K, batched);
@@ -155,7 +165,7 @@ function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (software && !hasSubgroups8()) return 'block';
   // Split-K is for outputs too small to fill the GPU; a batch fills it with its items.
   const hardware = s.batch > 1 ? HARDWARE_CANDIDATES.filter((v) => !TILED[v]?.splitK) : HARDWARE_CANDIDATES;
-  const stacks = stackOk(s) ? ['subgroup_stack', 'subgroup_stack8'] : [];
+  const stacks = stackOk(s) ? ['subgroup_stack', 'subgroup_stack8', 'subgroup_square', 'subgroup_square8'] : [];
   const candidates = software ? ['block', 'subgroup', ...stacks] : hardware;
   const fallback = software ? 'subgroup' : 'tiled';
   const key = `${s.batch > 1 ? `${s.batch}*` : ''}${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
