@@ -29,7 +29,10 @@ const WG_M = 64 / WG_N;
  * lavapipe; see matmul_subgroup.wgsl; the stack variant needs vec4 rows of A and B, else it runs
  * 'subgroup'), 'subgroup_stack8' (the same with all 8 subgroups of a workgroup stacked along M: one
  * 64-column strip; for N <= 64 the 2-strip form leaves half its lanes on clamped columns, and at
- * 1024^3 it measured 1-2% faster in alternating runs, so the tuner weighs both everywhere), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
+ * 1024^3 it measured 1-2% faster in alternating runs, so the tuner weighs both everywhere),
+ * 'subgroup_square' / 'subgroup_square8' (matmul_sgt: a square 32 x 32 block per subgroup, so fewer
+ * loads per multiply-add than matmul_sgs's 16 x 64; 4 or 8 subgroups of a workgroup stacked along M;
+ * same needs as the stack variants), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
  * 'tiled' (128x128 tile, 8x8 per invocation, 8 k per stage), 'tiled_k16' (the same, 16 k per stage),
  * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs), and
  * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
