@@ -37,7 +37,7 @@ describe('shipped model', () => {
     for (const f of shipped.files) loaded.push(await loadModel(f));
     expect(loaded.map((l) => l.name)).toEqual(['vgg', 'vgg-lite']);
     const models = loaded.map((l) => l.model);
-    const res = await evaluateEnsemble(models, { images, labels, count: 500 }, 100, shipped.tta!);
+    const res = await evaluateEnsemble(models, { images, labels, count: 500 }, 100, shipped.tta!, shipped.weights ?? undefined);
     for (const m of models) m.dispose();
     console.log(`shipped model on the 500-image PublicTest slice: ${(res.acc * 100).toFixed(1)}%`);
     expect(res.acc).toBeGreaterThan(FLOOR);
