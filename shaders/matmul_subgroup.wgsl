@@ -141,6 +141,17 @@ fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   }
 }
 
+// The first row and column of a lane's block in matmul_sgs and matmul_sgt: workgroup g's 8 subgroups
+// stack subM along M (consecutive workgroups walk down the rows of the same column strips), each
+// computing `rows` rows x 8 lanes x `laneCols` columns of C.
+fn lane_origin(g: u32, li: u32, lane: u32, rows: u32, laneCols: u32, subM: u32) -> vec2<u32> {
+  let groupsM = (P.M + rows * subM - 1u) / (rows * subM);
+  let sub = li / 8u;
+  let m0 = ((g % groupsM) * subM + sub % subM) * rows;
+  let n = ((g / groupsM) * (8u / subM) + sub / subM) * (8u * laneCols) + lane * laneCols;
+  return vec2<u32>(m0, n);
+}
+
 // matmul_sgs: a subgroup computes 16 rows x 64 columns of C; lane l owns all 16 rows and the 8
 // columns n0 + 8l .. + 7 (128 accumulators). Per 4 k: lane r loads A rows m0 + r and m0 + 8 + r as
 // vec4s along k (handed to all lanes by shuffles), and the 4 x 8 values of B its columns need as 8
@@ -188,11 +199,9 @@ fn sgs_store(acc: ptr<function, array<f32, 128>>, i: u32, m0: u32, n: u32, bv: a
 @compute @workgroup_size(64)
 fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = batch_group(wid, nwg);
-  let groupsM = (P.M + 16u * SGS_M - 1u) / (16u * SGS_M);
-  let sub = li / 8u;
-  let m0 = ((g % groupsM) * SGS_M + sub % SGS_M) * 16u;
-  let n = ((g / groupsM) * (8u / SGS_M) + sub / SGS_M) * 64u + lane * 8u;
+  let origin = lane_origin(batch_group(wid, nwg), li, lane, 16u, 8u, SGS_M);
+  let m0 = origin.x;
+  let n = origin.y;
   let M = P.M;
   let N = P.N;
   let K = P.K;
@@ -306,11 +315,9 @@ fn sgt_stores8(acc: ptr<function, array<f32, 128>>, i0: u32, m0: u32, n: u32, bv
 @compute @workgroup_size(64)
 fn matmul_sgt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = batch_group(wid, nwg);
-  let groupsM = (P.M + 32u * SGT_M - 1u) / (32u * SGT_M);
-  let sub = li / 8u;
-  let m0 = ((g % groupsM) * SGT_M + sub % SGT_M) * 32u;
-  let n = ((g / groupsM) * (8u / SGT_M) + sub / SGT_M) * 32u + lane * 4u;
+  let origin = lane_origin(batch_group(wid, nwg), li, lane, 32u, 4u, SGT_M);
+  let m0 = origin.x;
+  let n = origin.y;
   let M = P.M;
   let N = P.N;
   let K = P.K;

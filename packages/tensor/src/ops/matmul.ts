@@ -69,7 +69,18 @@ const SG_M = 2;
 const SGS_M = 4;
 /** matmul_sgt's subgroups per workgroup along M (of 8): 4 x 2 subgroups cover 128 rows x 64 columns. */
 const SGT_M = 4;
-/** matmul_sgs (16 x 64 per subgroup, accumulators summed per 4 k) reads A's (or A^T's) rows and B's as vec4s. */
+/**
+ * The subgroup kernels that read A's (or A^T's) rows and B's as vec4s: entry point, the block of C a
+ * subgroup computes (rows x columns), and how many of a workgroup's 8 subgroups stack along M (the
+ * override constant that sets it).
+ */
+const VEC4_SUBGROUP: Partial<Record<MatmulVariant, { entry: string; rows: number; cols: number; subM: number; override: string }>> = {
+  subgroup_stack: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: SGS_M, override: 'SGS_M' },
+  subgroup_stack8: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: 8, override: 'SGS_M' },
+  subgroup_square: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: SGT_M, override: 'SGT_M' },
+  subgroup_square8: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 8, override: 'SGT_M' },
+};
+/** matmul_sgs and matmul_sgt (accumulators summed per 4 k) read A's (or A^T's) rows and B's as vec4s. */
 function stackOk(s: { M: number; K: number; N: number; transA: boolean; transB: boolean }): boolean {
   return s.K % 4 === 0 && (!s.transA || s.M % 4 === 0) && (s.transB || s.N % 4 === 0);
 }
@@ -117,19 +128,12 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
     sum.dispose(); // the view keeps the buffer
     return c;
   }
-  if ((variant === 'subgroup_stack' || variant === 'subgroup_stack8') && stackOk({ M, K, N, transA, transB })) {
-    const sgsM = variant === 'subgroup_stack8' ? 8 : SGS_M;
-    const groupsN = Math.ceil(N / (64 * (8 / sgsM)));
-    const k = kernelFor('matmul_subgroup', 'matmul_sgs', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGS_M: sgsM, BATCHED: +batched });
-    const perBatch = groupsN * Math.ceil(M / (16 * sgsM));
-    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
-    return out;
-  }
-  if ((variant === 'subgroup_square' || variant === 'subgroup_square8') && stackOk({ M, K, N, transA, transB })) {
-    const sgtM = variant === 'subgroup_square8' ? 8 : SGT_M;
-    const groupsN = Math.ceil(N / (32 * (8 / sgtM)));
-    const k = kernelFor('matmul_subgroup', 'matmul_sgt', ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), SGT_M: sgtM, BATCHED: +batched });
-    const perBatch = groupsN * Math.ceil(M / (32 * sgtM));
+  const vec4Block = VEC4_SUBGROUP[variant];
+  if (vec4Block && stackOk({ M, K, N, transA, transB })) {
+    const { entry, rows, cols, subM, override } = vec4Block;
+    const groupsN = Math.ceil(N / (cols * (8 / subM)));
+    const k = kernelFor('matmul_subgroup', entry, ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), [override]: subM, BATCHED: +batched });
+    const perBatch = groupsN * Math.ceil(M / (rows * subM));
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
     return out;
   }
@@ -168,7 +172,7 @@ function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (software && !hasSubgroups8()) return 'block';
   // Split-K is for outputs too small to fill the GPU; a batch fills it with its items.
   const hardware = s.batch > 1 ? HARDWARE_CANDIDATES.filter((v) => !TILED[v]?.splitK) : HARDWARE_CANDIDATES;
-  const stacks = stackOk(s) ? ['subgroup_stack', 'subgroup_stack8', 'subgroup_square', 'subgroup_square8'] : [];
+  const stacks = stackOk(s) ? Object.keys(VEC4_SUBGROUP) : [];
   const candidates = software ? ['block', 'subgroup', ...stacks] : hardware;
   const fallback = software ? 'subgroup' : 'tiled';
   const key = `${s.batch > 1 ? `${s.batch}*` : ''}${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
