@@ -162,12 +162,12 @@ fn lane_origin(g: u32, li: u32, lane: u32, rows: u32, laneCols: u32, subM: u32) 
 // as vec4s: N % 4 == 0 (or B transposed).
 // TRANS_A: lane l loads A^T row k + l / 2, columns m0 + 8 (l % 2) .. + 7 as two vec4s, and row i's
 // value at k + kk is shuffled from lane 2 kk + i / 8: the same 4 shuffles per row as untransposed.
-// A workgroup's 8 subgroups cover SGS_M row blocks x 8 / SGS_M column strips, and consecutive
+// A workgroup's 8 subgroups cover STACK_M row blocks x 8 / STACK_M column strips, and consecutive
 // workgroups walk down the rows of the same strips of B, which stay in the core's cache while A
 // streams (2048^3: 34 GFLOP/s in column-block order, 56 in this one, 60 with 8 subgroups per
 // workgroup instead of one).
-// Subgroups of the workgroup stacked along M (the rest along N): 1, 2, 4 or 8.
-override SGS_M: u32 = 4u;
+// matmul_sgs's and matmul_sgt's subgroups of the workgroup stacked along M (the rest along N): 1, 2, 4 or 8.
+override STACK_M: u32 = 4u;
 
 // Row i's A(k .. k + 3), in every lane, from the two vec4s each lane loaded (see matmul_sgs).
 fn sgs_a(i: u32, av: vec4<f32>, aw: vec4<f32>) -> vec4<f32> {
@@ -199,7 +199,7 @@ fn sgs_store(acc: ptr<function, array<f32, 128>>, i: u32, m0: u32, n: u32, bv: a
 @compute @workgroup_size(64)
 fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let origin = lane_origin(batch_group(wid, nwg), li, lane, 16u, 8u, SGS_M);
+  let origin = lane_origin(batch_group(wid, nwg), li, lane, 16u, 8u, STACK_M);
   let m0 = origin.x;
   let n = origin.y;
   let M = P.M;
@@ -272,8 +272,6 @@ fn matmul_sgs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 // multiply-adds, against matmul_sgs's 10 (a square block loads each value of A and B for more of
 // C: 32 x 32 / (32 + 32) = 16 multiply-adds per loaded value against 16 x 64 / (16 + 64) = 12.8),
 // for twice the shuffles (32 rows x 4 k instead of 16). Same contract and needs as matmul_sgs.
-// Subgroups of the workgroup stacked along M (the rest along N): 1, 2, 4 or 8.
-override SGT_M: u32 = 4u;
 
 // Row i's A(k .. k + 3), in every lane, from the four vec4s each lane loaded (see matmul_sgt).
 fn sgt_a(i: u32, av: array<vec4<f32>, 4>) -> vec4<f32> {
@@ -315,7 +313,7 @@ fn sgt_stores8(acc: ptr<function, array<f32, 128>>, i0: u32, m0: u32, n: u32, bv
 @compute @workgroup_size(64)
 fn matmul_sgt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let origin = lane_origin(batch_group(wid, nwg), li, lane, 32u, 4u, SGT_M);
+  let origin = lane_origin(batch_group(wid, nwg), li, lane, 32u, 4u, STACK_M);
   let m0 = origin.x;
   let n = origin.y;
   let M = P.M;

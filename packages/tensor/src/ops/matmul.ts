@@ -72,13 +72,13 @@ const SGT_M = 4;
 /**
  * The subgroup kernels that read A's (or A^T's) rows and B's as vec4s: entry point, the block of C a
  * subgroup computes (rows x columns), and how many of a workgroup's 8 subgroups stack along M (the
- * override constant that sets it).
+ * shader's STACK_M).
  */
-const VEC4_SUBGROUP: Partial<Record<MatmulVariant, { entry: string; rows: number; cols: number; subM: number; override: string }>> = {
-  subgroup_stack: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: SGS_M, override: 'SGS_M' },
-  subgroup_stack8: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: 8, override: 'SGS_M' },
-  subgroup_square: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: SGT_M, override: 'SGT_M' },
-  subgroup_square8: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 8, override: 'SGT_M' },
+const VEC4_SUBGROUP: Partial<Record<MatmulVariant, { entry: string; rows: number; cols: number; subM: number }>> = {
+  subgroup_stack: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: SGS_M },
+  subgroup_stack8: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: 8 },
+  subgroup_square: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: SGT_M },
+  subgroup_square8: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 8 },
 };
 /** matmul_sgs and matmul_sgt (accumulators summed per 4 k) read A's (or A^T's) rows and B's as vec4s. */
 function stackOk(s: { M: number; K: number; N: number; transA: boolean; transB: boolean }): boolean {
@@ -130,9 +130,9 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   }
   const vec4Block = VEC4_SUBGROUP[variant];
   if (vec4Block && stackOk({ M, K, N, transA, transB })) {
-    const { entry, rows, cols, subM, override } = vec4Block;
+    const { entry, rows, cols, subM } = vec4Block;
     const groupsN = Math.ceil(N / (cols * (8 / subM)));
-    const k = kernelFor('matmul_subgroup', entry, ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), [override]: subM, BATCHED: +batched });
+    const k = kernelFor('matmul_subgroup', entry, ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), STACK_M: subM, BATCHED: +batched });
     const perBatch = groupsN * Math.ceil(M / (rows * subM));
     dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
     return out;
