@@ -1,9 +1,11 @@
-// Regression guard for the shipped model (models/default.json: the vgg of models/fer-best.safetensors
-// and the vgg-lite of models/cpu/best.safetensors, softmax averaged, flip test-time augmentation; see
-// models/README.md): accuracy on a fixed 500-image slice of PublicTest stays above a floor a few
-// points under the measured figure (75.4% on lavapipe when it was shipped, as for the 80-epoch vgg
-// alone without test-time augmentation; the 55-epoch vgg before it 74.2%, the seed-cnn
-// before that 69.0%).
+// Regression guard for the shipped model (models/default.json: the resvgg of models/res/best.safetensors,
+// the vgg of models/fer-best.safetensors and the vgg-lite of models/cpu/best.safetensors, softmax
+// averaged, ten-crop test-time augmentation; see models/README.md): accuracy on a fixed 500-image slice
+// of PublicTest stays above a floor a few points under the measured figure. The slice is scored with
+// flip, not the manifest's ten-crop: ten-crop costs 5x (about 10 minutes of CI's lavapipe for 500 faces)
+// and the weights are what this guards; both modes are covered by the TTA tests in train.test.ts.
+// Measured on lavapipe with flip: 76.0% when it was shipped (the vgg + vgg-lite pair before it 75.4%,
+// the 55-epoch vgg alone 74.2%, the seed-cnn 69.0%).
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { loadModel, loadSplit, evaluate, evaluateEnsemble, defaultModel, CheckpointError, IMAGE_PIXELS } from '@fer/fer';
@@ -15,14 +17,15 @@ import { useGpu } from '../setup-gpu.js';
 useGpu();
 
 const DATA = new URL('../../../shared/fer2013/', import.meta.url).pathname;
-const FLOOR = 0.72;
+const FLOOR = 0.73;
+const SLICE_TTA = 'flip';
 
 describe('shipped model', () => {
   it('keeps its accuracy on a fixed 500-image slice of PublicTest', async () => {
     const shipped = defaultModel();
     expect(shipped.source).toMatch(/models\/default\.json$/);
-    expect(shipped.files.map((f) => f.replace(/.*\/models\//, ''))).toEqual(['fer-best.safetensors', 'cpu/best.safetensors']);
-    expect(shipped.tta).toBe('flip');
+    expect(shipped.files.map((f) => f.replace(/.*\/models\//, ''))).toEqual(['res/best.safetensors', 'fer-best.safetensors', 'cpu/best.safetensors']);
+    expect(shipped.tta).toBe('tencrop');
     expect(existsSync(DATA), `FER2013 expected at ${DATA}`).toBe(true);
     const pub = loadSplit(DATA, 'public', { cacheDir: null });
     // Every 7th image: a spread over all classes (the reader orders by class).
@@ -35,11 +38,11 @@ describe('shipped model', () => {
     });
     const loaded = [];
     for (const f of shipped.files) loaded.push(await loadModel(f));
-    expect(loaded.map((l) => l.name)).toEqual(['vgg', 'vgg-lite']);
+    expect(loaded.map((l) => l.name)).toEqual(['resvgg', 'vgg', 'vgg-lite']);
     const models = loaded.map((l) => l.model);
-    const res = await evaluateEnsemble(models, { images, labels, count: 500 }, 100, shipped.tta!, shipped.weights ?? undefined);
+    const res = await evaluateEnsemble(models, { images, labels, count: 500 }, 100, SLICE_TTA, shipped.weights ?? undefined);
     for (const m of models) m.dispose();
-    console.log(`shipped model on the 500-image PublicTest slice: ${(res.acc * 100).toFixed(1)}%`);
+    console.log(`shipped model on the 500-image PublicTest slice (${SLICE_TTA}): ${(res.acc * 100).toFixed(1)}%`);
     expect(res.acc).toBeGreaterThan(FLOOR);
   }, 900_000);
 });
