@@ -108,6 +108,12 @@ describe('CLIs', () => {
     expect(ev.out).toMatch(/alone \d+\.\d\d%, weight 0\.750/);
     expect(ev.out).toMatch(/alone \d+\.\d\d%, weight 0\.250/);
     expect(ev.out).toMatch(/softmax averaged with the weights above: \d+\.\d\d%/);
+    // The progress bar (stderr, a line per 10% in a log): both members' faces, the full bar once.
+    const bars = ev.err.split('\n').filter((l) => l.startsWith('public: 2 model(s) x 1 view(s) '));
+    expect(bars.length).toBeGreaterThan(1);
+    const faces = Number(/\/(\d+) /.exec(bars[0]!)![1]);
+    expect(bars.filter((l) => l.includes(` ${faces}/${faces} `))).toHaveLength(1);
+    expect(bars.at(-1)).toContain(` ${faces}/${faces} `);
     const saved = JSON.parse(readFileSync(probsFile, 'utf8')) as { split: string; tta: string; checkpoints: string[]; labels: number[]; probs: number[][] };
     expect(saved.split).toBe('public');
     expect(saved.checkpoints).toEqual(ckpts.split(','));

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
-import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
+import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TTA_VIEW_COUNT, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
 import { Rng, gpu } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
@@ -289,6 +289,7 @@ describe('training loop', () => {
     const faces = Float32Array.from(set.images, (v) => v / 255);
     const views = ttaViews(faces, 'tencrop');
     expect(views.length).toBe(10);
+    for (const mode of ['none', 'flip', 'tencrop'] as const) expect(ttaViews(faces, mode).length).toBe(TTA_VIEW_COUNT[mode]);
     const each = await Promise.all(views.map((v) => evaluate(model, { ...set, images: asBytes(v) })));
     const ten = await evaluate(model, set, 7, 'tencrop');
     for (let k = 0; k < set.count * 7; k++) {
@@ -317,7 +318,14 @@ describe('training loop', () => {
     const set = loadSplit(data, 'public', { cacheDir: null });
     const ra = await evaluate(a, set, 8, 'flip');
     const rb = await evaluate(b, set, 8, 'flip');
-    const ens = await evaluateEnsemble([a, b], set, 8, 'flip');
+    // Progress: faces done, counted once per member, rising batch by batch to the total.
+    const heard: Array<[number, number]> = [];
+    const ens = await evaluateEnsemble([a, b], set, 8, 'flip', undefined, (done, total) => heard.push([done, total]));
+    expect(heard.length).toBe(2 * Math.ceil(set.count / 8));
+    expect(heard.every(([, total]) => total === 2 * set.count)).toBe(true);
+    expect(heard.every(([done], i) => i === 0 || done > heard[i - 1]![0])).toBe(true);
+    expect(heard.at(-1)![0]).toBe(2 * set.count);
+    expect(heard[Math.ceil(set.count / 8) - 1]![0]).toBe(set.count);
     let correct = 0;
     for (let i = 0; i < set.count; i++) {
       let best = 0;

@@ -38,7 +38,8 @@ export function mixProbabilities(memberProbs: readonly Float32Array[], weights: 
 /**
  * An ensemble: the softmax averaged over several models (each with the same test-time
  * augmentation), weighted by `weights` (normalised; default equal), then the same accuracy and loss
- * as evaluate(); each member's own result too.
+ * as evaluate(); each member's own result too. `onProgress` hears of the faces done, counted once
+ * per member.
  */
 export async function evaluateEnsemble(
   models: readonly Module[],
@@ -46,11 +47,14 @@ export async function evaluateEnsemble(
   batch = 256,
   tta: Tta = 'none',
   weights?: readonly number[],
+  onProgress?: (imagesDone: number, total: number) => void,
 ): Promise<EnsembleOutput> {
   if (models.length === 0) throw new Error('evaluateEnsemble: needs at least one model');
   const w = ensembleWeights(models.length, weights);
   const members: EvalOutput[] = [];
-  for (const m of models) members.push(await evaluate(m, data, batch, tta));
+  // Progress counts each face once per member: the members run one after another.
+  const total = models.length * data.count;
+  for (const [i, m] of models.entries()) members.push(await evaluate(m, data, batch, tta, onProgress && ((done) => onProgress(i * data.count + done, total))));
   const mixed = mixProbabilities(members.map((r) => r.probs), w, data.labels, data.count);
   return { ...mixed, members, weights: w };
 }

@@ -271,6 +271,9 @@ export function shiftFaces(x: Float32Array, dx: number, dy: number): Float32Arra
 }
 
 /** The views `tta` averages over, each [n, 48, 48]. */
+/** How many views of each face a test-time augmentation evaluates (ttaViews' length). */
+export const TTA_VIEW_COUNT: Readonly<Record<Tta, number>> = { none: 1, flip: 2, tencrop: 10 };
+
 export function ttaViews(x: Float32Array, tta: Tta): Float32Array[] {
   if (tta === 'none') return [x];
   if (tta === 'flip') return [x, flipRows(x)];
@@ -308,6 +311,7 @@ export async function evaluate(
   data: { images: Uint8Array; labels: Uint8Array; count: number },
   wantedBatch = 256,
   tta: Tta = 'none',
+  onProgress?: (imagesDone: number) => void,
 ): Promise<EvalOutput> {
   const batch = evalBatchFor(model, wantedBatch);
   const wasTraining = model.training;
@@ -315,13 +319,14 @@ export async function evaluate(
   const probs = new Float32Array(data.count * NUM_CLASSES);
   const idx = new Int32Array(batch);
   // Readbacks start as soon as a batch is recorded and are awaited a few batches later.
-  const pending: Array<{ start: number; views: Array<Promise<ArrayLike<number>>> }> = [];
+  const pending: Array<{ start: number; end: number; views: Array<Promise<ArrayLike<number>>> }> = [];
   const drain = async (keep: number) => {
     while (pending.length > keep) {
       const p = pending.shift()!;
       const views = await Promise.all(p.views);
       const dst = probs.subarray(p.start * NUM_CLASSES);
       for (const v of views) for (let i = 0; i < v.length; i++) dst[i] = dst[i]! + v[i]! / views.length;
+      onProgress?.(p.end);
     }
   };
   // Every batch has one shape: the last is filled up with copies of its first image, whose outputs
@@ -341,7 +346,7 @@ export async function evaluate(
       p.dispose();
       return host.then((v) => v.subarray(0, n * NUM_CLASSES));
     });
-    pending.push({ start, views });
+    pending.push({ start, end: start + n, views });
     await drain(3);
   }
   await drain(0);

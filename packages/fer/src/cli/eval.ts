@@ -7,7 +7,8 @@ import { initDevice, releaseDevice } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel } from '../checkpoint.js';
 import { selectModel } from '../shipped.js';
-import { TTA_MODES, type Tta } from '../train.js';
+import { TTA_MODES, TTA_VIEW_COUNT, type Tta } from '../train.js';
+import { ProgressBar } from './progress.js';
 import { evaluateEnsemble } from '../ensemble.js';
 import { loadSplit, resolveDataDir, type Split } from '../data/reader.js';
 import { CLASSES } from '../data/classes.js';
@@ -53,7 +54,11 @@ await runCli(async () => {
   // What the report and pictures call the model: an ensemble names its members.
   const label = loaded.length > 1 ? `ensemble of ${loaded.map((l) => l.name).join(' + ')}` : name;
   const t0 = performance.now();
-  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, tta, weights);
+  // A bar on stderr: an ensemble with ten-crop on a CPU runs for an hour or more.
+  const views = TTA_VIEW_COUNT[tta];
+  const bar = new ProgressBar(`${split}: ${loaded.length} model(s) x ${views} view(s)`, loaded.length * data.count);
+  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, tta, weights, (done) => bar.update(done, done));
+  bar.finish(loaded.length * data.count, loaded.length * data.count);
   const secs = (performance.now() - t0) / 1000;
   const report = classificationReport(Array.from(data.labels), Array.from(res.preds), CLASSES);
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;

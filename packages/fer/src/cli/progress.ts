@@ -48,6 +48,8 @@ export class ProgressBar {
   }
 
   finish(done: number, images: number, values: ProgressValues = {}): void {
+    // In a log, the last update may already have written the full bar.
+    if (!this.tty && this.lastDecile === 10 && done >= this.total) return;
     this.update(done, images, values, true);
     if (this.tty) process.stderr.write('\n');
   }
