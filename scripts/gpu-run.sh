@@ -203,7 +203,16 @@ if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; 
     for t in none flip tencrop; do
       echo "== ${c%%=*}, --tta $t:"
       timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "${c#*=}" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
-        --split public --tta $t | grep -E '^ +accuracy|^split'
+        --split public --tta $t --save-probs "$WORK/eval/${c%%=*}-$t-public-probs.json" | grep -E '^ +accuracy|^split'
+    done
+  done
+  # Each member's PublicTest probabilities are in eval.tgz, so `fer:weights` can weigh an ensemble's members
+  # on the CPU machine later under any of the three augmentations; a first look here.
+  for c in "${CANDS[@]}"; do
+    [[ "${c%%=*}" == *-ensemble* ]] || continue
+    for t in flip tencrop; do
+      echo "== ${c%%=*}, --tta $t, weightings on PublicTest:"
+      timeout 30 node packages/fer/dist/cli/weights.js "$WORK/eval/${c%%=*}-$t-public-probs.json" --top 3 | tail -5
     done
   done
   PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c.split("=")[0],t,c.slice(c.indexOf("=")+1)]));all.sort((a,b)=>acc(b[0],b[1])-acc(a[0],a[1]));console.log(all[0].join(" "))' "$WORK/eval" "${CANDS[@]}")
