@@ -51,9 +51,11 @@ export const PRESETS: Record<string, Preset> = {
   },
   best: {
     description:
-      'the strongest recipe, for a GPU (after Khaireddin & Chen 2021): vgg, SGD with Nesterov momentum 0.9, lr 0.01, ' +
-      'weight decay 1e-4, lr x0.75 after 5 epochs without a PublicTest gain, standard augmentation (flip, shift, ' +
-      'rotation/scale, random erasing), label smoothing 0.1, 150 epochs; evaluate with --tta tencrop. Not yet measured',
+      'the strongest published single-VGG recipe, for a GPU (Khaireddin & Chen 2021: 73.28% PrivateTest): vgg, SGD with ' +
+      'Nesterov momentum 0.9, lr 0.01, weight decay 1e-4, lr x0.75 after 5 epochs without a PublicTest gain, standard ' +
+      'augmentation (flip, shift, rotation/scale, random erasing), label smoothing 0.1, 150 epochs (~570 s on an H200: ' +
+      'two GPU commands); evaluate with --tta tencrop. Not yet measured here; the strongest measured recipes are gpu and ' +
+      'gpu-res (gpu-sgd, its optimizer on a 57-epoch cosine, underfitted)',
     config: {
       model: 'vgg', optimizer: 'sgd', lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 1e-4, schedule: 'plateau', gamma: 0.75,
       patience: 5, augment: 'standard', labelSmoothing: 0.1, epochs: 150, batch: 64,
