@@ -270,10 +270,10 @@ export function shiftFaces(x: Float32Array, dx: number, dy: number): Float32Arra
   return out;
 }
 
-/** The views `tta` averages over, each [n, 48, 48]. */
 /** How many views of each face a test-time augmentation evaluates (ttaViews' length). */
 export const TTA_VIEW_COUNT: Readonly<Record<Tta, number>> = { none: 1, flip: 2, tencrop: 10 };
 
+/** The views `tta` averages over, each [n, 48, 48]. */
 export function ttaViews(x: Float32Array, tta: Tta): Float32Array[] {
   if (tta === 'none') return [x];
   if (tta === 'flip') return [x, flipRows(x)];
