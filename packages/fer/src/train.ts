@@ -305,6 +305,7 @@ export function evalBatchFor(model: Module, wanted: number): number {
 /**
  * Runs the model in eval mode over a split: mean loss, accuracy, every prediction and probability.
  * `batch` is an upper bound: evalBatchFor() lowers it where the device's bindings are small.
+ * `onProgress` hears how many faces are done each time a batch's results are read back.
  */
 export async function evaluate(
   model: Module,
