@@ -1,0 +1,28 @@
+// The whole-test report from a model's PublicTest and PrivateTest reports (fer:eval --split public and
+// --split private write them): the test split is the two concatenated, so the summed confusion matrix
+// is the one `fer:eval --split test` computes, without running the model again.
+//   node scripts/merge-reports.mjs PUBLIC-report.json PRIVATE-report.json OUT.png [TITLE]
+// Prints the per-class report, the matrix and the comparison with the reference; writes the picture.
+import { readFileSync } from 'node:fs';
+import { reportFromConfusion, formatReport, compareWithReference, confusionHeatmap, formatConfusion, CLASSES } from '../packages/fer/dist/index.js';
+
+const [publicFile, privateFile, png, title = 'Confusion matrix'] = process.argv.slice(2);
+if (!publicFile || !privateFile || !png) {
+  console.error('usage: node scripts/merge-reports.mjs PUBLIC-report.json PRIVATE-report.json OUT.png [TITLE]');
+  process.exit(2);
+}
+const read = (file) => {
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  if (!Array.isArray(r.confusionMatrix) || r.confusionMatrix.length !== CLASSES.length)
+    throw new Error(`${file}: expected a fer:eval report with a ${CLASSES.length}x${CLASSES.length} confusionMatrix`);
+  return r.confusionMatrix;
+};
+const a = read(publicFile);
+const b = read(privateFile);
+const m = a.map((row, i) => row.map((v, j) => v + b[i][j]));
+const report = reportFromConfusion(m, CLASSES);
+console.log(formatReport(report));
+console.log(formatConfusion(m, CLASSES));
+console.log(compareWithReference(report));
+confusionHeatmap(m, CLASSES, png, { title: `${title}, test (${(report.accuracy * 100).toFixed(1)}%)` });
+console.log(`wrote ${png}`);
