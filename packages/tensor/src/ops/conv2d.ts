@@ -178,12 +178,14 @@ const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && 
 const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino4' || v === 'wino5';
 const winoTile = (v: string): 2 | 4 => (v === 'wino4' ? 4 : 2);
 /**
- * The tuner weighs Winograd from this many input channels (the GEMMs' K): below it the transforms'
- * traffic outweighs the saved multiplies (lavapipe, 32 -> 64 channels at 48x48: the GEMMs alone
- * took 92 ms against the direct kernel's 82).
+ * The tuner weighs Winograd from this many input channels (the GEMMs' K). On lavapipe, below 64 the
+ * transforms' traffic outweighs the saved multiplies (32 -> 64 channels at 48x48: the GEMMs alone
+ * took 92 ms against the direct kernel's 82), and each candidate costs seconds of tuning there. A
+ * GPU times a candidate in milliseconds, and its largest seed-cnn kernel is the 32-channel layer's
+ * weight gradient (0.69 ms of a 7.3 ms step on the H200): its tuner weighs Winograd from 16.
  */
-const WINO_MIN_CIN = 64;
-const winoCandidate = (g: Geometry): string[] => (g.cin >= WINO_MIN_CIN ? ['wino', 'wino4', 'wino5'].filter((v) => winoOk(g, v)) : []);
+const winoMinCin = (): number => (gpu().info.software ? 64 : 16);
+const winoCandidate = (g: Geometry): string[] => (g.cin >= winoMinCin() ? ['wino', 'wino4', 'wino5'].filter((v) => winoOk(g, v)) : []);
 
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
