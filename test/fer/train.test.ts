@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
 import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TTA_VIEW_COUNT, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
-import { Rng, gpu } from '@fer/tensor';
+import { Rng, gpu, hasSubgroups8, pendingTunes, resetTuning, tuneState } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
 
@@ -257,6 +257,45 @@ describe('training loop', () => {
     await evaluate(model, { images: set.images.subarray(0, 5 * 48 * 48), labels: set.labels.subarray(0, 5), count: 5 }, 8);
     expect(batches).toEqual([5]);
     model.dispose();
+  });
+
+  it('evaluate with tune times the kernels of its new shapes once, after the first batch, and predicts the same', async () => {
+    const model = createModel('test-tiny', { seed: 3 });
+    const set = loadSplit(data, 'public', { cacheDir: null });
+    const saved = { tune: process.env['FER_TUNE'], cache: process.env['FER_TUNE_CACHE'] };
+    // The suite runs with FER_TUNE=0 (vitest.config.ts); here the tuner is on, with an empty cache.
+    process.env['FER_TUNE'] = '1';
+    process.env['FER_TUNE_CACHE'] = tempDir('eval-tune');
+    resetTuning();
+    try {
+      const plain = await evaluate(model, set, 6);
+      // Without tune the shapes stay queued (the fallback kernels ran); with it they are timed once.
+      const queued = pendingTunes();
+      resetTuning();
+      const heard: Array<[number, number]> = [];
+      const tuned = await evaluate(model, set, 6, 'none', undefined, { tune: true, onTuned: (ms, shapes) => heard.push([ms, shapes]) });
+      expect(pendingTunes()).toBe(0);
+      // Whether this adapter has a choice of kernels for the layers (see the autotune tests).
+      if (hasSubgroups8() || !gpu().info.software) {
+        expect(queued).toBeGreaterThan(0);
+        expect(heard.length).toBe(1);
+        expect(heard[0]![1]).toBe(queued);
+        expect(heard[0]![0]).toBeGreaterThan(0);
+        expect(Object.keys(tuneState().choices).length).toBeGreaterThanOrEqual(queued);
+      } else expect(heard).toEqual([]);
+      // Shapes already tuned (cached in memory and on disk) are not timed again.
+      heard.length = 0;
+      await evaluate(model, set, 6, 'none', undefined, { tune: true, onTuned: (ms, shapes) => heard.push([ms, shapes]) });
+      expect(heard).toEqual([]);
+      expect(Array.from(tuned.preds)).toEqual(Array.from(plain.preds));
+      for (let k = 0; k < set.count * 7; k++) expect(tuned.probs[k]!).toBeCloseTo(plain.probs[k]!, 5);
+    } finally {
+      process.env['FER_TUNE'] = saved.tune;
+      if (saved.cache === undefined) delete process.env['FER_TUNE_CACHE'];
+      else process.env['FER_TUNE_CACHE'] = saved.cache;
+      resetTuning();
+      model.dispose();
+    }
   });
 
   it("evaluate shrinks its batch to fit the device's storage bindings (vgg's 64 x 48 x 48 maps)", async () => {

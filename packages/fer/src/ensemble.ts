@@ -2,7 +2,7 @@
 // and the choice of those weights on a selection split from saved member probabilities.
 import type { Module } from '@fer/nn';
 import { NUM_CLASSES } from './data/classes.js';
-import { evaluate, score, type EvalOutput, type Tta } from './train.js';
+import { evaluate, score, type EvalOptions, type EvalOutput, type Tta } from './train.js';
 
 /** An ensemble's result: the averaged softmax scored, and each member's own score. */
 export interface EnsembleOutput extends EvalOutput {
@@ -39,7 +39,7 @@ export function mixProbabilities(memberProbs: readonly Float32Array[], weights: 
  * An ensemble: the softmax averaged over several models (each with the same test-time
  * augmentation), weighted by `weights` (normalised; default equal), then the same accuracy and loss
  * as evaluate(); each member's own result too. `onProgress` hears of the faces done, counted once
- * per member.
+ * per member; `options` are evaluate()'s (each member's new shapes tuned after its first batch).
  */
 export async function evaluateEnsemble(
   models: readonly Module[],
@@ -48,13 +48,14 @@ export async function evaluateEnsemble(
   tta: Tta = 'none',
   weights?: readonly number[],
   onProgress?: (imagesDone: number, total: number) => void,
+  options: EvalOptions = {},
 ): Promise<EnsembleOutput> {
   if (models.length === 0) throw new Error('evaluateEnsemble: needs at least one model');
   const w = ensembleWeights(models.length, weights);
   const members: EvalOutput[] = [];
   // Progress counts each face once per member: the members run one after another.
   const total = models.length * data.count;
-  for (const [i, m] of models.entries()) members.push(await evaluate(m, data, batch, tta, onProgress && ((done) => onProgress(i * data.count + done, total))));
+  for (const [i, m] of models.entries()) members.push(await evaluate(m, data, batch, tta, onProgress && ((done) => onProgress(i * data.count + done, total)), options));
   const mixed = mixProbabilities(members.map((r) => r.probs), w, data.labels, data.count);
   return { ...mixed, members, weights: w };
 }

@@ -302,6 +302,20 @@ export function evalBatchFor(model: Module, wanted: number): number {
   return Math.max(1, Math.min(wanted, fits));
 }
 
+/** Options of evaluate() and evaluateEnsemble(). */
+export interface EvalOptions {
+  /**
+   * Time the kernel variants of the shapes this adapter's tuner has not seen, once, after the first
+   * batch (cached on disk per adapter, as in training). A model trained on another adapter runs the
+   * fallback kernels otherwise: the shipped resvgg, trained on an H200, took 3.8 s per batch of 64
+   * on lavapipe untuned and 1.4 s after 125 s of tuning (once). Default false: a library call does
+   * not spend minutes unasked; `fer:eval` turns it on.
+   */
+  tune?: boolean;
+  /** Hears how long the tuning took and how many shapes it timed (a progress bar leaves it out of its rate). */
+  onTuned?: (ms: number, shapes: number) => void;
+}
+
 /**
  * Runs the model in eval mode over a split: mean loss, accuracy, every prediction and probability.
  * `batch` is an upper bound: evalBatchFor() lowers it where the device's bindings are small.
@@ -313,6 +327,7 @@ export async function evaluate(
   wantedBatch = 256,
   tta: Tta = 'none',
   onProgress?: (imagesDone: number) => void,
+  options: EvalOptions = {},
 ): Promise<EvalOutput> {
   const batch = evalBatchFor(model, wantedBatch);
   const wasTraining = model.training;
@@ -348,6 +363,12 @@ export async function evaluate(
       return host.then((v) => v.subarray(0, n * NUM_CLASSES));
     });
     pending.push({ start, end: start + n, views });
+    // The first batch has queued the shapes the tuner has not seen; the later ones run the choices.
+    if (options.tune && pendingTunes() > 0) {
+      const t0 = performance.now();
+      const tuned = await autotune();
+      options.onTuned?.(performance.now() - t0, tuned.length);
+    }
     await drain(3);
   }
   await drain(0);
@@ -572,7 +593,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     bar?.finish(seen, seen, { loss: lossSum / Math.max(1, counted), acc: correct / Math.max(1, counted) });
 
     // The training batch, so that evaluation runs the shapes the tuner has already timed.
-    const val = await evaluate(model, valSet, cfg.batch);
+    const val = await evaluate(model, valSet, cfg.batch, 'none', undefined, { tune: cfg.tune });
     const isBest = val.acc > bestValAcc;
     if (isBest) {
       bestValAcc = val.acc;
@@ -637,7 +658,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // Parameters only: the running statistics come from updateBatchNorm.
     model.loadStateDict(Object.fromEntries(swa), { strict: false });
     await updateBatchNorm(model, trainSet, cfg.batch);
-    const val = await evaluate(model, valSet, cfg.batch);
+    const val = await evaluate(model, valSet, cfg.batch, 'none', undefined, { tune: cfg.tune });
     const swaFile = join(cfg.out, 'swa.safetensors');
     const from = cfg.swaFrom;
     await saveCheckpoint(swaFile, model, { model: cfg.model, epoch: cfg.epochs, state: { swa: { from, to: cfg.epochs }, config: cfg } });

@@ -3,7 +3,7 @@
 // JSON and PNGs (heatmap, training curves, captioned faces).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { initDevice, releaseDevice } from '@fer/tensor';
+import { initDevice, releaseDevice, tuneState } from '@fer/tensor';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { loadModel } from '../checkpoint.js';
 import { selectModel } from '../shipped.js';
@@ -29,6 +29,7 @@ const FLAGS: Record<string, FlagSpec> = {
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
   resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },
   'skip-bad': { type: 'boolean', help: 'skip and count unreadable/corrupt images instead of stopping', default: false },
+  tune: { type: 'boolean', help: "time kernel variants for shapes this adapter has not run yet, once (cached per adapter, as in training; a model trained on another adapter runs fallback kernels otherwise: 2.7x slower for the shipped resvgg on a CPU) (--no-tune: the fallbacks)", default: true },
 };
 
 await runCli(async () => {
@@ -57,7 +58,11 @@ await runCli(async () => {
   // A bar on stderr: an ensemble with ten-crop on a CPU runs for an hour or more.
   const views = TTA_VIEW_COUNT[tta];
   const bar = new ProgressBar(`${split}: ${loaded.length} model(s) x ${views} view(s)`, loaded.length * data.count);
-  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, tta, weights, (done) => bar.update(done, done));
+  const onTuned = (ms: number, shapes: number) => {
+    bar.exclude(ms);
+    if (shapes) console.error(`tuned kernels for ${shapes} new shapes in ${(ms / 1000).toFixed(1)} s (once for this adapter: cached in ${tuneState().file})`);
+  };
+  const res = await evaluateEnsemble(loaded.map((l) => l.model), data, flags.batch as number, tta, weights, (done) => bar.update(done, done), { tune: flags.tune as boolean, onTuned });
   bar.finish(loaded.length * data.count, loaded.length * data.count);
   const secs = (performance.now() - t0) / 1000;
   const report = classificationReport(Array.from(data.labels), Array.from(res.preds), CLASSES);

@@ -15,6 +15,7 @@ const FLAGS: Record<string, FlagSpec> = {
   weights: { type: 'string', help: "an ensemble's weights, comma-separated, one per --checkpoint file (default: the shipped model's when no --checkpoint is given; else equal)" },
   tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors (default: the shipped model's when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
   json: { type: 'boolean', help: 'print one JSON object per image instead of text', default: false },
+  tune: { type: 'boolean', help: "first time kernel variants for shapes this adapter has not run yet (minutes on a CPU, once: cached per adapter; worth it for thousands of images)", default: false },
 };
 
 function listPngs(paths: string[]): string[] {
@@ -53,7 +54,7 @@ await runCli(async () => {
   const models = [];
   for (const f of checkpoints) models.push((await loadModel(f)).model);
   // The evaluation path (batches, test-time views, ensemble average); the labels are unused.
-  const { probs } = await evaluateEnsemble(models, { images, labels: new Uint8Array(files.length), count: files.length }, 64, tta, weights);
+  const { probs } = await evaluateEnsemble(models, { images, labels: new Uint8Array(files.length), count: files.length }, 64, tta, weights, undefined, { tune: flags.tune as boolean });
   for (let i = 0; i < files.length; i++) {
     const p = Array.from(probs.subarray(i * CLASSES.length, (i + 1) * CLASSES.length));
     const top = p.indexOf(Math.max(...p));
