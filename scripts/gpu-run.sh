@@ -104,7 +104,7 @@ if [ "$PLAN" = bench ]; then
   # Throughput against batch size (issue 4's 15,000 images/s names no batch; the rows above are batch
   # 64, the reference recipe's): each new batch is a new set of shapes for the tuner, hence the timeout.
   for b in 128 256; do
-    timeout 60 node bench/dist/step.js --models seed-cnn --batch $b --no-peers | grep -E 'batch|rror'
+    timeout 90 node bench/dist/step.js --models seed-cnn --batch $b --no-peers | grep -E 'batch|rror'
     echo "== $(date -u +%FT%TZ) seed-cnn batch $b done (rc ${PIPESTATUS[0]}), $(left) s left"
   done
   pack_bench
