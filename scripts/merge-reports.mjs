@@ -12,10 +12,19 @@ if (!publicFile || !privateFile || !png) {
   process.exit(2);
 }
 const read = (file) => {
-  const r = JSON.parse(readFileSync(file, 'utf8'));
-  if (!Array.isArray(r.confusionMatrix) || r.confusionMatrix.length !== CLASSES.length)
-    throw new Error(`${file}: expected a fer:eval report with a ${CLASSES.length}x${CLASSES.length} confusionMatrix`);
-  return r.confusionMatrix;
+  let r;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    console.error(`merge-reports: ${file}: ${e.code === 'ENOENT' ? 'no such file' : `not a JSON report (${e.message})`}`);
+    process.exit(1);
+  }
+  const m = r.confusionMatrix;
+  if (!Array.isArray(m) || m.length !== CLASSES.length || !m.every((row) => Array.isArray(row) && row.length === CLASSES.length && row.every(Number.isInteger))) {
+    console.error(`merge-reports: ${file}: expected a fer:eval report with a ${CLASSES.length}x${CLASSES.length} integer "confusionMatrix"`);
+    process.exit(1);
+  }
+  return m;
 };
 const a = read(publicFile);
 const b = read(privateFile);

@@ -204,3 +204,40 @@ describe('CLIs', () => {
     expect(gamma.err).toMatch(/--gamma must be in \(0, 1\) for the plateau schedule/);
   });
 });
+
+describe('scripts/merge-reports.mjs', () => {
+  const script = join(ROOT, 'scripts/merge-reports.mjs');
+  const merge = (args: string[]) => {
+    const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const matrix = (diag: number, off: number) => Array.from({ length: 7 }, (_, i) => Array.from({ length: 7 }, (_, j) => (i === j ? diag : j === (i + 1) % 7 ? off : 0)));
+
+  it("sums the two splits' confusion matrices into the whole-test report and picture", () => {
+    const d = tempDir('merge-reports');
+    // PublicTest: 7 x (8 right, 2 wrong); PrivateTest: 7 x (6 right, 4 wrong): 98 of 140 right, 70%.
+    writeFileSync(join(d, 'pub.json'), JSON.stringify({ confusionMatrix: matrix(8, 2) }));
+    writeFileSync(join(d, 'priv.json'), JSON.stringify({ confusionMatrix: matrix(6, 4) }));
+    const png = join(d, 'test.png');
+    const r = merge([join(d, 'pub.json'), join(d, 'priv.json'), png, 'Confusion matrix: test model']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/accuracy\s+0\.70\s+140/);
+    expect(r.out).toMatch(/angry\s+0\.70\s+0\.70\s+0\.70\s+20/);
+    expect(existsSync(png)).toBe(true);
+    expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('names the file and what it expected', () => {
+    const d = tempDir('merge-reports-bad');
+    writeFileSync(join(d, 'ok.json'), JSON.stringify({ confusionMatrix: matrix(1, 0) }));
+    writeFileSync(join(d, 'bad.json'), JSON.stringify({ accuracy: 0.5 }));
+    expect(merge([]).code).toBe(2);
+    expect(merge([]).err).toMatch(/usage: node scripts\/merge-reports\.mjs PUBLIC-report\.json PRIVATE-report\.json OUT\.png/);
+    const bad = merge([join(d, 'ok.json'), join(d, 'bad.json'), join(d, 'x.png')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err.trim()).toBe(`merge-reports: ${join(d, 'bad.json')}: expected a fer:eval report with a 7x7 integer "confusionMatrix"`);
+    const gone = merge([join(d, 'ok.json'), join(d, 'gone.json'), join(d, 'x.png')]);
+    expect(gone.err.trim()).toBe(`merge-reports: ${join(d, 'gone.json')}: no such file`);
+    expect(existsSync(join(d, 'x.png'))).toBe(false);
+  });
+});
