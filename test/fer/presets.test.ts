@@ -3,8 +3,8 @@ import { MODEL_NAMES } from '@fer/nn';
 import { DEFAULT_CONFIG, PRESETS, PRESET_NAMES, applyPreset } from '@fer/fer';
 
 describe('training presets', () => {
-  it('seed, gpu, gpu-res, gpu-sgd, best and cpu exist, each documented, naming a known model', () => {
-    expect(PRESET_NAMES).toEqual(['seed', 'gpu', 'gpu-res', 'gpu-sgd', 'best', 'cpu']);
+  it('seed, gpu, gpu-res, gpu-sgd, paper, best and cpu exist, each documented, naming a known model', () => {
+    expect(PRESET_NAMES).toEqual(['seed', 'gpu', 'gpu-res', 'gpu-sgd', 'paper', 'best', 'cpu']);
     for (const name of PRESET_NAMES) {
       const p = PRESETS[name]!;
       expect(p.description.length).toBeGreaterThan(40);
@@ -17,8 +17,8 @@ describe('training presets', () => {
     expect([c.model, c.optimizer, c.lr, c.epochs, c.batch, c.augment, c.schedule]).toEqual(['seed-cnn', 'adam', 1e-4, 65, 64, 'none', 'none']);
   });
 
-  it('best: vgg with SGD Nesterov, plateau schedule, standard augmentation and label smoothing', () => {
-    const c = applyPreset(DEFAULT_CONFIG, 'best', new Set());
+  it('paper: vgg with SGD Nesterov, plateau schedule, standard augmentation and label smoothing', () => {
+    const c = applyPreset(DEFAULT_CONFIG, 'paper', new Set());
     expect(c.model).toBe('vgg');
     expect([c.optimizer, c.nesterov, c.momentum, c.lr, c.weightDecay]).toEqual(['sgd', true, 0.9, 0.01, 1e-4]);
     expect([c.schedule, c.gamma, c.patience]).toEqual(['plateau', 0.75, 5]);
@@ -31,6 +31,11 @@ describe('training presets', () => {
     expect([c.schedule, c.warmup, c.augment, c.labelSmoothing, c.weightDecay]).toEqual(['cosine', 1, 'standard', 0.1, 0]);
   });
 
+  it("best is gpu's recipe (the strongest single network measured, on PublicTest)", () => {
+    expect(applyPreset(DEFAULT_CONFIG, 'best', new Set())).toEqual(applyPreset(DEFAULT_CONFIG, 'gpu', new Set()));
+    expect(PRESETS['best']!.description).toMatch(/PublicTest 69\.91%/);
+  });
+
   it("gpu-res: gpu's recipe on resvgg", () => {
     const c = applyPreset(DEFAULT_CONFIG, 'gpu-res', new Set());
     const g = applyPreset(DEFAULT_CONFIG, 'gpu', new Set());
@@ -38,7 +43,7 @@ describe('training presets', () => {
     expect({ ...c, model: 'vgg' }).toEqual(g);
   });
 
-  it('gpu-sgd: vgg with SGD Nesterov (as best), warm-up then cosine over 70 epochs (as gpu)', () => {
+  it('gpu-sgd: vgg with SGD Nesterov (as paper), warm-up then cosine over 70 epochs (as gpu)', () => {
     const c = applyPreset(DEFAULT_CONFIG, 'gpu-sgd', new Set());
     expect([c.model, c.optimizer, c.nesterov, c.momentum, c.lr, c.weightDecay, c.epochs, c.batch]).toEqual(['vgg', 'sgd', true, 0.9, 0.01, 1e-4, 70, 64]);
     expect([c.schedule, c.warmup, c.augment, c.labelSmoothing]).toEqual(['cosine', 1, 'standard', 0.1]);
@@ -51,15 +56,15 @@ describe('training presets', () => {
   });
 
   it('flags given explicitly win over the preset', () => {
-    const c = applyPreset({ ...DEFAULT_CONFIG, lr: 0.05, epochs: 3 }, 'best', new Set(['lr', 'epochs']));
+    const c = applyPreset({ ...DEFAULT_CONFIG, lr: 0.05, epochs: 3 }, 'paper', new Set(['lr', 'epochs']));
     expect(c.lr).toBe(0.05);
     expect(c.epochs).toBe(3);
     expect(c.model).toBe('vgg');
-    const l = applyPreset({ ...DEFAULT_CONFIG, labelSmoothing: 0 }, 'best', new Set(['label-smoothing']));
+    const l = applyPreset({ ...DEFAULT_CONFIG, labelSmoothing: 0 }, 'paper', new Set(['label-smoothing']));
     expect(l.labelSmoothing).toBe(0);
   });
 
   it('an unknown preset lists the valid ones', () => {
-    expect(() => applyPreset(DEFAULT_CONFIG, 'fastest', new Set())).toThrow(/unknown preset 'fastest'; valid presets: seed, gpu, gpu-res, gpu-sgd, best, cpu/);
+    expect(() => applyPreset(DEFAULT_CONFIG, 'fastest', new Set())).toThrow(/unknown preset 'fastest'; valid presets: seed, gpu, gpu-res, gpu-sgd, paper, best, cpu/);
   });
 });
