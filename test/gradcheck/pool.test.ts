@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { Rng, maxPool2d, tensor, tidy, sum, mul, zeros, noGrad, type Tensor, type Shape4 } from '@fer/tensor';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Rng, maxPool2d, setPoolPairRows, tensor, tidy, sum, mul, zeros, noGrad, type Tensor, type Shape4 } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose } from './harness.js';
 import { maxPool2dRef, maxPool2dBackwardRef } from './reference/pool.js';
 import { useGpu } from '../setup-gpu.js';
@@ -109,6 +109,50 @@ describe('maxPool2d larger sizes and ties', () => {
     for (const t of [plain, underNoGrad, x]) t.dispose();
   });
 });
+
+// The 2x2 stride-2 pair kernels come in two forms (a pair or a row of pairs per invocation); the
+// adapter picks one, so each is forced here in turn.
+for (const rows of [false, true]) {
+  describe(`maxPool2d pair kernels, ${rows ? 'a row of pairs' : 'a pair'} per invocation`, () => {
+    const rng = new Rng(rows ? 24 : 23);
+    const force = () => setPoolPairRows(rows);
+    afterAll(() => setPoolPairRows(null));
+    for (const shape of [[2, 3, 6, 8], [1, 2, 2, 4], [2, 2, 4, 12]] as Shape4[]) {
+      it(`gradcheck ${shape}`, () => {
+        force();
+        return gradCheck({
+          name: `maxPool2d pairs ${shape} rows ${rows}`,
+          inputs: [{ data: distinct(shape.reduce((p, q) => p * q, 1), rng), shape }],
+          gpu: ([x]) => maxPool2d(x as Tensor<Shape4>, { kernel: 2 }),
+          ref: ([x]) => maxPool2dRef(x!, shape, [2, 2], [2, 2]).y,
+          forwardTol: FWD,
+          gradTol: GRAD,
+        });
+      });
+    }
+    it('[4, 16, 24, 24] (random floats)', () => {
+      force();
+      return checkAgainstArgmax(randomArray(4 * 16 * 24 * 24, rng), [4, 16, 24, 24], [2, 2], [2, 2], rng, `rows ${rows} k2s2`);
+    });
+    it('ties go to the first maximum', () => {
+      force();
+      return checkAgainstArgmax(new Float64Array(2 * 2 * 8 * 12).fill(-0.25), [2, 2, 8, 12], [2, 2], [2, 2], rng, `rows ${rows} ties`);
+    });
+    it('ties within some windows only', () => {
+      force();
+      const data = Float64Array.from({ length: 1 * 3 * 4 * 8 }, (_, i) => (i % 5 === 0 ? 0.5 : i % 7 === 0 ? 0.5 : (i % 11) / 40));
+      return checkAgainstArgmax(data, [1, 3, 4, 8], [2, 2], [2, 2], rng, `rows ${rows} partial ties`);
+    });
+    it('without a tape gives the same values', async () => {
+      force();
+      const data = Float32Array.from(randomArray(2 * 3 * 6 * 8, rng));
+      const ref = maxPool2dRef(data, [2, 3, 6, 8], [2, 2], [2, 2]);
+      const plain = maxPool2d(tensor(data, [2, 3, 6, 8] as const), { kernel: 2 });
+      expectClose(await plain.toArray(), ref.y, FWD, `rows ${rows} no grad`);
+      plain.dispose();
+    });
+  });
+}
 
 describe('maxPool2d errors', () => {
   it('rejects bad shapes, options, dtypes and disposed tensors', () => {
