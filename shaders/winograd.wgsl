@@ -31,6 +31,17 @@ override RELU: bool = false;
 override TILE: u32 = 2u; // outputs per tile side: 2 or 4 (KSIZE 3), 2 (KSIZE 5)
 override KSIZE: u32 = 3u; // kernel side: 3 or 5
 override ALPHA: u32 = TILE + KSIZE - 1u;
+// A 5x5 kernel as four 3x3 pieces (KSIZE 3, TILE 4): piece (a, b) holds its taps (3a + r, 3b + c),
+// zero past the kernel's edge, and sees the input shifted by (3a, 3b). A 5x5 convolution is then one
+// F(4x4, 3x3) convolution over 4x the channels: V's and U's rows hold the pieces in turn (row
+// piece * cin4 / 4 + ci, P.cin4 counting all four), so one GEMM of K = 4 Cin sums them. 9 multiplies
+// per output and input channel against F(2x2, 5x5)'s 9 too, but the output side is F(4x4)'s
+// 36 / 16 values per output instead of 36 / 4, and the GEMMs' K is 4x longer.
+override SPLIT: bool = false;
+// Piece p's first kernel row and column in the 5x5 kernel.
+fn piece_origin(p: u32) -> vec2<u32> {
+  return vec2<u32>(3u * (p / 2u), 3u * (p % 2u));
+}
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(0) var<storage, read> src4: array<vec4<f32>>;
@@ -108,7 +119,20 @@ fn wino_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let co = i % P.cout4;
   let taps = KSIZE * KSIZE;
   var g: array<f32, 25>;
-  if (ci < P.cin) {
+  if (SPLIT) {
+    // Row ci of U is piece ci / q's channel ci % q (q: the real channels padded to 4); the source
+    // is the packed 5x5 kernel.
+    let q = P.cin4 / 4u;
+    let c = ci % q;
+    let o = piece_origin(ci / q);
+    if (c < P.cin) {
+      for (var r = 0u; r < 3u; r++) {
+        for (var k = 0u; k < 3u; k++) {
+          if (o.x + r < 5u && o.y + k < 5u) { g[r * 3u + k] = src[(c * 25u + (o.x + r) * 5u + o.y + k) * P.cout4 + co]; }
+        }
+      }
+    }
+  } else if (ci < P.cin) {
     for (var k = 0u; k < taps; k++) { g[k] = src[(ci * taps + k) * P.cout4 + co]; }
   }
   // Gg (ALPHA x KSIZE) by columns, then (Gg) G^T (ALPHA x ALPHA) by rows.
@@ -201,7 +225,18 @@ fn wino_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   if (i >= P.tiles * groups) { return; }
   let job = tile_job(i, groups);
   var d: array<vec4<f32>, 36>;
-  load_patch(&d, job.image, job.c4, P.cin, P.h, P.w, i32(job.y) - P.pt, i32(job.x) - P.pl, ALPHA);
+  var c4 = job.c4;
+  var r0 = i32(job.y) - P.pt;
+  var q0 = i32(job.x) - P.pl;
+  if (SPLIT) {
+    // Group job.c4 of V's row is piece job.c4 / q's channel group job.c4 % q: the input shifted.
+    let q = groups / 4u;
+    let o = piece_origin(job.c4 / q);
+    c4 = job.c4 % q;
+    r0 += i32(o.x);
+    q0 += i32(o.y);
+  }
+  load_patch(&d, job.image, c4, P.cin, P.h, P.w, r0, q0, ALPHA);
   transform_and_store(&d, ALPHA, false, job);
 }
 
@@ -296,9 +331,11 @@ fn wino_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 @compute @workgroup_size(64)
 fn wino_grad_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = invocation(wid, nwg, li);
-  if (i >= P.cout * P.cin) { return; }
-  let co = i / P.cin;
-  let ci = i % P.cin;
+  // SPLIT: an invocation per row of dU (each piece's channels in turn), writing its piece's taps.
+  let rowsU = select(P.cin, P.cin4, SPLIT);
+  if (i >= P.cout * rowsU) { return; }
+  let co = i / rowsU;
+  let ci = i % rowsU;
   let plane = P.cin4 * P.cout4;
   // G^T dU by columns (KSIZE x ALPHA), then (G^T dU) G by rows (KSIZE x KSIZE).
   var t: array<f32, 30>;
@@ -313,6 +350,17 @@ fn wino_grad_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     var row: array<f32, 6>;
     for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 6u + c]; }
     let k = g_col(row);
-    for (var c = 0u; c < KSIZE; c++) { dst[i * taps + r * KSIZE + c] = k[c]; }
+    if (SPLIT) {
+      let q = P.cin4 / 4u;
+      let o = piece_origin(ci / q);
+      let c5 = ci % q;
+      if (c5 < P.cin && o.x + r < 5u) {
+        for (var c = 0u; c < 3u; c++) {
+          if (o.y + c < 5u) { dst[((co * P.cin + c5) * 5u + o.x + r) * 5u + o.y + c] = k[c]; }
+        }
+      }
+    } else {
+      for (var c = 0u; c < KSIZE; c++) { dst[i * taps + r * KSIZE + c] = k[c]; }
+    }
   }
 }

@@ -7,7 +7,9 @@
 // F(2x2, 3x3): 2.25x fewer multiply-adds than the direct convolution, for 16 / 4 = 4x the input and
 // the output in temporaries; F(4x4, 3x3): 4x fewer, for 36 / 16 = 2.25x (but tiles of 4x4 outputs
 // waste more on small maps: a 6x6 map takes 2x2 tiles of 16 outputs, as many GEMM rows per image as
-// F(2x2, 3x3)'s 3x3 tiles of 4); F(2x2, 5x5): 2.78x fewer, for 36 / 4 = 9x the output. It pays
+// F(2x2, 3x3)'s 3x3 tiles of 4); F(2x2, 5x5): 2.78x fewer, for 36 / 4 = 9x the output; a 5x5
+// kernel split into four 3x3 pieces (F(4x4, 3x3) over 4x the input channels): 2.78x fewer too, for
+// 9x the input but 2.25x the output, and 4x longer GEMMs. It pays
 // where channels are many (long GEMMs in K and N); the tuner weighs it against the direct kernels
 // per shape.
 // WGSL: winograd.wgsl (the transforms and their layouts).
@@ -71,13 +73,16 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
 
 /** Shapes and dispatch helpers shared by the forward and the weight gradient. */
 function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel) {
-  if (tile === 4 && k === 5) throw new Error('winogradConv: F(4x4, 5x5) is not supported (its transforms lose too much fp32 precision)');
+  // tile 4 with k 5: F(4x4, 5x5) would lose too much fp32 precision; the kernel is split into four
+  // 3x3 pieces instead, as 4x the input channels (SPLIT in winograd.wgsl).
+  const split = tile === 4 && k === 5;
+  const side = split ? 3 : k;
   // The GEMMs of one layer: one per position of the (tile + k - 1)^2 transform.
-  const xi = (tile + k - 1) ** 2;
+  const xi = (tile + side - 1) ** 2;
   const tilesH = Math.ceil(g.oh / tile);
   const tilesW = Math.ceil(g.ow / tile);
   const perImage = tilesH * tilesW;
-  const cin4 = ceil4(g.cin);
+  const cin4 = (split ? 4 : 1) * ceil4(g.cin);
   const cout4 = ceil4(g.cout);
   // Images per chunk: the tile temporaries [xi, tiles, cin4] and [xi, tiles, cout4] must each fit
   // one storage binding (128 MiB on lavapipe: with F(2x2, 3x3), 64 images of 64 channels at 48x48
@@ -87,7 +92,7 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
   const params = (n0: number, images: number): number[] =>
     [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.pt >>> 0, g.pl >>> 0, tilesH, tilesW, images * perImage, cin4, cout4, bias ? 1 : 0, n0];
   const kernel = (entry: string, constants: Record<string, number> = {}): Kernel =>
-    kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: k, TILE_MAJOR: +tileMajor(), ...constants });
+    kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: side, TILE_MAJOR: +tileMajor(), ...(split ? { SPLIT: 1 } : {}), ...constants });
   const run = (entry: string, src: Tensor, dst: Tensor, p: number[], invocations: number, constants?: Record<string, number>): void =>
     dispatch(kernel(entry, constants), [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
   // The chunks of images: each one's tile count and params.
@@ -96,12 +101,15 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
     const images = Math.min(perChunk, g.n - n0);
     chunks.push({ tiles: images * perImage, p: params(n0, images) });
   }
-  return { xi, cin4, cout4, params, run, chunks };
+  // wino_grad_weights: an invocation per row of dU (with split, each piece's channels in turn) and output channel.
+  const gradWeightInvocations = g.cout * (split ? cin4 : g.cin);
+  return { xi, cin4, cout4, params, run, chunks, gradWeightInvocations };
 }
 
 /**
  * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a k x k, stride-1 geometry
- * (F(2x2, 3x3), F(4x4, 3x3) or F(2x2, 5x5)), from x [N, Cin, H, W] and the weights packed as
+ * (F(2x2, 3x3), F(4x4, 3x3), F(2x2, 5x5), or with tile 4 and k 5 F(4x4, 3x3) on the 5x5 kernel's
+ * four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
  * conv2d's forward reads them: [Cin * k * k, Cout4].
  */
 export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
@@ -123,7 +131,7 @@ export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: 
 
 /** dL/dw [Cout, Cin, k, k] of the same convolution, from its input x and output gradient gy. */
 export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
-  const { xi, cin4, cout4, params, run, chunks } = plan(g, null, tile, k);
+  const { xi, cin4, cout4, params, run, chunks, gradWeightInvocations } = plan(g, null, tile, k);
   // dU summed over the chunks (one chunk: its product as it is).
   let du: Tensor | null = null;
   for (const { tiles, p } of chunks) {
@@ -144,7 +152,7 @@ export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, t
     du = sum;
   }
   const dw = empty([g.cout, g.cin, k, k] as const);
-  run('wino_grad_weights', du!, dw, params(0, g.n), g.cout * g.cin);
+  run('wino_grad_weights', du!, dw, params(0, g.n), gradWeightInvocations);
   du!.dispose();
   return dw;
 }
