@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
-import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, ttaViews, TTA_VIEW_COUNT, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
+import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, flipRows, ttaViews, TTA_VIEW_COUNT, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
 import { Rng, gpu, hasSubgroups8, pendingTunes, resetTuning, tuneState } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
@@ -328,7 +328,12 @@ describe('training loop', () => {
     const faces = Float32Array.from(set.images, (v) => v / 255);
     const views = ttaViews(faces, 'tencrop');
     expect(views.length).toBe(10);
-    for (const mode of ['none', 'flip', 'tencrop'] as const) expect(ttaViews(faces, mode).length).toBe(TTA_VIEW_COUNT[mode]);
+    for (const mode of ['none', 'flip', 'tencrop', 'ninecrop'] as const) expect(ttaViews(faces, mode).length).toBe(TTA_VIEW_COUNT[mode]);
+    // ninecrop: ten-crop's 5 crops, the 4 edge midpoints, then the 9 mirrored.
+    const nine = ttaViews(faces, 'ninecrop');
+    const mids = [[0, -s], [-s, 0], [s, 0], [0, s]].map(([dx, dy]) => shiftFaces(faces, dx!, dy!));
+    const expected = [...views.slice(0, 5), ...mids];
+    expect(nine.map((v) => Array.from(v))).toEqual([...expected, ...expected.map((v) => flipRows(v))].map((v) => Array.from(v)));
     const each = await Promise.all(views.map((v) => evaluate(model, { ...set, images: asBytes(v) })));
     const ten = await evaluate(model, set, 7, 'tencrop');
     for (let k = 0; k < set.count * 7; k++) {

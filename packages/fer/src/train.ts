@@ -247,11 +247,13 @@ export interface EvalOutput {
  * Test-time augmentation, averaging the softmax over views of each face: 'flip' (the face and its
  * mirror image); 'tencrop' (the ten-crop of the literature at full resolution: the 48x48 crops at
  * the centre and the four corners of the face zero-padded by TENCROP_SHIFT pixels, i.e. the face
- * shifted diagonally, each with its mirror image). Matches the training shift (RandomCrop(48, padding=4)
- * of the light and standard augmentations).
+ * shifted diagonally, each with its mirror image); 'ninecrop' (ten-crop's five crops and the four at
+ * the edges' midpoints: the face shifted by every (dx, dy) of {-4, 0, 4}^2, each with its mirror image,
+ * 18 views). Matches the training shift (RandomCrop(48, padding=4) of the light and standard
+ * augmentations).
  */
-export type Tta = 'none' | 'flip' | 'tencrop';
-export const TTA_MODES: readonly Tta[] = ['none', 'flip', 'tencrop'];
+export type Tta = 'none' | 'flip' | 'tencrop' | 'ninecrop';
+export const TTA_MODES: readonly Tta[] = ['none', 'flip', 'tencrop', 'ninecrop'];
 export const TENCROP_SHIFT = 4;
 
 /** [n, 48, 48] faces moved by (dx, dy) pixels; the uncovered border is 0 (the training shift's zero padding). */
@@ -271,14 +273,16 @@ export function shiftFaces(x: Float32Array, dx: number, dy: number): Float32Arra
 }
 
 /** How many views of each face a test-time augmentation evaluates (ttaViews' length). */
-export const TTA_VIEW_COUNT: Readonly<Record<Tta, number>> = { none: 1, flip: 2, tencrop: 10 };
+export const TTA_VIEW_COUNT: Readonly<Record<Tta, number>> = { none: 1, flip: 2, tencrop: 10, ninecrop: 18 };
 
 /** The views `tta` averages over, each [n, 48, 48]. */
 export function ttaViews(x: Float32Array, tta: Tta): Float32Array[] {
   if (tta === 'none') return [x];
   if (tta === 'flip') return [x, flipRows(x)];
   const s = TENCROP_SHIFT;
-  const crops = [x, ...[[-s, -s], [s, -s], [-s, s], [s, s]].map(([dx, dy]) => shiftFaces(x, dx!, dy!))];
+  // The centre, the corners, then (ninecrop) the edges' midpoints: ten-crop's views come first.
+  const shifts = [[-s, -s], [s, -s], [-s, s], [s, s], ...(tta === 'ninecrop' ? [[0, -s], [-s, 0], [s, 0], [0, s]] : [])];
+  const crops = [x, ...shifts.map(([dx, dy]) => shiftFaces(x, dx!, dy!))];
   return [...crops, ...crops.map(flipRows)];
 }
 

@@ -24,7 +24,7 @@ const FLAGS: Record<string, FlagSpec> = {
   batch: { type: 'int', help: 'evaluation batch size (64: the training batch, whose kernels training has already tuned)', default: 64, min: 1 },
   weights: { type: 'string', help: "an ensemble's weights, comma-separated, one per --checkpoint file (normalised to sum to 1) (default: the shipped model's, from models/default.json, when no --checkpoint is given; else equal)" },
   'save-probs': { type: 'string', help: "write each model's softmax probabilities and the labels to this JSON file (to choose ensemble weights on PublicTest: pnpm fer:weights FILE)" },
-  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors (default: the shipped model's, from models/default.json, when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
+  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors, 'ninecrop' over 9 (default: the shipped model's, from models/default.json, when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
   faces: { type: 'int', help: 'faces in the captioned grid', default: 32, min: 0, max: 512 },
   cache: { type: 'string', help: "decoded-data cache folder ('none' to disable)", default: '.cache' },
   resize: { type: 'boolean', help: 'resize images that are not 48x48 (otherwise an error naming the file)', default: false },

@@ -13,7 +13,7 @@ import { CLASSES, IMAGE_PIXELS } from '../data/classes.js';
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { type: 'string', help: 'checkpoint file; several, comma-separated: their ensemble (softmax averaged) (default: the shipped model, models/default.json, else models/fer-best.safetensors, else runs/latest/best.safetensors)' },
   weights: { type: 'string', help: "an ensemble's weights, comma-separated, one per --checkpoint file (default: the shipped model's when no --checkpoint is given; else equal)" },
-  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors (default: the shipped model's when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
+  tta: { type: 'string', help: "test-time augmentation: 'flip' averages each face with its mirror image, 'tencrop' over 5 shifted crops and their mirrors, 'ninecrop' over 9 (default: the shipped model's when no --checkpoint is given; else none)", choices: [...TTA_MODES] },
   json: { type: 'boolean', help: 'print one JSON object per image instead of text', default: false },
   tune: { type: 'boolean', help: "first time kernel variants for shapes this adapter has not run yet (minutes on a CPU, once: cached per adapter; worth it for thousands of images)", default: false },
 };
