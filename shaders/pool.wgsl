@@ -138,108 +138,87 @@ fn max4(a: f32, b: f32, c: f32, d: f32) -> vec2<f32> {
   return vec2<f32>(best, k);
 }
 
-@compute @workgroup_size(64)
-fn max2_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = pair_of(wid, nwg, li);
-  if (!t.ok) { return; }
-  let W4 = P.W / 4u;
-  let r = (t.p * P.H + 2u * t.oh) * W4 + t.q;
+// One pair of outputs: output o of the pair array, its 2 x 4 input block at vec4 r (row 2oh) and
+// r + W/4 (row 2oh + 1), h0 the block's top-left position in the plane (for the argmax).
+fn forward_pair(r: u32, o: u32, h0: u32) {
   let r0 = x4[r];
-  let r1 = x4[r + W4];
+  let r1 = x4[r + P.W / 4u];
   let m0 = max4(r0.x, r0.y, r1.x, r1.y);
   let m1 = max4(r0.z, r0.w, r1.z, r1.w);
-  let o = (t.p * P.OH + t.oh) * (P.OW / 2u) + t.q;
   out2[o] = vec2<f32>(m0.x, m1.x);
   if (WRITE_ARGMAX) {
     // Position in the plane: row 2oh + k / 2, column 4q (+ 2 for the second output) + k % 2.
-    let h0 = 2u * t.oh * P.W + 4u * t.q;
     let k0 = u32(m0.y);
     let k1 = u32(m1.y);
     argmax2[o] = vec2<u32>(h0 + (k0 >> 1u) * P.W + (k0 & 1u), h0 + 2u + (k1 >> 1u) * P.W + (k1 & 1u));
   }
 }
 
+// Where pair q of output row oh of plane p starts: its input vec4 (row 2oh), its output pair, and
+// the input block's top-left position in the plane.
+fn pair_at(p: u32, oh: u32, q: u32) -> vec3<u32> {
+  return vec3<u32>((p * P.H + 2u * oh) * (P.W / 4u) + q, (p * P.OH + oh) * (P.OW / 2u) + q, 2u * oh * P.W + 4u * q);
+}
+
+@compute @workgroup_size(64)
+fn max2_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let t = pair_of(wid, nwg, li);
+  if (!t.ok) { return; }
+  let at = pair_at(t.p, t.oh, t.q);
+  forward_pair(at.x, at.y, at.z);
+}
+
 @group(0) @binding(0) var<storage, read> g2: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read> argmax2_in: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read_write> dx4: array<vec4<f32>>;
 
-@compute @workgroup_size(64)
-fn max2_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = pair_of(wid, nwg, li);
-  if (!t.ok) { return; }
-  let o = (t.p * P.OH + t.oh) * (P.OW / 2u) + t.q;
+// The gradient of one pair of outputs (as forward_pair) into its 2 x 4 input block.
+fn backward_pair(r: u32, o: u32, h0: u32) {
   let gv = g2[o];
   let am = argmax2_in[o];
-  let h0 = 2u * t.oh * P.W + 4u * t.q;
   // Element positions of the 2 x 4 input block.
   let top = vec4<u32>(h0, h0 + 1u, h0 + 2u, h0 + 3u);
   let bottom = top + vec4<u32>(P.W);
   let left = vec4<bool>(true, true, false, false);
   let z = vec4<f32>(0.0);
-  let a0 = vec4<u32>(am.x);
-  let a1 = vec4<u32>(am.y);
   // Output 0 covers columns 0-1 of the block, output 1 columns 2-3.
-  let sel = select(a1, a0, left);
+  let sel = select(vec4<u32>(am.y), vec4<u32>(am.x), left);
   let gsel = select(vec4<f32>(gv.y), vec4<f32>(gv.x), left);
-  let W4 = P.W / 4u;
-  let r = (t.p * P.H + 2u * t.oh) * W4 + t.q;
   dx4[r] = select(z, gsel, top == sel);
-  dx4[r + W4] = select(z, gsel, bottom == sel);
+  dx4[r + P.W / 4u] = select(z, gsel, bottom == sel);
+}
+
+@compute @workgroup_size(64)
+fn max2_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let t = pair_of(wid, nwg, li);
+  if (!t.ok) { return; }
+  let at = pair_at(t.p, t.oh, t.q);
+  backward_pair(at.x, at.y, at.z);
 }
 
 // The same two kernels with one invocation per output row, stepping along it by pairs (CPU adapters:
 // lavapipe runs a lane's loads and stores one by one, and the pair kernels' index splits, an integer
 // division each, cost as much again; per row they are paid once). 1.4-2.2x faster there on the FER
 // models' pools; GPUs keep the pair kernels (coalesced, and many more invocations).
+struct Row { p: u32, oh: u32, ok: bool }
+
+fn row_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> Row {
+  let t = linear_group(wid, nwg) * 64u + li; // plane * OH + oh
+  return Row(t / P.OH, t % P.OH, t < P.planes * P.OH);
+}
+
 @compute @workgroup_size(64)
 fn max2_forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = linear_group(wid, nwg) * 64u + li; // plane * OH + oh
-  if (t >= P.planes * P.OH) { return; }
-  let oh = t % P.OH;
-  let W4 = P.W / 4u;
-  let half = P.OW / 2u;
-  var r = 2u * t * W4; // input row 2oh of the plane (H = 2 OH), as vec4s
-  var o = t * half;
-  var h0 = 2u * oh * P.W;
-  for (var q = 0u; q < half; q++) {
-    let r0 = x4[r];
-    let r1 = x4[r + W4];
-    let m0 = max4(r0.x, r0.y, r1.x, r1.y);
-    let m1 = max4(r0.z, r0.w, r1.z, r1.w);
-    out2[o] = vec2<f32>(m0.x, m1.x);
-    if (WRITE_ARGMAX) {
-      let k0 = u32(m0.y);
-      let k1 = u32(m1.y);
-      argmax2[o] = vec2<u32>(h0 + (k0 >> 1u) * P.W + (k0 & 1u), h0 + 2u + (k1 >> 1u) * P.W + (k1 & 1u));
-    }
-    r += 1u;
-    o += 1u;
-    h0 += 4u;
-  }
+  let t = row_of(wid, nwg, li);
+  if (!t.ok) { return; }
+  let at = pair_at(t.p, t.oh, 0u);
+  for (var q = 0u; q < P.OW / 2u; q++) { forward_pair(at.x + q, at.y + q, at.z + 4u * q); }
 }
 
 @compute @workgroup_size(64)
 fn max2_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = linear_group(wid, nwg) * 64u + li; // plane * OH + oh
-  if (t >= P.planes * P.OH) { return; }
-  let oh = t % P.OH;
-  let W4 = P.W / 4u;
-  let half = P.OW / 2u;
-  var r = 2u * t * W4;
-  var o = t * half;
-  // Element positions of the pair's 2 x 4 input block, top row; the bottom row is W further.
-  var top = vec4<u32>(0u, 1u, 2u, 3u) + vec4<u32>(2u * oh * P.W);
-  let left = vec4<bool>(true, true, false, false);
-  let z = vec4<f32>(0.0);
-  for (var q = 0u; q < half; q++) {
-    let gv = g2[o];
-    let am = argmax2_in[o];
-    let sel = select(vec4<u32>(am.y), vec4<u32>(am.x), left);
-    let gsel = select(vec4<f32>(gv.y), vec4<f32>(gv.x), left);
-    dx4[r] = select(z, gsel, top == sel);
-    dx4[r + W4] = select(z, gsel, top + vec4<u32>(P.W) == sel);
-    r += 1u;
-    o += 1u;
-    top += vec4<u32>(4u);
-  }
+  let t = row_of(wid, nwg, li);
+  if (!t.ok) { return; }
+  let at = pair_at(t.p, t.oh, 0u);
+  for (var q = 0u; q < P.OW / 2u; q++) { backward_pair(at.x + q, at.y + q, at.z + 4u * q); }
 }
