@@ -33,10 +33,11 @@ override KSIZE: u32 = 3u; // kernel side: 3 or 5
 override ALPHA: u32 = TILE + KSIZE - 1u;
 // A 5x5 kernel as four 3x3 pieces (KSIZE 3, TILE 4): piece (a, b) holds its taps (3a + r, 3b + c),
 // zero past the kernel's edge, and sees the input shifted by (3a, 3b). A 5x5 convolution is then one
-// F(4x4, 3x3) convolution over 4x the channels: V's and U's rows hold the pieces in turn (row
-// piece * cin4 / 4 + ci, P.cin4 counting all four), so one GEMM of K = 4 Cin sums them. 9 multiplies
-// per output and input channel against F(2x2, 5x5)'s 9 too, but the output side is F(4x4)'s
-// 36 / 16 values per output instead of 36 / 4, and the GEMMs' K is 4x longer.
+// F(4x4, 3x3) convolution over 4x the channels: the channel axis of V (and the rows of U) holds the
+// pieces in turn, channel ci of piece p at p * q + ci with q = P.cin4 / 4 (P.cin4 counts all four
+// pieces' channels, each piece's padded to a multiple of 4), so one GEMM of K = 4 q sums them.
+// 9 multiplies per output and input channel, as F(2x2, 5x5), but the output side is F(4x4)'s 36 / 16
+// values per output instead of 36 / 4, and the GEMMs' K is 4x longer.
 override SPLIT: bool = false;
 // Piece p's first kernel row and column in the 5x5 kernel.
 fn piece_origin(p: u32) -> vec2<u32> {
