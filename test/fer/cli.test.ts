@@ -92,7 +92,7 @@ describe('CLIs', () => {
     expect(r.err).toMatch(/--checkpoint: an empty file name in 'a\.safetensors,'/);
     const r2 = run('predict', ['--tta', 'twice', face]);
     expect(r2.code).toBe(1);
-    expect(r2.err).toMatch(/--tta must be one of none, flip, tencrop; got 'twice'/);
+    expect(r2.err).toMatch(/--tta must be one of none, flip, tencrop, ninecrop; got 'twice'/);
   });
 
   it('eval weighs an ensemble (--weights), saves its members\' probabilities, and fer:weights searches weightings over them', () => {

@@ -71,7 +71,7 @@ describe('the shipped-model manifest (models/default.json)', () => {
     expect(bad({ 'default.json': '{ not json' })).toThrow(CheckpointError);
     expect(bad({ 'default.json': '{ not json' })).toThrow(/default\.json: not valid JSON/);
     expect(bad({ 'default.json': JSON.stringify({ checkpoints: [] }) })).toThrow(/default\.json: expected "checkpoints", a non-empty list of file names/);
-    expect(bad({ 'default.json': JSON.stringify({ checkpoints: ['a.safetensors'], tta: 'twice' }), 'a.safetensors': '' })).toThrow(/"tta" must be one of none, flip, tencrop, got "twice"/);
+    expect(bad({ 'default.json': JSON.stringify({ checkpoints: ['a.safetensors'], tta: 'twice' }), 'a.safetensors': '' })).toThrow(/"tta" must be one of none, flip, tencrop, ninecrop, got "twice"/);
     const two = { checkpoints: ['a.safetensors', 'b.safetensors'] };
     expect(bad({ 'default.json': JSON.stringify({ ...two, weights: 'heavy' }) })).toThrow(/default\.json: "weights" must be a list of numbers, one per checkpoint, got "heavy"/);
     expect(bad({ 'default.json': JSON.stringify({ ...two, weights: [1] }) })).toThrow(/default\.json: "weights": 1 weight\(s\) for 2 model\(s\)/);
