@@ -1,9 +1,9 @@
-// Winograd F(2x2, 3x3), F(4x4, 3x3) and F(2x2, 5x5) convolution (Lavin & Gray, "Fast Algorithms
+// Winograd F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3) and F(2x2, 5x5) convolution (Lavin & Gray, "Fast Algorithms
 // for Convolutional Neural Networks", 2015) for KSIZE x KSIZE kernels of stride 1: each TILE x TILE
 // block of outputs (a tile) comes from the ALPHA x ALPHA input patch under it (ALPHA = TILE +
 // KSIZE - 1) as Y = A^T [ (G g G^T) .* (B^T d B) ] A, so the KSIZE^2 TILE^2 multiply-adds per tile,
-// input and output channel of the direct convolution become ALPHA^2: 16 for 36 (2.25x fewer), 36
-// for 144 (4x) or 36 for 100 (2.78x).
+// input and output channel of the direct convolution become ALPHA^2: 16 for 36 (2.25x fewer), 25
+// for 81 (3.24x), 36 for 144 (4x) or 36 for 100 (2.78x).
 // Over all channels the elementwise products are ALPHA^2 independent GEMMs (one per position xi of
 // the transform):
 //   M[xi][tile, co] = sum_ci V[xi][tile, ci] * U[xi][ci, co]
@@ -19,6 +19,7 @@
 // input rows TILE ty - pt .. TILE ty - pt + ALPHA - 1.
 // The matrices are the 1-D transforms bt, gt and at below, applied to columns and then to rows.
 // F(2x2, 3x3)'s are additions and halvings, so its fp32 rounding stays near the direct sum's;
+// F(3x3, 3x3)'s (points 0, 1, -1, 2 and infinity) have coefficients up to 4;
 // F(4x4, 3x3)'s and F(2x2, 5x5)'s (the same points 0, +-1, +-2 and infinity, so the same B) have
 // coefficients up to 8 and lose a few more bits, as in cuDNN and the other libraries that use them.
 
@@ -28,7 +29,7 @@ struct Params {
 }
 
 override RELU: bool = false;
-override TILE: u32 = 2u; // outputs per tile side: 2 or 4 (KSIZE 3), 2 (KSIZE 5)
+override TILE: u32 = 2u; // outputs per tile side: 2, 3 or 4 (KSIZE 3), 2 (KSIZE 5)
 override KSIZE: u32 = 3u; // kernel side: 3 or 5
 override ALPHA: u32 = TILE + KSIZE - 1u;
 // A 5x5 kernel as four 3x3 pieces (KSIZE 3, TILE 4): piece (a, b) holds its taps (3a + r, 3b + c),
@@ -60,6 +61,15 @@ fn bt(d: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
   if (ALPHA == 4u) {
     return array<vec4<f32>, 6>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3], vec4<f32>(0.0), vec4<f32>(0.0));
   }
+  if (ALPHA == 5u) {
+    return array<vec4<f32>, 6>(
+      2.0 * (d[0] - d[2]) + d[3] - d[1],
+      d[3] - 2.0 * d[1] - d[2],
+      2.0 * d[1] - 3.0 * d[2] + d[3],
+      d[3] - d[1],
+      2.0 * (d[1] - d[3]) - d[2] + d[4],
+      vec4<f32>(0.0));
+  }
   return array<vec4<f32>, 6>(
     4.0 * d[0] - 5.0 * d[2] + d[4],
     d[3] + d[4] - 4.0 * (d[1] + d[2]),
@@ -88,6 +98,9 @@ fn gt(g: array<f32, 5>) -> array<f32, 6> {
   if (ALPHA == 4u) {
     return array<f32, 6>(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2, 0.0, 0.0);
   }
+  if (ALPHA == 5u) {
+    return array<f32, 6>(0.5 * g0, -0.5 * (g0 + g1 + g2), (g1 - g0 - g2) / 6.0, (g0 + 2.0 * g1 + 4.0 * g2) / 6.0, g2, 0.0);
+  }
   return array<f32, 6>(
     0.25 * g0,
     -(g0 + g1 + g2) / 6.0,
@@ -101,6 +114,9 @@ fn gt(g: array<f32, 5>) -> array<f32, 6> {
 fn at(m: array<vec4<f32>, 6>) -> array<vec4<f32>, 4> {
   if (ALPHA == 4u) {
     return array<vec4<f32>, 4>(m[0] + m[1] + m[2], m[1] - m[2] - m[3], vec4<f32>(0.0), vec4<f32>(0.0));
+  }
+  if (ALPHA == 5u) {
+    return array<vec4<f32>, 4>(m[0] + m[1] + m[2] + m[3], m[1] - m[2] + 2.0 * m[3], m[1] + m[2] + 4.0 * m[3] + m[4], vec4<f32>(0.0));
   }
   let s12 = m[1] + m[2];
   let d12 = m[1] - m[2];
@@ -289,6 +305,7 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 fn a_col(y: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
   let z = vec4<f32>(0.0);
   if (ALPHA == 4u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], -y[1], z, z); }
+  if (ALPHA == 5u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1] + y[2], y[0] - y[1] + y[2], y[0] + 2.0 * y[1] + 4.0 * y[2], y[2], z); }
   if (TILE == 2u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], y[0] + 2.0 * y[1], y[0] - 2.0 * y[1], y[1]); }
   let s02 = y[0] + y[2];
   let s13 = y[1] + y[3];
@@ -301,6 +318,13 @@ fn a_col(y: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
 fn g_col(u: array<f32, 6>) -> array<f32, 5> {
   if (ALPHA == 4u) {
     return array<f32, 5>(u[0] + 0.5 * (u[1] + u[2]), 0.5 * (u[1] - u[2]), 0.5 * (u[1] + u[2]) + u[3], 0.0, 0.0);
+  }
+  if (ALPHA == 5u) {
+    return array<f32, 5>(
+      0.5 * (u[0] - u[1]) + (u[3] - u[2]) / 6.0,
+      -0.5 * u[1] + u[2] / 6.0 + u[3] / 3.0,
+      -0.5 * u[1] - u[2] / 6.0 + 2.0 * u[3] / 3.0 + u[4],
+      0.0, 0.0);
   }
   // F(4x4, 3x3) and F(2x2, 5x5) share the points 0, 1, -1, 2, -2 and infinity: column j of G is
   // (1/4 [j = 0], -1/6, -(-1)^j / 6, 2^j / 24, (-2)^j / 24, [j = KSIZE - 1]).

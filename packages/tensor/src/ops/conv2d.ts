@@ -152,14 +152,14 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * blocks of up to 8, 4 or 12 columns per lane; row stride 1, KH and KW <= 5), 'thin' (forward_thin:
  * forward_sgr's lane block for every output channel, up to 4 input channels), 'few' (forward_few:
  * forward_sgr's lane block for all of up to 4 output channels), or 'subgroup' (forward_sg with the
- * default pixels per lane); 'wino' / 'wino4' (Winograd F(2x2, 3x3) / F(4x4, 3x3), winograd.ts: 3x3
+ * default pixels per lane); 'wino' / 'wino3' / 'wino4' (Winograd F(2x2, 3x3) / F(3x3, 3x3) / F(4x4, 3x3), winograd.ts: 3x3
  * kernels of stride 1; any adapter), 'wino5' (Winograd F(2x2, 5x5): 5x5 kernels of stride 1), 'wino4s'
  * (a 5x5 kernel of stride 1 as four 3x3 pieces, F(4x4, 3x3) over 4x the input channels). The tuner
  * picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'few' | 'fewd' | 'wino' | 'wino4' | 'wino5' | 'wino4s';
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'few' | 'fewd' | 'wino' | 'wino3' | 'wino4' | 'wino5' | 'wino4s';
 const ROWS_VARIANTS: readonly string[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf'];
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'few', 'fewd', 'wino', 'wino4', 'wino5', 'wino4s'];
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'few', 'fewd', 'wino', 'wino3', 'wino4', 'wino5', 'wino4s'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -174,11 +174,11 @@ export function setConvForwardVariant(v: ConvForwardVariant | null): void {
 /** forward_gemm tiles the tuner times for g: the 32-channel tile only for at most 32 output channels (with more, it would gather the input once per 32). */
 const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm64', 'gemm32'] : ['gemm', 'gemm64']);
 
-/** The Winograd variants' geometries: 3x3 ('wino', 'wino4') or 5x5 ('wino5', 'wino4s') kernels of stride 1 (any padding). */
+/** The Winograd variants' geometries: 3x3 ('wino', 'wino3', 'wino4') or 5x5 ('wino5', 'wino4s') kernels of stride 1 (any padding). */
 const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && g.kh === g.kw && g.kh === (v === 'wino5' || v === 'wino4s' ? 5 : 3);
-const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino4' || v === 'wino5' || v === 'wino4s';
-/** Outputs per tile side: F(4x4, 3x3) for 'wino4' and for 'wino4s' (winograd.ts splits the 5x5 kernel when tile 4 meets k 5). */
-const winoTile = (v: string): 2 | 4 => (v === 'wino4' || v === 'wino4s' ? 4 : 2);
+const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino3' || v === 'wino4' || v === 'wino5' || v === 'wino4s';
+/** Outputs per tile side: F(4x4, 3x3) for 'wino4' and for 'wino4s' (winograd.ts splits the 5x5 kernel when tile 4 meets k 5), F(3x3, 3x3) for 'wino3'. */
+const winoTile = (v: string): 2 | 3 | 4 => (v === 'wino4' || v === 'wino4s' ? 4 : v === 'wino3' ? 3 : 2);
 /**
  * The tuner weighs Winograd from this many input channels (the GEMMs' K). On lavapipe, below 64 the
  * transforms' traffic outweighs the saved multiplies (32 -> 64 channels at 48x48: the GEMMs alone
@@ -187,7 +187,7 @@ const winoTile = (v: string): 2 | 4 => (v === 'wino4' || v === 'wino4s' ? 4 : 2)
  * weight gradient (0.69 ms of a 7.3 ms step on the H200): its tuner weighs Winograd from 16.
  */
 const winoMinCin = (): number => (gpu().info.software ? 64 : 16);
-const winoCandidate = (g: Geometry): string[] => (g.cin >= winoMinCin() ? ['wino', 'wino4', 'wino5', 'wino4s'].filter((v) => winoOk(g, v)) : []);
+const winoCandidate = (g: Geometry): string[] => (g.cin >= winoMinCin() ? ['wino', 'wino3', 'wino4', 'wino5', 'wino4s'].filter((v) => winoOk(g, v)) : []);
 
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
@@ -610,11 +610,11 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
  * adapters ('gpu', or 'gpu_k': the same with fewer, longer K splits; the tuner picks), the subgroup
  * kernel on adapters with 8-lane subgroups (lavapipe), else the register-blocked kernels ('cpu'); any
  * may be forced (tests run each the adapter supports). The environment variable FER_CONV_VARIANT
- * sets the initial value. 'wino' / 'wino4' / 'wino5' / 'wino4s': the Winograd weight gradient
+ * sets the initial value. 'wino' / 'wino3' / 'wino4' / 'wino5' / 'wino4s': the Winograd weight gradient
  * (winograd.ts) where the geometry allows (3x3 / 5x5, stride 1; any adapter), else 'cpu'.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4' | 'wino' | 'wino4' | 'wino5' | 'wino4s';
-const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4', 'wino', 'wino4', 'wino5', 'wino4s'];
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4' | 'wino' | 'wino3' | 'wino4' | 'wino5' | 'wino4s';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4', 'wino', 'wino3', 'wino4', 'wino5', 'wino4s'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
 let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 

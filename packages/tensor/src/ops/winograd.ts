@@ -5,7 +5,8 @@
 // weight gradient transforms the input tiles and the output-gradient tiles, multiplies them as a
 // batched V^T @ dM summed over the tiles, and transforms that back to the kernel.
 // F(2x2, 3x3): 2.25x fewer multiply-adds than the direct convolution, for 16 / 4 = 4x the input and
-// the output in temporaries; F(4x4, 3x3): 4x fewer, for 36 / 16 = 2.25x (but tiles of 4x4 outputs
+// the output in temporaries; F(3x3, 3x3): 3.24x fewer, for 25 / 9 = 2.8x (a 6x6 map is 2x2 whole
+// tiles of it, where F(4x4, 3x3) would compute 8x8 outputs); F(4x4, 3x3): 4x fewer, for 36 / 16 = 2.25x (but tiles of 4x4 outputs
 // waste more on small maps: a 6x6 map takes 2x2 tiles of 16 outputs, as many GEMM rows per image as
 // F(2x2, 3x3)'s 3x3 tiles of 4); F(2x2, 5x5): 2.78x fewer, for 36 / 4 = 9x the output; a 5x5
 // kernel split into four 3x3 pieces (F(4x4, 3x3) over 4x the input channels): 2.78x fewer too, for
@@ -34,8 +35,8 @@ export interface WinogradGeometry {
 
 const LAYOUT = ['read', 'read', 'rw'] as const;
 const WG = 64;
-/** Outputs per tile side and kernel side: F(2x2, 3x3), F(4x4, 3x3) or F(2x2, 5x5). */
-export type WinogradTile = 2 | 4;
+/** Outputs per tile side and kernel side: F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3) or F(2x2, 5x5). */
+export type WinogradTile = 2 | 3 | 4;
 export type WinogradKernel = 3 | 5;
 
 const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
@@ -75,6 +76,7 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
 function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel) {
   // tile 4 with k 5: F(4x4, 5x5) would lose too much fp32 precision; the kernel is split into four
   // 3x3 pieces instead, as 4x the input channels (SPLIT in winograd.wgsl).
+  if (tile === 3 && k === 5) throw new Error('winogradConv: F(3x3, 5x5) is not supported');
   const split = tile === 4 && k === 5;
   const side = split ? 3 : k;
   // The GEMMs of one layer: one per position of the (tile + k - 1)^2 transform.
