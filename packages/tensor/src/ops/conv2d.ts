@@ -20,7 +20,7 @@ import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shap
 import { record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
 import { sumMiddle } from './reduce.js';
-import { winogradConv, winogradWeightGrad } from './winograd.js';
+import { winogradConv, winogradWeightGrad, type WinogradKernel, type WinogradTile } from './winograd.js';
 
 /**
  * 'same': TensorFlow/Keras semantics, out = ceil(in / stride), the odd pixel of padding at the
@@ -174,11 +174,19 @@ export function setConvForwardVariant(v: ConvForwardVariant | null): void {
 /** forward_gemm tiles the tuner times for g: the 32-channel tile only for at most 32 output channels (with more, it would gather the input once per 32). */
 const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm64', 'gemm32'] : ['gemm', 'gemm64']);
 
-/** The Winograd variants' geometries: 3x3 ('wino', 'wino3', 'wino4') or 5x5 ('wino5', 'wino4s') kernels of stride 1 (any padding). */
-const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && g.kh === g.kw && g.kh === (v === 'wino5' || v === 'wino4s' ? 5 : 3);
-const isWino = (v: string | null): boolean => v === 'wino' || v === 'wino3' || v === 'wino4' || v === 'wino5' || v === 'wino4s';
-/** Outputs per tile side: F(4x4, 3x3) for 'wino4' and for 'wino4s' (winograd.ts splits the 5x5 kernel when tile 4 meets k 5), F(3x3, 3x3) for 'wino3'. */
-const winoTile = (v: string): 2 | 3 | 4 => (v === 'wino4' || v === 'wino4s' ? 4 : v === 'wino3' ? 3 : 2);
+/**
+ * The Winograd variants: outputs per tile side and the kernel side they take (stride 1, any padding).
+ * 'wino4s' is F(4x4, 3x3) on a 5x5 kernel's four 3x3 pieces (winograd.ts splits when tile 4 meets k 5).
+ */
+const WINO: Readonly<Record<string, { tile: WinogradTile; k: WinogradKernel }>> = {
+  wino: { tile: 2, k: 3 },
+  wino3: { tile: 3, k: 3 },
+  wino4: { tile: 4, k: 3 },
+  wino5: { tile: 2, k: 5 },
+  wino4s: { tile: 4, k: 5 },
+};
+const isWino = (v: string | null): boolean => v !== null && v in WINO;
+const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && g.kh === g.kw && g.kh === WINO[v]!.k;
 /**
  * The tuner weighs Winograd from this many input channels (the GEMMs' K). On lavapipe, below 64 the
  * transforms' traffic outweighs the saved multiplies (32 -> 64 channels at 48x48: the GEMMs alone
@@ -187,7 +195,7 @@ const winoTile = (v: string): 2 | 3 | 4 => (v === 'wino4' || v === 'wino4s' ? 4 
  * weight gradient (0.69 ms of a 7.3 ms step on the H200): its tuner weighs Winograd from 16.
  */
 const winoMinCin = (): number => (gpu().info.software ? 64 : 16);
-const winoCandidate = (g: Geometry): string[] => (g.cin >= winoMinCin() ? ['wino', 'wino3', 'wino4', 'wino5', 'wino4s'].filter((v) => winoOk(g, v)) : []);
+const winoCandidate = (g: Geometry): string[] => (g.cin >= winoMinCin() ? Object.keys(WINO).filter((v) => winoOk(g, v)) : []);
 
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
@@ -482,7 +490,7 @@ export function conv2d(
 function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, winoTile(choice), g.kh as 3 | 5);
+  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!.tile, WINO[choice]!.k);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
@@ -789,7 +797,7 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
   if (choice === 'gpu' || choice === 'gpu_k') return weightGradGemm(gy, x, g, choice === 'gpu_k');
-  if (isWino(choice)) return winogradWeightGrad(gy, x, g, winoTile(choice), g.kh as 3 | 5);
+  if (isWino(choice)) return winogradWeightGrad(gy, x, g, WINO[choice]!.tile, WINO[choice]!.k);
   if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
   if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;

@@ -72,6 +72,9 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
   return prev;
 }
 
+/** The entry points that read SPLIT; the output side of a split kernel is plain F(4x4, 3x3)'s (one pipeline for both). */
+const READS_SPLIT = new Set(['wino_weights', 'wino_input', 'wino_grad_weights']);
+
 /** Shapes and dispatch helpers shared by the forward and the weight gradient. */
 function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel) {
   // tile 4 with k 5: F(4x4, 5x5) would lose too much fp32 precision; the kernel is split into four
@@ -94,7 +97,7 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
   const params = (n0: number, images: number): number[] =>
     [g.n, g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.pt >>> 0, g.pl >>> 0, tilesH, tilesW, images * perImage, cin4, cout4, bias ? 1 : 0, n0];
   const kernel = (entry: string, constants: Record<string, number> = {}): Kernel =>
-    kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: side, TILE_MAJOR: +tileMajor(), ...(split ? { SPLIT: 1 } : {}), ...constants });
+    kernelFor('winograd', entry, LAYOUT, { TILE: tile, KSIZE: side, TILE_MAJOR: +tileMajor(), ...(split && READS_SPLIT.has(entry) ? { SPLIT: 1 } : {}), ...constants });
   const run = (entry: string, src: Tensor, dst: Tensor, p: number[], invocations: number, constants?: Record<string, number>): void =>
     dispatch(kernel(entry, constants), [src.buffer, (bias ?? src).buffer, dst.buffer], p, Math.ceil(invocations / WG));
   // The chunks of images: each one's tile count and params.
