@@ -1,9 +1,9 @@
-// Winograd F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3) and F(2x2, 5x5) convolution (Lavin & Gray, "Fast Algorithms
+// Winograd F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3) and F(2x2, 5x5) convolution (Lavin & Gray, "Fast Algorithms
 // for Convolutional Neural Networks", 2015) for KSIZE x KSIZE kernels of stride 1: each TILE x TILE
 // block of outputs (a tile) comes from the ALPHA x ALPHA input patch under it (ALPHA = TILE +
 // KSIZE - 1) as Y = A^T [ (G g G^T) .* (B^T d B) ] A, so the KSIZE^2 TILE^2 multiply-adds per tile,
 // input and output channel of the direct convolution become ALPHA^2: 16 for 36 (2.25x fewer), 25
-// for 81 (3.24x), 36 for 144 (4x) or 36 for 100 (2.78x).
+// for 81 (3.24x), 36 for 144 (4x), 64 for 324 (5.06x) or 36 for 100 (2.78x).
 // Over all channels the elementwise products are ALPHA^2 independent GEMMs (one per position xi of
 // the transform):
 //   M[xi][tile, co] = sum_ci V[xi][tile, ci] * U[xi][ci, co]
@@ -21,7 +21,10 @@
 // F(2x2, 3x3)'s are additions and halvings, so its fp32 rounding stays near the direct sum's;
 // F(3x3, 3x3)'s (points 0, 1, -1, 2 and infinity) have coefficients up to 4;
 // F(4x4, 3x3)'s and F(2x2, 5x5)'s (the same points 0, +-1, +-2 and infinity, so the same B) have
-// coefficients up to 8 and lose a few more bits, as in cuDNN and the other libraries that use them.
+// coefficients up to 8 and lose a few more bits, as in cuDNN and the other libraries that use them;
+// F(6x6, 3x3)'s (points 0, +-1, +-2, +-1/2 and infinity, as in NNPACK and ncnn) up to 32, a few more.
+// Arrays are sized for the largest transform (ALPHA 8); the loops run to ALPHA, a constant once the
+// pipeline is built, so they unroll and the unused entries vanish.
 
 struct Params {
   n: u32, cin: u32, h: u32, w: u32, cout: u32, oh: u32, ow: u32, pt: i32, pl: i32,
@@ -29,16 +32,17 @@ struct Params {
 }
 
 override RELU: bool = false;
-override TILE: u32 = 2u; // outputs per tile side: 2, 3 or 4 (KSIZE 3), 2 (KSIZE 5)
+override TILE: u32 = 2u; // outputs per tile side: 2, 3, 4 or 6 (KSIZE 3), 2 (KSIZE 5)
 override KSIZE: u32 = 3u; // kernel side: 3 or 5
 override ALPHA: u32 = TILE + KSIZE - 1u;
-// A 5x5 kernel as four 3x3 pieces (KSIZE 3, TILE 4): piece (a, b) holds its taps (3a + r, 3b + c),
+// A 5x5 kernel as four 3x3 pieces (KSIZE 3, TILE 4 or 6): piece (a, b) holds its taps (3a + r, 3b + c),
 // zero past the kernel's edge, and sees the input shifted by (3a, 3b). A 5x5 convolution is then one
 // F(4x4, 3x3) convolution over 4x the channels: the channel axis of V (and the rows of U) holds the
 // pieces in turn, channel ci of piece p at p * q + ci with q = P.cin4 / 4 (P.cin4 counts all four
 // pieces' channels, each piece's padded to a multiple of 4), so one GEMM of K = 4 q sums them.
-// 9 multiplies per output and input channel, as F(2x2, 5x5), but the output side is F(4x4)'s 36 / 16
-// values per output instead of 36 / 4, and the GEMMs' K is 4x longer.
+// With TILE 4: 9 multiplies per output and input channel, as F(2x2, 5x5), but the output side is
+// F(4x4)'s 36 / 16 values per output instead of 36 / 4, and the GEMMs' K is 4x longer; with TILE 6:
+// 7.1 multiplies, 64 / 36 values per output.
 override SPLIT: bool = false;
 // Piece p's first kernel row and column in the 5x5 kernel.
 fn piece_origin(p: u32) -> vec2<u32> {
@@ -57,75 +61,109 @@ fn invocation(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
 }
 
 // B^T d of one column (or row) d of a patch (the first ALPHA entries; vec4 over 4 channels).
-fn bt(d: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
+fn bt(d: array<vec4<f32>, 8>) -> array<vec4<f32>, 8> {
+  let z = vec4<f32>(0.0);
   if (ALPHA == 4u) {
-    return array<vec4<f32>, 6>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3], vec4<f32>(0.0), vec4<f32>(0.0));
+    return array<vec4<f32>, 8>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3], z, z, z, z);
   }
   if (ALPHA == 5u) {
-    return array<vec4<f32>, 6>(
+    return array<vec4<f32>, 8>(
       2.0 * (d[0] - d[2]) + d[3] - d[1],
       d[3] - 2.0 * d[1] - d[2],
       2.0 * d[1] - 3.0 * d[2] + d[3],
       d[3] - d[1],
       2.0 * (d[1] - d[3]) - d[2] + d[4],
-      vec4<f32>(0.0));
+      z, z, z);
   }
-  return array<vec4<f32>, 6>(
+  if (ALPHA == 8u) {
+    // Rows 1-6 in pairs that share their even and odd halves.
+    let e1 = d[2] + d[6] - 4.25 * d[4];
+    let o1 = d[1] + d[5] - 4.25 * d[3];
+    let e2 = d[6] + 0.25 * d[2] - 1.25 * d[4];
+    let o2 = 0.5 * d[1] - 2.5 * d[3] + 2.0 * d[5];
+    let e3 = d[6] + 4.0 * d[2] - 5.0 * d[4];
+    let o3 = 2.0 * d[1] - 2.5 * d[3] + 0.5 * d[5];
+    return array<vec4<f32>, 8>(
+      d[0] - d[6] + 5.25 * (d[4] - d[2]), e1 + o1, e1 - o1, e2 + o2, e2 - o2, e3 + o3, e3 - o3,
+      d[7] - d[1] + 5.25 * (d[3] - d[5]));
+  }
+  return array<vec4<f32>, 8>(
     4.0 * d[0] - 5.0 * d[2] + d[4],
     d[3] + d[4] - 4.0 * (d[1] + d[2]),
     4.0 * (d[1] - d[2]) + d[4] - d[3],
     2.0 * (d[3] - d[1]) + d[4] - d[2],
     2.0 * (d[1] - d[3]) + d[4] - d[2],
-    4.0 * d[1] - 5.0 * d[3] + d[5]);
+    4.0 * d[1] - 5.0 * d[3] + d[5],
+    z, z);
 }
 
 // G g of one kernel column (or row) g (the first KSIZE entries).
-fn gt(g: array<f32, 5>) -> array<f32, 6> {
+fn gt(g: array<f32, 5>) -> array<f32, 8> {
+  let z = 0.0;
   let g0 = g[0];
   let g1 = g[1];
   let g2 = g[2];
   if (KSIZE == 5u) {
     let g3 = g[3];
     let g4 = g[4];
-    return array<f32, 6>(
+    return array<f32, 8>(
       0.25 * g0,
       -(g0 + g1 + g2 + g3 + g4) / 6.0,
       -(g0 - g1 + g2 - g3 + g4) / 6.0,
       (g0 + 2.0 * g1 + 4.0 * g2 + 8.0 * g3 + 16.0 * g4) / 24.0,
       (g0 - 2.0 * g1 + 4.0 * g2 - 8.0 * g3 + 16.0 * g4) / 24.0,
-      g4);
+      g4, z, z);
   }
   if (ALPHA == 4u) {
-    return array<f32, 6>(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2, 0.0, 0.0);
+    return array<f32, 8>(g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2, z, z, z, z);
   }
   if (ALPHA == 5u) {
-    return array<f32, 6>(0.5 * g0, -0.5 * (g0 + g1 + g2), (g1 - g0 - g2) / 6.0, (g0 + 2.0 * g1 + 4.0 * g2) / 6.0, g2, 0.0);
+    return array<f32, 8>(0.5 * g0, -0.5 * (g0 + g1 + g2), (g1 - g0 - g2) / 6.0, (g0 + 2.0 * g1 + 4.0 * g2) / 6.0, g2, z, z, z);
   }
-  return array<f32, 6>(
+  if (ALPHA == 8u) {
+    return array<f32, 8>(
+      g0,
+      -2.0 * (g0 + g1 + g2) / 9.0,
+      -2.0 * (g0 - g1 + g2) / 9.0,
+      g0 / 90.0 + g1 / 45.0 + 2.0 * g2 / 45.0,
+      g0 / 90.0 - g1 / 45.0 + 2.0 * g2 / 45.0,
+      (32.0 * g0 + 16.0 * g1 + 8.0 * g2) / 45.0,
+      (32.0 * g0 - 16.0 * g1 + 8.0 * g2) / 45.0,
+      g2);
+  }
+  return array<f32, 8>(
     0.25 * g0,
     -(g0 + g1 + g2) / 6.0,
     -(g0 - g1 + g2) / 6.0,
     g0 / 24.0 + g1 / 12.0 + g2 / 6.0,
     g0 / 24.0 - g1 / 12.0 + g2 / 6.0,
-    g2);
+    g2, z, z);
 }
 
 // A^T m of one column (or row) m (the first TILE entries of the result count).
-fn at(m: array<vec4<f32>, 6>) -> array<vec4<f32>, 4> {
+fn at(m: array<vec4<f32>, 8>) -> array<vec4<f32>, 6> {
+  let z = vec4<f32>(0.0);
   if (ALPHA == 4u) {
-    return array<vec4<f32>, 4>(m[0] + m[1] + m[2], m[1] - m[2] - m[3], vec4<f32>(0.0), vec4<f32>(0.0));
+    return array<vec4<f32>, 6>(m[0] + m[1] + m[2], m[1] - m[2] - m[3], z, z, z, z);
   }
   if (ALPHA == 5u) {
-    return array<vec4<f32>, 4>(m[0] + m[1] + m[2] + m[3], m[1] - m[2] + 2.0 * m[3], m[1] + m[2] + 4.0 * m[3] + m[4], vec4<f32>(0.0));
+    return array<vec4<f32>, 6>(m[0] + m[1] + m[2] + m[3], m[1] - m[2] + 2.0 * m[3], m[1] + m[2] + 4.0 * m[3] + m[4], z, z, z);
   }
   let s12 = m[1] + m[2];
   let d12 = m[1] - m[2];
   let s34 = m[3] + m[4];
   let d34 = m[3] - m[4];
-  if (TILE == 2u) {
-    return array<vec4<f32>, 4>(m[0] + s12 + s34, d12 + 2.0 * d34 + m[5], vec4<f32>(0.0), vec4<f32>(0.0));
+  if (ALPHA == 8u) {
+    let s56 = m[5] + m[6];
+    let d56 = m[5] - m[6];
+    return array<vec4<f32>, 6>(
+      m[0] + s12 + s34 + s56, d12 + 2.0 * d34 + 0.5 * d56, s12 + 4.0 * s34 + 0.25 * s56,
+      d12 + 8.0 * d34 + 0.125 * d56, s12 + 16.0 * s34 + 0.0625 * s56, d12 + 32.0 * d34 + 0.03125 * d56 + m[7]);
   }
-  return array<vec4<f32>, 4>(m[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + m[5]);
+  if (TILE == 2u) {
+    return array<vec4<f32>, 6>(m[0] + s12 + s34, d12 + 2.0 * d34 + m[5], z, z, z, z);
+  }
+  return array<vec4<f32>, 6>(m[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + m[5], z, z);
 }
 
 @compute @workgroup_size(64)
@@ -199,40 +237,75 @@ fn value_or_zero(plane: u32, y: i32, x: i32, h: u32, w: u32) -> f32 {
   return src[(plane * h + u32(y)) * w + u32(x)];
 }
 
-// The n x n patch of 4 channels (4 c4 .. 4 c4 + 3 of `channels`; zeros past them) of an image of
-// h x w planes in src, from row r0 and column q0 (zeros outside the image), as d[r * 6 + c].
-fn load_patch(d: ptr<function, array<vec4<f32>, 36>>, image: u32, c4: u32, channels: u32, h: u32, w: u32, r0: i32, q0: i32, n: u32) {
-  for (var j = 0u; j < 4u; j++) {
-    let ch = c4 * 4u + j;
-    if (ch >= channels) { break; }
-    let plane = image * channels + ch;
-    for (var r = 0u; r < n; r++) {
-      for (var c = 0u; c < n; c++) { (*d)[r * 6u + c][j] = value_or_zero(plane, r0 + i32(r), q0 + i32(c), h, w); }
-    }
-  }
-}
-
 // The 1-D transform of a tile's input side (B^T) or of its output-gradient side (A).
-fn side(v: array<vec4<f32>, 6>, grad: bool) -> array<vec4<f32>, 6> {
+fn side(v: array<vec4<f32>, 8>, grad: bool) -> array<vec4<f32>, 8> {
   if (grad) { return a_col(v); }
   return bt(v);
 }
 
-// `side` applied to the n x n block in d by columns, then by rows; the ALPHA x ALPHA result is
-// stored as V (input side) or dM (output-gradient side) at the job's slot of each xi.
-fn transform_and_store(d: ptr<function, array<vec4<f32>, 36>>, n: u32, grad: bool, job: TileJob) {
-  for (var c = 0u; c < n; c++) {
-    var col: array<vec4<f32>, 6>;
-    for (var r = 0u; r < n; r++) { col[r] = (*d)[r * 6u + c]; }
-    let t = side(col, grad);
-    for (var r = 0u; r < ALPHA; r++) { (*d)[r * 6u + c] = t[r]; }
+// Where a tile transform reads: n x n values of 4 channels (4 c4 .. 4 c4 + 3 of `channels`; zeros
+// past them) of an image of h x w planes in src, from row r0 and column q0 (zeros outside the
+// image). `inside`: the whole patch is in the image, so its loads need no bounds tests.
+struct Patch { image: u32, c4: u32, channels: u32, h: u32, w: u32, r0: i32, q0: i32, n: u32, inside: bool }
+
+fn patch_at(image: u32, c4: u32, channels: u32, h: u32, w: u32, r0: i32, q0: i32, n: u32) -> Patch {
+  let inside = r0 >= 0 && q0 >= 0 && r0 + i32(n) <= i32(h) && q0 + i32(n) <= i32(w);
+  return Patch(image, c4, channels, h, w, r0, q0, n, inside);
+}
+
+// `side` of the patch's row r, into t[r * 8 + c]. The transforms below call this and
+// `transform_column` once per row and column with a constant r or c rather than in a loop: NIR may
+// leave a loop of 8 such bodies rolled, and a rolled loop indexes t at run time (a per-lane scratch
+// access on lavapipe; F(6x6, 3x3)'s input transform ran 2x slower so).
+fn transform_row(t: ptr<function, array<vec4<f32>, 64>>, q: Patch, r: u32, grad: bool) {
+  if (r >= q.n) { return; }
+  var row: array<vec4<f32>, 8>;
+  for (var j = 0u; j < 4u; j++) {
+    let ch = q.c4 * 4u + j;
+    if (ch >= q.channels) { break; }
+    let plane = q.image * q.channels + ch;
+    let y = q.r0 + i32(r);
+    if (q.inside) {
+      let base = (plane * q.h + u32(y)) * q.w + u32(q.q0);
+      for (var c = 0u; c < q.n; c++) { row[c][j] = src[base + c]; }
+    } else {
+      for (var c = 0u; c < q.n; c++) { row[c][j] = value_or_zero(plane, y, q.q0 + i32(c), q.h, q.w); }
+    }
   }
-  for (var r = 0u; r < ALPHA; r++) {
-    var row: array<vec4<f32>, 6>;
-    for (var c = 0u; c < n; c++) { row[c] = (*d)[r * 6u + c]; }
-    let v = side(row, grad);
-    for (var c = 0u; c < ALPHA; c++) { dst4[(r * ALPHA + c) * job.stride + job.slot] = v[c]; }
-  }
+  let v = side(row, grad);
+  for (var c = 0u; c < ALPHA; c++) { (*t)[r * 8u + c] = v[c]; }
+}
+
+// `side` of column c of t (its first n rows), stored as V (input side) or dM (output-gradient side)
+// at the job's slot of each xi of the column.
+fn transform_column(t: ptr<function, array<vec4<f32>, 64>>, n: u32, c: u32, grad: bool, job: TileJob) {
+  if (c >= ALPHA) { return; }
+  var col: array<vec4<f32>, 8>;
+  for (var r = 0u; r < n; r++) { col[r] = (*t)[r * 8u + c]; }
+  let v = side(col, grad);
+  for (var r = 0u; r < ALPHA; r++) { dst4[(r * ALPHA + c) * job.stride + job.slot] = v[r]; }
+}
+
+// `side` applied to the patch by rows, then by columns; the ALPHA x ALPHA result goes to the job's
+// slot of each xi.
+fn transform_patch(q: Patch, grad: bool, job: TileJob) {
+  var t: array<vec4<f32>, 64>;
+  transform_row(&t, q, 0u, grad);
+  transform_row(&t, q, 1u, grad);
+  transform_row(&t, q, 2u, grad);
+  transform_row(&t, q, 3u, grad);
+  transform_row(&t, q, 4u, grad);
+  transform_row(&t, q, 5u, grad);
+  transform_row(&t, q, 6u, grad);
+  transform_row(&t, q, 7u, grad);
+  transform_column(&t, q.n, 0u, grad, job);
+  transform_column(&t, q.n, 1u, grad, job);
+  transform_column(&t, q.n, 2u, grad, job);
+  transform_column(&t, q.n, 3u, grad, job);
+  transform_column(&t, q.n, 4u, grad, job);
+  transform_column(&t, q.n, 5u, grad, job);
+  transform_column(&t, q.n, 6u, grad, job);
+  transform_column(&t, q.n, 7u, grad, job);
 }
 
 @compute @workgroup_size(64)
@@ -241,7 +314,6 @@ fn wino_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let groups = P.cin4 / 4u;
   if (i >= P.tiles * groups) { return; }
   let job = tile_job(i, groups);
-  var d: array<vec4<f32>, 36>;
   var c4 = job.c4;
   var r0 = i32(job.y) - P.pt;
   var q0 = i32(job.x) - P.pl;
@@ -253,8 +325,7 @@ fn wino_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     r0 += i32(o.x);
     q0 += i32(o.y);
   }
-  load_patch(&d, job.image, c4, P.cin, P.h, P.w, r0, q0, ALPHA);
-  transform_and_store(&d, ALPHA, false, job);
+  transform_patch(patch_at(job.image, c4, P.cin, P.h, P.w, r0, q0, ALPHA), false, job);
 }
 
 @compute @workgroup_size(64)
@@ -265,12 +336,12 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let job = tile_job(i, groups);
   let c4 = job.c4;
   // A^T m by columns (TILE x ALPHA), then (A^T m) A by rows (TILE x TILE).
-  var t: array<vec4<f32>, 24>;
+  var t: array<vec4<f32>, 48>;
   for (var c = 0u; c < ALPHA; c++) {
-    var col: array<vec4<f32>, 6>;
+    var col: array<vec4<f32>, 8>;
     for (var r = 0u; r < ALPHA; r++) { col[r] = src4[(r * ALPHA + c) * job.stride + job.slot]; }
     let a = at(col);
-    for (var r = 0u; r < TILE; r++) { t[r * 6u + c] = a[r]; }
+    for (var r = 0u; r < TILE; r++) { t[r * 8u + c] = a[r]; }
   }
   var b = vec4<f32>(0.0);
   if (P.hasBias != 0u) {
@@ -279,8 +350,8 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   for (var r = 0u; r < TILE; r++) {
     let y = job.y + r;
     if (y >= P.oh) { break; }
-    var row: array<vec4<f32>, 6>;
-    for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 6u + c]; }
+    var row: array<vec4<f32>, 8>;
+    for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 8u + c]; }
     let ys = at(row);
     for (var c = 0u; c < TILE; c++) {
       let x = job.x + c;
@@ -302,20 +373,41 @@ fn wino_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 // wino_input (V, as in the forward), wino_grad_output (dM) and wino_grad_weights (G^T dU G).
 
 // A y of one column (or row) y of an output-gradient tile (the first TILE entries; A = (A^T)^T).
-fn a_col(y: array<vec4<f32>, 6>) -> array<vec4<f32>, 6> {
+fn a_col(y: array<vec4<f32>, 8>) -> array<vec4<f32>, 8> {
   let z = vec4<f32>(0.0);
-  if (ALPHA == 4u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], -y[1], z, z); }
-  if (ALPHA == 5u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1] + y[2], y[0] - y[1] + y[2], y[0] + 2.0 * y[1] + 4.0 * y[2], y[2], z); }
-  if (TILE == 2u) { return array<vec4<f32>, 6>(y[0], y[0] + y[1], y[0] - y[1], y[0] + 2.0 * y[1], y[0] - 2.0 * y[1], y[1]); }
+  if (ALPHA == 4u) { return array<vec4<f32>, 8>(y[0], y[0] + y[1], y[0] - y[1], -y[1], z, z, z, z); }
+  if (ALPHA == 5u) { return array<vec4<f32>, 8>(y[0], y[0] + y[1] + y[2], y[0] - y[1] + y[2], y[0] + 2.0 * y[1] + 4.0 * y[2], y[2], z, z, z); }
+  if (TILE == 2u) { return array<vec4<f32>, 8>(y[0], y[0] + y[1], y[0] - y[1], y[0] + 2.0 * y[1], y[0] - 2.0 * y[1], y[1], z, z); }
+  if (ALPHA == 8u) {
+    // Row j of A is (p^0 .. p^5) at point p (0 for p = 0 past p^0; row 7: the last entry alone):
+    // each pair +-p shares its even and odd sums.
+    let e1 = y[0] + y[2] + y[4];
+    let o1 = y[1] + y[3] + y[5];
+    let e2 = y[0] + 4.0 * y[2] + 16.0 * y[4];
+    let o2 = 2.0 * y[1] + 8.0 * y[3] + 32.0 * y[5];
+    let e3 = y[0] + 0.25 * y[2] + 0.0625 * y[4];
+    let o3 = 0.5 * y[1] + 0.125 * y[3] + 0.03125 * y[5];
+    return array<vec4<f32>, 8>(y[0], e1 + o1, e1 - o1, e2 + o2, e2 - o2, e3 + o3, e3 - o3, y[5]);
+  }
   let s02 = y[0] + y[2];
   let s13 = y[1] + y[3];
   let f02 = y[0] + 4.0 * y[2];
   let f13 = 2.0 * y[1] + 8.0 * y[3];
-  return array<vec4<f32>, 6>(y[0], s02 + s13, s02 - s13, f02 + f13, f02 - f13, y[3]);
+  return array<vec4<f32>, 8>(y[0], s02 + s13, s02 - s13, f02 + f13, f02 - f13, y[3], z, z);
 }
 
 // G^T u of one column (or row) u of dU (the first ALPHA entries; KSIZE results).
-fn g_col(u: array<f32, 6>) -> array<f32, 5> {
+fn g_col(u: array<f32, 8>) -> array<f32, 5> {
+  if (ALPHA == 8u) {
+    let s12 = u[1] + u[2];
+    let s34 = u[3] + u[4];
+    let s56 = u[5] + u[6];
+    return array<f32, 5>(
+      u[0] - 2.0 * s12 / 9.0 + s34 / 90.0 + 32.0 * s56 / 45.0,
+      -2.0 * (u[1] - u[2]) / 9.0 + (u[3] - u[4]) / 45.0 + 16.0 * (u[5] - u[6]) / 45.0,
+      -2.0 * s12 / 9.0 + 2.0 * s34 / 45.0 + 8.0 * s56 / 45.0 + u[7],
+      0.0, 0.0);
+  }
   if (ALPHA == 4u) {
     return array<f32, 5>(u[0] + 0.5 * (u[1] + u[2]), 0.5 * (u[1] - u[2]), 0.5 * (u[1] + u[2]) + u[3], 0.0, 0.0);
   }
@@ -348,9 +440,7 @@ fn wino_grad_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   if (i >= P.tiles * groups) { return; }
   let job = tile_job(i, groups);
   // The tile's TILE x TILE output gradient (zeros past the output's edges), then A y A^T.
-  var d: array<vec4<f32>, 36>;
-  load_patch(&d, job.image, job.c4, P.cout, P.oh, P.ow, i32(job.y), i32(job.x), TILE);
-  transform_and_store(&d, TILE, true, job);
+  transform_patch(patch_at(job.image, job.c4, P.cout, P.oh, P.ow, i32(job.y), i32(job.x), TILE), true, job);
 }
 
 @compute @workgroup_size(64)
@@ -359,21 +449,24 @@ fn wino_grad_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   // SPLIT: an invocation per row of dU (each piece's channels in turn), writing its piece's taps.
   let rowsU = select(P.cin, P.cin4, SPLIT);
   if (i >= P.cout * rowsU) { return; }
-  let co = i / rowsU;
-  let ci = i % rowsU;
+  // Consecutive invocations take consecutive output channels, so that their reads of each dU plane
+  // are contiguous (6x6 maps, 512 -> 512 channels, F(6x6, 3x3): 74 -> ms on lavapipe, against
+  // consecutive input channels, a row of dU apart).
+  let ci = i / P.cout;
+  let co = i % P.cout;
   let plane = P.cin4 * P.cout4;
   // G^T dU by columns (KSIZE x ALPHA), then (G^T dU) G by rows (KSIZE x KSIZE).
-  var t: array<f32, 30>;
+  var t: array<f32, 40>;
   for (var c = 0u; c < ALPHA; c++) {
-    var col: array<f32, 6>;
+    var col: array<f32, 8>;
     for (var r = 0u; r < ALPHA; r++) { col[r] = src[(r * ALPHA + c) * plane + ci * P.cout4 + co]; }
     let k = g_col(col);
-    for (var r = 0u; r < KSIZE; r++) { t[r * 6u + c] = k[r]; }
+    for (var r = 0u; r < KSIZE; r++) { t[r * 8u + c] = k[r]; }
   }
   let taps = KSIZE * KSIZE;
   for (var r = 0u; r < KSIZE; r++) {
-    var row: array<f32, 6>;
-    for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 6u + c]; }
+    var row: array<f32, 8>;
+    for (var c = 0u; c < ALPHA; c++) { row[c] = t[r * 8u + c]; }
     let k = g_col(row);
     if (SPLIT) {
       let q = P.cin4 / 4u;
@@ -385,7 +478,7 @@ fn wino_grad_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
         }
       }
     } else {
-      for (var c = 0u; c < KSIZE; c++) { dst[i * taps + r * KSIZE + c] = k[c]; }
+      for (var c = 0u; c < KSIZE; c++) { dst[(co * P.cin + ci) * taps + r * KSIZE + c] = k[c]; }
     }
   }
 }

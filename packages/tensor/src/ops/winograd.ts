@@ -8,9 +8,11 @@
 // the output in temporaries; F(3x3, 3x3): 3.24x fewer, for 25 / 9 = 2.8x (a 6x6 map is 2x2 whole
 // tiles of it, where F(4x4, 3x3) would compute 8x8 outputs); F(4x4, 3x3): 4x fewer, for 36 / 16 = 2.25x (but tiles of 4x4 outputs
 // waste more on small maps: a 6x6 map takes 2x2 tiles of 16 outputs, as many GEMM rows per image as
-// F(2x2, 3x3)'s 3x3 tiles of 4); F(2x2, 5x5): 2.78x fewer, for 36 / 4 = 9x the output; a 5x5
-// kernel split into four 3x3 pieces (F(4x4, 3x3) over 4x the input channels): 2.78x fewer too, for
-// 9x the input but 2.25x the output, and 4x longer GEMMs. It pays
+// F(2x2, 3x3)'s 3x3 tiles of 4); F(6x6, 3x3): 5.06x fewer, for 64 / 36 = 1.78x (6x6, 12x12, 24x24
+// and 48x48 maps are whole tiles of it; its fp32 rounding is the loosest of these); F(2x2, 5x5):
+// 2.78x fewer, for 36 / 4 = 9x the output; a 5x5 kernel split into four 3x3 pieces (F(4x4, 3x3) or
+// F(6x6, 3x3) over 4x the input channels): 2.78x or 3.52x fewer, for 9x or 7.1x the input but 2.25x or
+// 1.78x the output, and 4x longer GEMMs. It pays
 // where channels are many (long GEMMs in K and N); the tuner weighs it against the direct kernels
 // per shape.
 // WGSL: winograd.wgsl (the transforms and their layouts).
@@ -35,8 +37,8 @@ export interface WinogradGeometry {
 
 const LAYOUT = ['read', 'read', 'rw'] as const;
 const WG = 64;
-/** Outputs per tile side and kernel side: F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3) or F(2x2, 5x5). */
-export type WinogradTile = 2 | 3 | 4;
+/** Outputs per tile side and kernel side: F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3) or F(2x2, 5x5). */
+export type WinogradTile = 2 | 3 | 4 | 6;
 export type WinogradKernel = 3 | 5;
 
 const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
@@ -72,15 +74,15 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
   return prev;
 }
 
-/** The entry points that read SPLIT; the output side of a split kernel is plain F(4x4, 3x3)'s (one pipeline for both). */
+/** The entry points that read SPLIT; the output side of a split kernel is plain F(tile, 3x3)'s (one pipeline for both). */
 const READS_SPLIT = new Set(['wino_weights', 'wino_input', 'wino_grad_weights']);
 
 /** Shapes and dispatch helpers shared by the forward and the weight gradient. */
 function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel) {
-  // tile 4 with k 5: F(4x4, 5x5) would lose too much fp32 precision; the kernel is split into four
-  // 3x3 pieces instead, as 4x the input channels (SPLIT in winograd.wgsl).
+  // tile 4 or 6 with k 5: F(4x4, 5x5) or F(6x6, 5x5) would lose too much fp32 precision; the kernel is
+  // split into four 3x3 pieces instead, as 4x the input channels (SPLIT in winograd.wgsl).
   if (tile === 3 && k === 5) throw new Error('winogradConv: F(3x3, 5x5) is not supported');
-  const split = tile === 4 && k === 5;
+  const split = tile >= 4 && k === 5;
   const side = split ? 3 : k;
   // The GEMMs of one layer: one per position of the (tile + k - 1)^2 transform.
   const xi = (tile + side - 1) ** 2;
@@ -113,8 +115,8 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
 
 /**
  * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a k x k, stride-1 geometry
- * (F(2x2, 3x3), F(4x4, 3x3), F(2x2, 5x5), or with tile 4 and k 5 F(4x4, 3x3) on the 5x5 kernel's
- * four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
+ * (F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5), or with tile 4 or 6 and k 5
+ * F(tile, 3x3) on the 5x5 kernel's four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
  * conv2d's forward reads them: [Cin * k * k, Cout4].
  */
 export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
