@@ -115,7 +115,7 @@ export function toMarkdown(r: Results): string {
     out.push(
       '',
       'conv2d rows name our tuned kernel beside the rate. Every conv2d rate counts the direct convolution\'s 2·N·Cout·OH·OW·Cin·KH·KW flops, ' +
-        "so Winograd rows (wino: F(2x2, 3x3), 2.25x fewer multiplies; wino3: F(3x3, 3x3), 3.24x fewer; wino4: F(4x4, 3x3), 4x fewer; wino6: F(6x6, 3x3), 5.06x fewer; wino5: F(2x2, 5x5), and wino4s: a 5x5 kernel as four 3x3 pieces under F(4x4, 3x3), 2.78x fewer; wino6s: the pieces under F(6x6, 3x3), 3.52x fewer) give an effective rate, which may pass the fma peak.",
+        "so Winograd rows (wino: F(2x2, 3x3), 2.25x fewer multiplies; wino3: F(3x3, 3x3), 3.24x fewer; wino4: F(4x4, 3x3), 4x fewer; wino6: F(6x6, 3x3), 5.06x fewer; wino5: F(2x2, 5x5), and wino4s: a 5x5 kernel as four 3x3 pieces under F(4x4, 3x3), 2.78x fewer; wino6s: the pieces under F(6x6, 3x3), 3.52x fewer; wino45: F(4x4, 5x5), 6.25x fewer) give an effective rate, which may pass the fma peak.",
     );
 
   if (r.steps?.length) {

@@ -1,9 +1,9 @@
-// Winograd F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3) and F(2x2, 5x5) convolution (Lavin & Gray, "Fast Algorithms
+// Winograd F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5) and F(4x4, 5x5) convolution (Lavin & Gray, "Fast Algorithms
 // for Convolutional Neural Networks", 2015) for KSIZE x KSIZE kernels of stride 1: each TILE x TILE
 // block of outputs (a tile) comes from the ALPHA x ALPHA input patch under it (ALPHA = TILE +
 // KSIZE - 1) as Y = A^T [ (G g G^T) .* (B^T d B) ] A, so the KSIZE^2 TILE^2 multiply-adds per tile,
 // input and output channel of the direct convolution become ALPHA^2: 16 for 36 (2.25x fewer), 25
-// for 81 (3.24x), 36 for 144 (4x), 64 for 324 (5.06x) or 36 for 100 (2.78x).
+// for 81 (3.24x), 36 for 144 (4x), 64 for 324 (5.06x), 36 for 100 (2.78x) or 64 for 400 (6.25x).
 // Over all channels the elementwise products are ALPHA^2 independent GEMMs (one per position xi of
 // the transform):
 //   M[xi][tile, co] = sum_ci V[xi][tile, ci] * U[xi][ci, co]
@@ -22,7 +22,8 @@
 // F(3x3, 3x3)'s (points 0, 1, -1, 2 and infinity) have coefficients up to 4;
 // F(4x4, 3x3)'s and F(2x2, 5x5)'s (the same points 0, +-1, +-2 and infinity, so the same B) have
 // coefficients up to 8 and lose a few more bits, as in cuDNN and the other libraries that use them;
-// F(6x6, 3x3)'s (points 0, +-1, +-2, +-1/2 and infinity, as in NNPACK and ncnn) up to 32, a few more.
+// F(6x6, 3x3)'s and F(4x4, 5x5)'s (points 0, +-1, +-2, +-1/2 and infinity, as in NNPACK and ncnn;
+// the same B) up to 32, a few more.
 // Arrays are sized for the largest transform (ALPHA 8); the loops run to ALPHA, a constant once the
 // pipeline is built, so they unroll and the unused entries vanish.
 
@@ -32,7 +33,7 @@ struct Params {
 }
 
 override RELU: bool = false;
-override TILE: u32 = 2u; // outputs per tile side: 2, 3, 4 or 6 (KSIZE 3), 2 (KSIZE 5)
+override TILE: u32 = 2u; // outputs per tile side: 2, 3, 4 or 6 (KSIZE 3), 2 or 4 (KSIZE 5)
 override KSIZE: u32 = 3u; // kernel side: 3 or 5
 override ALPHA: u32 = TILE + KSIZE - 1u;
 // A 5x5 kernel as four 3x3 pieces (KSIZE 3, TILE 4 or 6): piece (a, b) holds its taps (3a + r, 3b + c),
@@ -103,6 +104,19 @@ fn gt(g: array<f32, 5>) -> array<f32, 8> {
   let g0 = g[0];
   let g1 = g[1];
   let g2 = g[2];
+  if (KSIZE == 5u && ALPHA == 8u) {
+    // F(4x4, 5x5): F(6x6, 3x3)'s points, so its row scales; row j is the scale times (1, p, .., p^4).
+    let g3 = g[3];
+    let g4 = g[4];
+    let e1 = g0 + g2 + g4;
+    let o1 = g1 + g3;
+    let e2 = g0 + 4.0 * g2 + 16.0 * g4;
+    let o2 = 2.0 * g1 + 8.0 * g3;
+    let e3 = g0 + 0.25 * g2 + 0.0625 * g4;
+    let o3 = 0.5 * g1 + 0.125 * g3;
+    return array<f32, 8>(g0, -2.0 * (e1 + o1) / 9.0, -2.0 * (e1 - o1) / 9.0, (e2 + o2) / 90.0, (e2 - o2) / 90.0,
+      32.0 * (e3 + o3) / 45.0, 32.0 * (e3 - o3) / 45.0, g4);
+  }
   if (KSIZE == 5u) {
     let g3 = g[3];
     let g4 = g[4];
@@ -156,6 +170,10 @@ fn at(m: array<vec4<f32>, 8>) -> array<vec4<f32>, 6> {
   if (ALPHA == 8u) {
     let s56 = m[5] + m[6];
     let d56 = m[5] - m[6];
+    if (TILE == 4u) {
+      return array<vec4<f32>, 6>(m[0] + s12 + s34 + s56, d12 + 2.0 * d34 + 0.5 * d56, s12 + 4.0 * s34 + 0.25 * s56,
+        d12 + 8.0 * d34 + 0.125 * d56 + m[7], z, z);
+    }
     return array<vec4<f32>, 6>(
       m[0] + s12 + s34 + s56, d12 + 2.0 * d34 + 0.5 * d56, s12 + 4.0 * s34 + 0.25 * s56,
       d12 + 8.0 * d34 + 0.125 * d56, s12 + 16.0 * s34 + 0.0625 * s56, d12 + 32.0 * d34 + 0.03125 * d56 + m[7]);
@@ -191,7 +209,7 @@ fn wino_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     for (var k = 0u; k < taps; k++) { g[k] = src[(ci * taps + k) * P.cout4 + co]; }
   }
   // Gg (ALPHA x KSIZE) by columns, then (Gg) G^T (ALPHA x ALPHA) by rows.
-  var t: array<f32, 30>;
+  var t: array<f32, 40>;
   for (var c = 0u; c < KSIZE; c++) {
     var col: array<f32, 5>;
     for (var r = 0u; r < KSIZE; r++) { col[r] = g[r * KSIZE + c]; }
@@ -378,6 +396,15 @@ fn a_col(y: array<vec4<f32>, 8>) -> array<vec4<f32>, 8> {
   if (ALPHA == 4u) { return array<vec4<f32>, 8>(y[0], y[0] + y[1], y[0] - y[1], -y[1], z, z, z, z); }
   if (ALPHA == 5u) { return array<vec4<f32>, 8>(y[0], y[0] + y[1] + y[2], y[0] - y[1] + y[2], y[0] + 2.0 * y[1] + 4.0 * y[2], y[2], z, z, z); }
   if (TILE == 2u) { return array<vec4<f32>, 8>(y[0], y[0] + y[1], y[0] - y[1], y[0] + 2.0 * y[1], y[0] - 2.0 * y[1], y[1], z, z); }
+  if (ALPHA == 8u && TILE == 4u) {
+    let e1 = y[0] + y[2];
+    let o1 = y[1] + y[3];
+    let e2 = y[0] + 4.0 * y[2];
+    let o2 = 2.0 * y[1] + 8.0 * y[3];
+    let e3 = y[0] + 0.25 * y[2];
+    let o3 = 0.5 * y[1] + 0.125 * y[3];
+    return array<vec4<f32>, 8>(y[0], e1 + o1, e1 - o1, e2 + o2, e2 - o2, e3 + o3, e3 - o3, y[3]);
+  }
   if (ALPHA == 8u) {
     // Row j of A is (p^0 .. p^5) at point p (0 for p = 0 past p^0; row 7: the last entry alone):
     // each pair +-p shares its even and odd sums.
@@ -398,6 +425,21 @@ fn a_col(y: array<vec4<f32>, 8>) -> array<vec4<f32>, 8> {
 
 // G^T u of one column (or row) u of dU (the first ALPHA entries; KSIZE results).
 fn g_col(u: array<f32, 8>) -> array<f32, 5> {
+  if (ALPHA == 8u && KSIZE == 5u) {
+    // Column k of G is (scale_j p_j^k), scales 1, -2/9, -2/9, 1/90, 1/90, 32/45, 32/45 (as gt).
+    let s12 = -2.0 * (u[1] + u[2]) / 9.0;
+    let d12 = -2.0 * (u[1] - u[2]) / 9.0;
+    let s34 = (u[3] + u[4]) / 90.0;
+    let d34 = (u[3] - u[4]) / 90.0;
+    let s56 = 32.0 * (u[5] + u[6]) / 45.0;
+    let d56 = 32.0 * (u[5] - u[6]) / 45.0;
+    return array<f32, 5>(
+      u[0] + s12 + s34 + s56,
+      d12 + 2.0 * d34 + 0.5 * d56,
+      s12 + 4.0 * s34 + 0.25 * s56,
+      d12 + 8.0 * d34 + 0.125 * d56,
+      s12 + 16.0 * s34 + 0.0625 * s56 + u[7]);
+  }
   if (ALPHA == 8u) {
     let s12 = u[1] + u[2];
     let s34 = u[3] + u[4];

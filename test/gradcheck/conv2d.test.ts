@@ -130,6 +130,7 @@ const KERNEL_SETS = {
   'wino4 forward and weight gradient (Winograd F(4x4, 3x3))': set('wino4', 'wino4'),
   'wino6 forward and weight gradient (Winograd F(6x6, 3x3))': set('wino6', 'wino6'),
   'wino5 forward and weight gradient (Winograd F(2x2, 5x5); others run rows and cpu)': set('wino5', 'wino5'),
+  'wino45 forward and weight gradient (Winograd F(4x4, 5x5); others run rows and cpu)': set('wino45', 'wino45'),
   'wino4s forward and weight gradient (a 5x5 kernel as four 3x3 pieces, F(4x4, 3x3); others run rows and cpu)': set('wino4s', 'wino4s'),
   'wino6s forward and weight gradient (a 5x5 kernel as four 3x3 pieces, F(6x6, 3x3); others run rows and cpu)': set('wino6s', 'wino6s'),
 } as const;
@@ -228,8 +229,8 @@ describe('conv2d gradcheck, GPU weight-gradient variant', () => {
   it('grads N=2, 8 -> 8 channels, 12x12, 5x5 padding 1 stride 2', () =>
     checkLarge([2, 8, 12, 12], [8, 8, 5, 5], { padding: 1, stride: 2 }, true, 23));
   it('rejects an unknown variant', () => {
-    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4, wino, wino3, wino4, wino6, wino5, wino4s, wino6s/);
-    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, few, fewd, wino, wino3, wino4, wino6, wino5, wino4s, wino6s or null/);
+    expect(() => setConvVariant('fast' as 'gpu')).toThrow(/expected one of auto, cpu, gpu, gpu_k, subgroup, sgv4, sgv8, sgr, sgr4, wino, wino3, wino4, wino6, wino5, wino45, wino4s, wino6s/);
+    expect(() => setConvForwardVariant('fast' as 'rows')).toThrow(/expected one of rows, rows_split, rows_pf, rows_split_pf, gemm, gemm64, gemm32, subgroup, sg2, sg3, sg4, sg2x2, sgr, sgr4, sgr12, thin, few, fewd, wino, wino3, wino4, wino6, wino5, wino45, wino4s, wino6s or null/);
   });
 });
 
@@ -280,7 +281,7 @@ describe('conv2d larger shapes against the reference', () => {
 // of 12 channels at 10x9 run 2 at a time (the last chunk 1), against the float64 reference. Both
 // invocation orders of the transforms run (tile-major is the default on GPUs, group-major on CPUs).
 describe('conv2d Winograd in chunks of images', () => {
-  for (const [variant, k, bytes] of [['wino', 3, 2 * 16 * 25 * 12 * 4], ['wino3', 3, 2 * 25 * 12 * 12 * 4], ['wino4', 3, 2 * 36 * 9 * 12 * 4], ['wino6', 3, 2 * 64 * 4 * 12 * 4], ['wino5', 5, 2 * 36 * 25 * 12 * 4], ['wino4s', 5, 2 * 36 * 9 * 48 * 4], ['wino6s', 5, 2 * 64 * 4 * 48 * 4]] as const)
+  for (const [variant, k, bytes] of [['wino', 3, 2 * 16 * 25 * 12 * 4], ['wino3', 3, 2 * 25 * 12 * 12 * 4], ['wino4', 3, 2 * 36 * 9 * 12 * 4], ['wino6', 3, 2 * 64 * 4 * 12 * 4], ['wino5', 5, 2 * 36 * 25 * 12 * 4], ['wino45', 5, 2 * 64 * 9 * 12 * 4], ['wino4s', 5, 2 * 36 * 9 * 48 * 4], ['wino6s', 5, 2 * 64 * 4 * 48 * 4]] as const)
     for (const tileMajor of [false, true])
       it(`'${variant}' ${tileMajor ? 'tile' : 'group'}-major: forward and grads N=5, 12 -> 10 channels, 10x9, ${k}x${k} same, 2 images per chunk`, async () => {
         setConvForwardVariant(variant);

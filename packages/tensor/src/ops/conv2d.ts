@@ -154,13 +154,13 @@ function weightRowsSubgroupKernel(kh: number, kw: number, np: number): Kernel {
  * forward_sgr's lane block for all of up to 4 output channels), or 'subgroup' (forward_sg with the
  * default pixels per lane); 'wino' / 'wino3' / 'wino4' / 'wino6' (Winograd F(2x2, 3x3) / F(3x3, 3x3) /
  * F(4x4, 3x3) / F(6x6, 3x3), winograd.ts: 3x3 kernels of stride 1; any adapter), 'wino5' (Winograd
- * F(2x2, 5x5): 5x5 kernels of stride 1), 'wino4s' / 'wino6s' (a 5x5 kernel of stride 1 as four 3x3
+ * F(2x2, 5x5): 5x5 kernels of stride 1), 'wino45' (F(4x4, 5x5)), 'wino4s' / 'wino6s' (a 5x5 kernel of stride 1 as four 3x3
  * pieces, F(4x4, 3x3) / F(6x6, 3x3) over 4x the input channels). The tuner
  * picks among them per shape.
  */
-export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'few' | 'fewd' | 'wino' | 'wino3' | 'wino4' | 'wino6' | 'wino5' | 'wino4s' | 'wino6s';
+export type ConvForwardVariant = 'rows' | 'rows_split' | 'rows_pf' | 'rows_split_pf' | 'gemm' | 'gemm64' | 'gemm32' | 'subgroup' | 'sg2' | 'sg3' | 'sg4' | 'sg2x2' | 'sgr' | 'sgr4' | 'sgr12' | 'thin' | 'few' | 'fewd' | 'wino' | 'wino3' | 'wino4' | 'wino6' | 'wino5' | 'wino45' | 'wino4s' | 'wino6s';
 const ROWS_VARIANTS: readonly string[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf'];
-const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'few', 'fewd', 'wino', 'wino3', 'wino4', 'wino6', 'wino5', 'wino4s', 'wino6s'];
+const FORWARD_VARIANTS: readonly ConvForwardVariant[] = ['rows', 'rows_split', 'rows_pf', 'rows_split_pf', 'gemm', 'gemm64', 'gemm32', 'subgroup', 'sg2', 'sg3', 'sg4', 'sg2x2', 'sgr', 'sgr4', 'sgr12', 'thin', 'few', 'fewd', 'wino', 'wino3', 'wino4', 'wino6', 'wino5', 'wino45', 'wino4s', 'wino6s'];
 const isGemm = (v: string | null): boolean => v !== null && v in GEMM_TILES;
 let forcedForward: ConvForwardVariant | null = null;
 /** Forces the forward kernel (tests run each); null restores the automatic (tuned) choice. */
@@ -177,17 +177,17 @@ const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm
 
 /**
  * The Winograd variants: outputs per tile side and the kernel side they take (stride 1, any padding).
- * 'wino4s' and 'wino6s' are F(4x4, 3x3) and F(6x6, 3x3) on a 5x5 kernel's four 3x3 pieces (winograd.ts
- * splits when tile 4 or 6 meets k 5).
+ * 'wino4s' and 'wino6s' (split) are F(4x4, 3x3) and F(6x6, 3x3) on a 5x5 kernel's four 3x3 pieces.
  */
-const WINO: Readonly<Record<string, { tile: WinogradTile; k: WinogradKernel }>> = {
+const WINO: Readonly<Record<string, { tile: WinogradTile; k: WinogradKernel; split?: boolean }>> = {
   wino: { tile: 2, k: 3 },
   wino3: { tile: 3, k: 3 },
   wino4: { tile: 4, k: 3 },
   wino6: { tile: 6, k: 3 },
   wino5: { tile: 2, k: 5 },
-  wino4s: { tile: 4, k: 5 },
-  wino6s: { tile: 6, k: 5 },
+  wino45: { tile: 4, k: 5 },
+  wino4s: { tile: 4, k: 5, split: true },
+  wino6s: { tile: 6, k: 5, split: true },
 };
 const isWino = (v: string | null): boolean => v !== null && v in WINO;
 const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && g.kh === g.kw && g.kh === WINO[v]!.k;
@@ -494,7 +494,7 @@ export function conv2d(
 function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!.tile, WINO[choice]!.k);
+  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!.tile, WINO[choice]!.k, WINO[choice]!.split);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
@@ -622,11 +622,11 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
  * adapters ('gpu', or 'gpu_k': the same with fewer, longer K splits; the tuner picks), the subgroup
  * kernel on adapters with 8-lane subgroups (lavapipe), else the register-blocked kernels ('cpu'); any
  * may be forced (tests run each the adapter supports). The environment variable FER_CONV_VARIANT
- * sets the initial value. 'wino' / 'wino3' / 'wino4' / 'wino6' / 'wino5' / 'wino4s' / 'wino6s': the Winograd weight gradient
+ * sets the initial value. 'wino' / 'wino3' / 'wino4' / 'wino6' / 'wino5' / 'wino45' / 'wino4s' / 'wino6s': the Winograd weight gradient
  * (winograd.ts) where the geometry allows (3x3 / 5x5, stride 1; any adapter), else 'cpu'.
  */
-export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4' | 'wino' | 'wino3' | 'wino4' | 'wino6' | 'wino5' | 'wino4s' | 'wino6s';
-const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4', 'wino', 'wino3', 'wino4', 'wino6', 'wino5', 'wino4s', 'wino6s'];
+export type ConvVariant = 'auto' | 'cpu' | 'gpu' | 'gpu_k' | 'subgroup' | 'sgv4' | 'sgv8' | 'sgr' | 'sgr4' | 'wino' | 'wino3' | 'wino4' | 'wino6' | 'wino5' | 'wino45' | 'wino4s' | 'wino6s';
+const CONV_VARIANTS: readonly ConvVariant[] = ['auto', 'cpu', 'gpu', 'gpu_k', 'subgroup', 'sgv4', 'sgv8', 'sgr', 'sgr4', 'wino', 'wino3', 'wino4', 'wino6', 'wino5', 'wino45', 'wino4s', 'wino6s'];
 const envVariant = typeof process !== 'undefined' ? process.env?.['FER_CONV_VARIANT'] : undefined;
 let convVariant: ConvVariant = CONV_VARIANTS.includes(envVariant as ConvVariant) ? (envVariant as ConvVariant) : 'auto';
 
@@ -801,7 +801,7 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
   if (choice === 'gpu' || choice === 'gpu_k') return weightGradGemm(gy, x, g, choice === 'gpu_k');
-  if (isWino(choice)) return winogradWeightGrad(gy, x, g, WINO[choice]!.tile, WINO[choice]!.k);
+  if (isWino(choice)) return winogradWeightGrad(gy, x, g, WINO[choice]!.tile, WINO[choice]!.k, WINO[choice]!.split);
   if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
   if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;

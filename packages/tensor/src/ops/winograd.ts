@@ -12,7 +12,8 @@
 // and 48x48 maps are whole tiles of it; its fp32 rounding is the loosest of these); F(2x2, 5x5):
 // 2.78x fewer, for 36 / 4 = 9x the output; a 5x5 kernel split into four 3x3 pieces (F(4x4, 3x3) or
 // F(6x6, 3x3) over 4x the input channels): 2.78x or 3.52x fewer, for 9x or 7.1x the input but 2.25x or
-// 1.78x the output, and 4x longer GEMMs. It pays
+// 1.78x the output, and 4x longer GEMMs; F(4x4, 5x5): 6.25x fewer, for 64 / 16 = 4x the input and
+// the output (F(6x6, 3x3)'s points and B). It pays
 // where channels are many (long GEMMs in K and N); the tuner weighs it against the direct kernels
 // per shape.
 // WGSL: winograd.wgsl (the transforms and their layouts).
@@ -37,7 +38,7 @@ export interface WinogradGeometry {
 
 const LAYOUT = ['read', 'read', 'rw'] as const;
 const WG = 64;
-/** Outputs per tile side and kernel side: F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3) or F(2x2, 5x5). */
+/** Outputs per tile side and kernel side: F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5) or F(4x4, 5x5). */
 export type WinogradTile = 2 | 3 | 4 | 6;
 export type WinogradKernel = 3 | 5;
 
@@ -78,11 +79,13 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
 const READS_SPLIT = new Set(['wino_weights', 'wino_input', 'wino_grad_weights']);
 
 /** Shapes and dispatch helpers shared by the forward and the weight gradient. */
-function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel) {
-  // tile 4 or 6 with k 5: F(4x4, 5x5) or F(6x6, 5x5) would lose too much fp32 precision; the kernel is
-  // split into four 3x3 pieces instead, as 4x the input channels (SPLIT in winograd.wgsl).
-  if (tile === 3 && k === 5) throw new Error('winogradConv: F(3x3, 5x5) is not supported');
-  const split = tile >= 4 && k === 5;
+function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel, split: boolean) {
+  // split: a 5x5 kernel as four 3x3 pieces under F(tile, 3x3), as 4x the input channels (SPLIT in
+  // winograd.wgsl). The transforms exist for these forms only (the 8-point ones are the largest
+  // whose fp32 rounding stays near the direct sum's).
+  const form = `${split ? 'split ' : ''}F(${tile}x${tile}, ${k}x${k})`;
+  const known = split ? k === 5 && (tile === 4 || tile === 6) : k === 3 || tile === 2 || tile === 4;
+  if (!known) throw new Error(`winogradConv: ${form} is not supported`);
   const side = split ? 3 : k;
   // The GEMMs of one layer: one per position of the (tile + k - 1)^2 transform.
   const xi = (tile + side - 1) ** 2;
@@ -115,12 +118,12 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
 
 /**
  * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a k x k, stride-1 geometry
- * (F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5), or with tile 4 or 6 and k 5
- * F(tile, 3x3) on the 5x5 kernel's four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
+ * (F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5), F(4x4, 5x5), or with `split` (tile
+ * 4 or 6, k 5) F(tile, 3x3) on the 5x5 kernel's four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
  * conv2d's forward reads them: [Cin * k * k, Cout4].
  */
-export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
-  const { xi, cin4, cout4, params, run, chunks } = plan(g, bias, tile, k);
+export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel, split = false): Tensor<Shape4> {
+  const { xi, cin4, cout4, params, run, chunks } = plan(g, bias, tile, k, split);
   const u = empty([xi, cin4, cout4] as const);
   run('wino_weights', packed, u, params(0, g.n), cin4 * cout4);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
@@ -137,8 +140,8 @@ export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: 
 }
 
 /** dL/dw [Cout, Cin, k, k] of the same convolution, from its input x and output gradient gy. */
-export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, tile: WinogradTile, k: WinogradKernel): Tensor<Shape4> {
-  const { xi, cin4, cout4, params, run, chunks, gradWeightInvocations } = plan(g, null, tile, k);
+export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, tile: WinogradTile, k: WinogradKernel, split = false): Tensor<Shape4> {
+  const { xi, cin4, cout4, params, run, chunks, gradWeightInvocations } = plan(g, null, tile, k, split);
   // dU summed over the chunks (one chunk: its product as it is).
   let du: Tensor | null = null;
   for (const { tiles, p } of chunks) {
