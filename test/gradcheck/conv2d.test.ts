@@ -299,6 +299,72 @@ describe('conv2d Winograd in chunks of images', () => {
       });
 });
 
+// The gradient checks above sum a few channels; a Winograd form's fp32 rounding grows with the
+// transform's coefficients (up to 32 for the 8-point ones) and with the channels its GEMMs sum. At
+// seed-cnn's channel counts every form stays within 1.5e-4 of the largest value of the float64
+// result (on lavapipe: 3e-7 to 3e-5, the largest wino6s's input gradient; one coefficient of the
+// 8-point B^T 0.2% off gave 5e-3).
+describe('conv2d Winograd forms at seed-cnn channel counts against the float64 reference', () => {
+  const LAYERS = [
+    { x: [2, 512, 6, 6], w: [512, 512, 3, 3], forms: ['wino', 'wino3', 'wino4', 'wino6'] },
+    { x: [2, 128, 12, 12], w: [128, 128, 3, 3], forms: ['wino4', 'wino6'] },
+    { x: [2, 64, 24, 24], w: [64, 64, 5, 5], forms: ['wino5', 'wino45', 'wino4s', 'wino6s'] },
+  ] as const;
+  const relativeError = (a: ArrayLike<number>, ref: Float64Array): number => {
+    let err = 0;
+    let top = 0;
+    for (let i = 0; i < ref.length; i++) {
+      err = Math.max(err, Math.abs(a[i]! - ref[i]!));
+      top = Math.max(top, Math.abs(ref[i]!));
+    }
+    return err / top;
+  };
+  for (const layer of LAYERS) {
+    const [n, cin, h] = layer.x;
+    const [cout, , k] = layer.w;
+    describe(`N=${n}, ${cin} -> ${cout} channels, ${h}x${h}, ${k}x${k} same`, () => {
+      const rng = new Rng(51);
+      const g = refGeometry(layer.x, layer.w, 1, 'same');
+      const xd = Float32Array.from(randomArray(size(layer.x), rng));
+      const scale = Math.sqrt(3 / (cin * k * k));
+      const wd = Float32Array.from(randomArray(size(layer.w), rng, -scale, scale));
+      const gyd = Float32Array.from(randomArray(n * cout * h * h, rng));
+      // The float64 result, computed once for all forms (at the float32-rounded inputs).
+      let ref: { y: Float64Array; dx: Float64Array; dw: Float64Array } | null = null;
+      const reference = () => {
+        if (ref) return ref;
+        const x64 = Float64Array.from(xd);
+        const w64 = Float64Array.from(wd);
+        const grads = conv2dGradRef(x64, w64, Float64Array.from(gyd), g);
+        ref = { y: conv2dRef(x64, w64, null, g), dx: grads.dx, dw: grads.dw };
+        return ref;
+      };
+      for (const form of layer.forms)
+        it(`'${form}': output, input and weight gradients within 1.5e-4 of the largest value`, async () => {
+          setConvForwardVariant(form);
+          const prevWeight = setConvVariant(form);
+          try {
+            const x = tensor(xd, layer.x, { requiresGrad: true });
+            const w = tensor(wd, layer.w, { requiresGrad: true });
+            const y = tidy(() => {
+              const out = conv2d(x, w, null, { padding: 'same' });
+              sum(mul(out, tensor(gyd, out.shape))).backward();
+              return out;
+            });
+            const [ya, dxa, dwa] = await Promise.all([y.toArray(), x.grad!.toArray(), w.grad!.toArray()]);
+            for (const t of [y, x, w, x.grad, w.grad]) t?.dispose();
+            const r = reference();
+            for (const [what, a, e] of [['output', ya, r.y], ['input gradient', dxa, r.dx], ['weight gradient', dwa, r.dw]] as const)
+              expect(relativeError(a, e), `${form} ${what}`).toBeLessThan(1.5e-4);
+          } finally {
+            setConvForwardVariant(null);
+            setConvVariant(prevWeight);
+          }
+        });
+    });
+  }
+});
+
 describe('conv2d temporaries', () => {
   it('frees its packed, padded and partial buffers (fast and generic paths)', async () => {
     const rng = new Rng(16);
