@@ -15,7 +15,7 @@ export type { GradNode } from './autograd.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/conv2d.js';
-export { setWinogradChunkBytes, setWinogradTileMajor, type WinogradTile, type WinogradKernel } from './ops/winograd.js';
+export { setWinogradChunkBytes, setWinogradTileMajor, type WinogradTile, type WinogradKernel, type WinogradForm } from './ops/winograd.js';
 export * from './ops/matmul.js';
 export * from './ops/pool.js';
 export * from './ops/dropout.js';

@@ -20,7 +20,7 @@ import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shap
 import { record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
 import { sumMiddle } from './reduce.js';
-import { winogradConv, winogradWeightGrad, type WinogradKernel, type WinogradTile } from './winograd.js';
+import { winogradConv, winogradWeightGrad, type WinogradForm } from './winograd.js';
 
 /**
  * 'same': TensorFlow/Keras semantics, out = ceil(in / stride), the odd pixel of padding at the
@@ -179,7 +179,7 @@ const gemmCandidates = (g: Geometry): string[] => (g.cout <= 32 ? ['gemm', 'gemm
  * The Winograd variants: outputs per tile side and the kernel side they take (stride 1, any padding).
  * 'wino4s' and 'wino6s' (split) are F(4x4, 3x3) and F(6x6, 3x3) on a 5x5 kernel's four 3x3 pieces.
  */
-const WINO: Readonly<Record<string, { tile: WinogradTile; k: WinogradKernel; split?: boolean }>> = {
+const WINO: Readonly<Record<string, WinogradForm>> = {
   wino: { tile: 2, k: 3 },
   wino3: { tile: 3, k: 3 },
   wino4: { tile: 4, k: 3 },
@@ -494,7 +494,7 @@ export function conv2d(
 function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!.tile, WINO[choice]!.k, WINO[choice]!.split);
+  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
@@ -801,7 +801,7 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
 function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
   if (choice === 'gpu' || choice === 'gpu_k') return weightGradGemm(gy, x, g, choice === 'gpu_k');
-  if (isWino(choice)) return winogradWeightGrad(gy, x, g, WINO[choice]!.tile, WINO[choice]!.k, WINO[choice]!.split);
+  if (isWino(choice)) return winogradWeightGrad(gy, x, g, WINO[choice]!);
   if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
   if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;

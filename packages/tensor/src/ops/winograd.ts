@@ -41,6 +41,12 @@ const WG = 64;
 /** Outputs per tile side and kernel side: F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5) or F(4x4, 5x5). */
 export type WinogradTile = 2 | 3 | 4 | 6;
 export type WinogradKernel = 3 | 5;
+/** A Winograd form: F(tile x tile, k x k), or with `split` (k 5) F(tile x tile, 3x3) on the kernel's four 3x3 pieces. */
+export interface WinogradForm {
+  tile: WinogradTile;
+  k: WinogradKernel;
+  split?: boolean;
+}
 
 const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
 
@@ -79,7 +85,7 @@ export function setWinogradChunkBytes(bytes: number | null): number | null {
 const READS_SPLIT = new Set(['wino_weights', 'wino_input', 'wino_grad_weights']);
 
 /** Shapes and dispatch helpers shared by the forward and the weight gradient. */
-function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: WinogradKernel, split: boolean) {
+function plan(g: WinogradGeometry, bias: Tensor | null, { tile, k, split = false }: WinogradForm) {
   // split: a 5x5 kernel as four 3x3 pieces under F(tile, 3x3), as 4x the input channels (SPLIT in
   // winograd.wgsl). The transforms exist for these forms only (the 8-point ones are the largest
   // whose fp32 rounding stays near the direct sum's).
@@ -122,8 +128,8 @@ function plan(g: WinogradGeometry, bias: Tensor | null, tile: WinogradTile, k: W
  * 4 or 6, k 5) F(tile, 3x3) on the 5x5 kernel's four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
  * conv2d's forward reads them: [Cin * k * k, Cout4].
  */
-export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, tile: WinogradTile, k: WinogradKernel, split = false): Tensor<Shape4> {
-  const { xi, cin4, cout4, params, run, chunks } = plan(g, bias, tile, k, split);
+export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, form: WinogradForm): Tensor<Shape4> {
+  const { xi, cin4, cout4, params, run, chunks } = plan(g, bias, form);
   const u = empty([xi, cin4, cout4] as const);
   run('wino_weights', packed, u, params(0, g.n), cin4 * cout4);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
@@ -140,8 +146,8 @@ export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: 
 }
 
 /** dL/dw [Cout, Cin, k, k] of the same convolution, from its input x and output gradient gy. */
-export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, tile: WinogradTile, k: WinogradKernel, split = false): Tensor<Shape4> {
-  const { xi, cin4, cout4, params, run, chunks, gradWeightInvocations } = plan(g, null, tile, k, split);
+export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, form: WinogradForm): Tensor<Shape4> {
+  const { xi, cin4, cout4, params, run, chunks, gradWeightInvocations } = plan(g, null, form);
   // dU summed over the chunks (one chunk: its product as it is).
   let du: Tensor | null = null;
   for (const { tiles, p } of chunks) {
@@ -161,7 +167,7 @@ export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, t
     part.dispose();
     du = sum;
   }
-  const dw = empty([g.cout, g.cin, k, k] as const);
+  const dw = empty([g.cout, g.cin, form.k, form.k] as const);
   run('wino_grad_weights', du!, dw, params(0, g.n), gradWeightInvocations);
   du!.dispose();
   return dw;
