@@ -157,7 +157,7 @@ for (const variant of MATMUL_VARIANTS)
       [1, 256, 7], // batch 1 through a classifier-like head
       [150, 21, 260], // tiled kernels: 2 x 3 tiles of 128 x 128 (3 x 3 of 64 x 128), all partial; K not a multiple of 8 or 16
       [70, 600, 40], // tiled64_splitk: K in 2 splits (304 + 296), partial tiles
-      [260, 40, 68], // subgroup_square(8): 2 x 3 (3 x 2) workgroups of 256 x 32 (128 x 64), partial in both directions
+      [260, 40, 68], // subgroup_square(8, 2): 2 x 3 (3 x 2, 5 x 1) workgroups of 256 x 32 (128 x 64, 64 x 128), partial in both directions
     ] as const)
       for (const [transA, transB] of TRANS)
         it(`${M}x${K}x${N} transA=${transA} transB=${transB}`, () => checkLarge(M, K, N, transA, transB, rng));

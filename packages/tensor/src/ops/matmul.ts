@@ -30,16 +30,17 @@ const WG_M = 64 / WG_N;
  * 'subgroup'), 'subgroup_stack8' (the same with all 8 subgroups of a workgroup stacked along M: one
  * 64-column strip; for N <= 64 the 2-strip form leaves half its lanes on clamped columns, and at
  * 1024^3 it measured 1-2% faster in alternating runs, so the tuner weighs both everywhere),
- * 'subgroup_square' / 'subgroup_square8' (matmul_sgt: a square 32 x 32 block per subgroup, so fewer
- * loads per multiply-add than matmul_sgs's 16 x 64; 4 or 8 subgroups of a workgroup stacked along M;
- * same needs as the stack variants), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
+ * 'subgroup_square' / 'subgroup_square2' / 'subgroup_square8' (matmul_sgt: a square 32 x 32 block per
+ * subgroup, so fewer loads per multiply-add than matmul_sgs's 16 x 64; 4, 2 or 8 subgroups of a
+ * workgroup stacked along M; 2 fits the 64-row products of the Winograd layers on 6x6 maps, where 4
+ * computes half its rows on clamped ones; same needs as the stack variants), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
  * 'tiled' (128x128 tile, 8x8 per invocation, 8 k per stage), 'tiled_k16' (the same, 16 k per stage),
  * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs), and
  * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
  * for outputs of a few tiles with a long K, such as a batch of 64 through a 4608-wide layer).
  */
-export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'subgroup_stack8' | 'subgroup_square' | 'subgroup_square8' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'subgroup_stack8', 'subgroup_square', 'subgroup_square8', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
+export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'subgroup_stack8' | 'subgroup_square' | 'subgroup_square2' | 'subgroup_square8' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'subgroup_stack8', 'subgroup_square', 'subgroup_square2', 'subgroup_square8', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
 
 /** Rows per invocation (TM), k per stage (BK) and K splitting of each tiled variant. */
 const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number; splitK: boolean }>> = {
@@ -78,6 +79,7 @@ const VEC4_SUBGROUP: Partial<Record<MatmulVariant, { entry: string; rows: number
   subgroup_stack: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: SGS_M },
   subgroup_stack8: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: 8 },
   subgroup_square: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: SGT_M },
+  subgroup_square2: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 2 },
   subgroup_square8: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 8 },
 };
 /** matmul_sgs and matmul_sgt (accumulators summed per 4 k) read A's (or A^T's) rows and B's as vec4s. */
