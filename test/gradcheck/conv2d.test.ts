@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, conv2d, relu, setConvVariant, setConvForwardVariant, setPadKernel, setWinogradChunkBytes, setWinogradTileMajor, setConvWideSums, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
+import { Rng, conv2d, relu, startProfile, stopProfile, setConvVariant, setConvForwardVariant, setPadKernel, setWinogradChunkBytes, setWinogradTileMajor, setConvWideSums, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape1, type Shape4, type Tensor } from '@fer/tensor';
 import { expectClose, gradCheck, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
@@ -133,6 +133,10 @@ const KERNEL_SETS = {
   'wino45 forward and weight gradient (Winograd F(4x4, 5x5); others run rows and cpu)': set('wino45', 'wino45'),
   'wino4s forward and weight gradient (a 5x5 kernel as four 3x3 pieces, F(4x4, 3x3); others run rows and cpu)': set('wino4s', 'wino4s'),
   'wino6s forward and weight gradient (a 5x5 kernel as four 3x3 pieces, F(6x6, 3x3); others run rows and cpu)': set('wino6s', 'wino6s'),
+  // A Winograd weight gradient after a forward of another kernel transforms x's tiles itself (the
+  // sets above reuse the forward's).
+  'rows forward, wino6 weight gradient (its own input tiles)': set('rows', 'wino6'),
+  'rows forward, wino45 weight gradient (its own input tiles)': set('rows', 'wino45'),
 } as const;
 const restoreAuto = (): void => {
   setConvForwardVariant(null);
@@ -382,6 +386,38 @@ describe('conv2d temporaries', () => {
       }
     }
   });
+});
+
+// A Winograd forward whose weight gradient has the same form keeps x's tiles V for it: one input
+// transform fewer per step, and V freed with the graph.
+describe('conv2d Winograd weight gradient reusing the forward input tiles', () => {
+  for (const [form, k, chunkBytes] of [['wino6', 3, null], ['wino45', 5, null], ['wino6', 3, 2 * 64 * 4 * 12 * 4]] as const)
+    it(`'${form}'${chunkBytes ? ' in chunks of 2 images (no reuse)' : ''}: ${chunkBytes ? 3 : 2} input transforms (per chunk) for forward and both gradients, temporaries freed`, async () => {
+      setConvForwardVariant(form);
+      const prevWeight = setConvVariant(form);
+      const prevChunk = setWinogradChunkBytes(chunkBytes);
+      try {
+        const rng = new Rng(52);
+        const x = tensor(Float32Array.from(randomArray(5 * 12 * 10 * 9, rng)), [5, 12, 10, 9] as const, { requiresGrad: true });
+        const w = tensor(Float32Array.from(randomArray(10 * 12 * k * k, rng)), [10, 12, k, k] as const, { requiresGrad: true });
+        const before = memory().liveBuffers;
+        startProfile();
+        tidy(() => sum(conv2d(x, w, null, { padding: 'same' })).backward());
+        const kernels = await stopProfile();
+        const inputTransforms = kernels.filter((t) => t.kernel.startsWith('winograd.wino_input')).reduce((n, t) => n + t.calls, 0);
+        // Forward (x) and input gradient (gy), plus the weight gradient's own x tiles when there are several chunks.
+        expect(inputTransforms).toBe(chunkBytes ? 3 * 3 : 2);
+        expect(memory().liveBuffers).toBe(before + 2);
+        for (const t of [x, w]) {
+          t.grad?.dispose();
+          t.dispose();
+        }
+      } finally {
+        setWinogradChunkBytes(prevChunk);
+        setConvForwardVariant(null);
+        setConvVariant(prevWeight);
+      }
+    });
 });
 
 describe('conv2d temporaries, GPU weight-gradient variant', () => {

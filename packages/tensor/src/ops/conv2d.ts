@@ -16,8 +16,8 @@
 import { gpu, hasSubgroups8, describeSubgroups } from '../device.js';
 import { choose, type Trial } from '../tune.js';
 import { dispatch, kernelFor, splitK, type Kernel } from '../dispatch.js';
-import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape4 } from '../tensor.js';
-import { record } from '../autograd.js';
+import { Tensor, checkInputs, empty, randNormal, fmtShape, type Shape, type Shape1, type Shape3, type Shape4 } from '../tensor.js';
+import { needsGrad, record } from '../autograd.js';
 import { reluGradient } from './elementwise.js';
 import { sumMiddle } from './reduce.js';
 import { winogradConv, winogradWeightGrad, type WinogradForm } from './winograd.js';
@@ -475,26 +475,40 @@ export function conv2d(
   // Weights as [Cin*KH*KW, Cout4]: the 4 channels of a block are one vec4.
   const wf = pack(w, 1, g.cout, g.cin * g.kh * g.kw);
   const relu = options?.relu === true;
-  const out = forwardPacked(x, wf, bias ?? null, g, undefined, relu);
+  const choice = forwardKernelFor(g, g.sw === 1 && g.kw <= ROWS_MAX_KW);
+  // A Winograd forward whose weight gradient takes the same form keeps its input tiles V for it:
+  // one input transform per step instead of two (the chosen form is passed on, so a tuning between
+  // forward and backward cannot part them).
+  let tiles: Tensor<Shape3> | null = null;
+  let out: Tensor<Shape4>;
+  if (isWino(choice) && needsGrad([w]) && weightKernelFor(g) === choice) {
+    ({ out, input: tiles } = winogradConv(x, wf, bias ?? null, g, relu, WINO[choice]!, true));
+  } else out = forwardPacked(x, wf, bias ?? null, g, choice, relu);
   wf.dispose();
-  return record(out, 'conv2d', [x, w, bias], (gOut) => {
-    // Fused ReLU: the gradient of max(0, z) is g where the output is > 0 (so the output must stay alive).
-    const gy = relu ? reluGradient(gOut, out) : gOut;
-    const grads = [
-      x.requiresGrad ? inputGrad(gy, w, g) : null,
-      w.requiresGrad ? weightGrad(gy, x, g) : null,
-      bias?.requiresGrad ? biasGrad(gy, g) : null,
-    ];
-    if (gy !== gOut) gy.dispose();
-    return grads;
-  });
+  return record(
+    out,
+    'conv2d',
+    [x, w, bias],
+    (gOut) => {
+      // Fused ReLU: the gradient of max(0, z) is g where the output is > 0 (so the output must stay alive).
+      const gy = relu ? reluGradient(gOut, out) : gOut;
+      const grads = [
+        x.requiresGrad ? inputGrad(gy, w, g) : null,
+        w.requiresGrad ? (tiles ? winogradWeightGrad(gy, x, g, WINO[choice]!, tiles) : weightGrad(gy, x, g)) : null,
+        bias?.requiresGrad ? biasGrad(gy, g) : null,
+      ];
+      if (gy !== gOut) gy.dispose();
+      return grads;
+    },
+    tiles ? [tiles] : [],
+  );
 }
 
 /** out = conv(x, w) + bias with w already packed as [Cin*KH*KW, Cout4]. */
 function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
   const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
   const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!);
+  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!).out;
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;

@@ -19,7 +19,7 @@
 // WGSL: winograd.wgsl (the transforms and their layouts).
 import { gpu } from '../device.js';
 import { dispatch, kernelFor, type Kernel } from '../dispatch.js';
-import { Tensor, empty, type Shape4 } from '../tensor.js';
+import { Tensor, empty, type Shape3, type Shape4 } from '../tensor.js';
 import { bmm } from './matmul.js';
 import { add } from './elementwise.js';
 
@@ -127,36 +127,58 @@ function plan(g: WinogradGeometry, bias: Tensor | null, { tile, k, split = false
  * (F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5), F(4x4, 5x5), or with `split` (tile
  * 4 or 6, k 5) F(tile, 3x3) on the 5x5 kernel's four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
  * conv2d's forward reads them: [Cin * k * k, Cout4].
+ * With `keepInput`, the input tiles V (x's transform, [xi, tiles, cin4]) are returned as `input` instead
+ * of freed, for a weight gradient of the same form to reuse (winogradWeightGrad's `input`); only when
+ * the batch runs as one chunk (else `input` is null).
  */
-export function winogradConv(x: Tensor, packed: Tensor, bias: Tensor | null, g: WinogradGeometry, relu: boolean, form: WinogradForm): Tensor<Shape4> {
+export function winogradConv(
+  x: Tensor,
+  packed: Tensor,
+  bias: Tensor | null,
+  g: WinogradGeometry,
+  relu: boolean,
+  form: WinogradForm,
+  keepInput = false,
+): { out: Tensor<Shape4>; input: Tensor<Shape3> | null } {
   const { xi, cin4, cout4, params, run, chunks } = plan(g, bias, form);
   const u = empty([xi, cin4, cout4] as const);
   run('wino_weights', packed, u, params(0, g.n), cin4 * cout4);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
+  const keep = keepInput && chunks.length === 1;
+  let input: Tensor<Shape3> | null = null;
   for (const { tiles, p } of chunks) {
     const v = empty([xi, tiles, cin4] as const);
     run('wino_input', x, v, p, tiles * (cin4 / 4));
     const m = bmm(v, u);
-    v.dispose();
+    if (keep) input = v;
+    else v.dispose();
     run('wino_output', m, out, p, tiles * (cout4 / 4), { RELU: +relu });
     m.dispose();
   }
   u.dispose();
-  return out;
+  return { out, input };
 }
 
-/** dL/dw [Cout, Cin, k, k] of the same convolution, from its input x and output gradient gy. */
-export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, form: WinogradForm): Tensor<Shape4> {
+/**
+ * dL/dw [Cout, Cin, k, k] of the same convolution, from its input x and output gradient gy. `input`:
+ * x's tiles V as winogradConv kept them for the same geometry and form (one chunk); used, not freed.
+ */
+export function winogradWeightGrad(gy: Tensor, x: Tensor, g: WinogradGeometry, form: WinogradForm, input: Tensor<Shape3> | null = null): Tensor<Shape4> {
   const { xi, cin4, cout4, params, run, chunks, gradWeightInvocations } = plan(g, null, form);
+  if (input && (chunks.length !== 1 || input.size !== xi * chunks[0]!.tiles * cin4))
+    throw new Error(`winogradWeightGrad: the kept input tiles hold ${input.size} floats, this geometry's one chunk needs ${xi * chunks[0]!.tiles * cin4} (${chunks.length} chunks)`);
   // dU summed over the chunks (one chunk: its product as it is).
   let du: Tensor | null = null;
   for (const { tiles, p } of chunks) {
-    const v = empty([xi, tiles, cin4] as const);
-    run('wino_input', x, v, p, tiles * (cin4 / 4));
+    let v = input;
+    if (!v) {
+      v = empty([xi, tiles, cin4] as const);
+      run('wino_input', x, v, p, tiles * (cin4 / 4));
+    }
     const dm = empty([xi, tiles, cout4] as const);
     run('wino_grad_output', gy, dm, p, tiles * (cout4 / 4));
     const part = bmm(v, dm, { transA: true });
-    v.dispose();
+    if (v !== input) v.dispose();
     dm.dispose();
     if (du === null) {
       du = part;
