@@ -187,6 +187,22 @@ fn sum_mid(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   dst[i] = s;
 }
 
+// sum_mid for inner = 1 and R % 4 == 0 (the bias gradient's (image, channel) planes): the run read as
+// vec4s, which lavapipe bounds-checks once per lane for 4 values (the scalar loop: per value).
+@compute @workgroup_size(64)
+fn sum_mid4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_group(wid, nwg) * WG + li;
+  if (i >= P.a) { return; }
+  let r4 = P.b / 4u;
+  var k = i * r4;
+  var s = vec4<f32>(0.0);
+  for (var r = 0u; r < r4; r++) {
+    s += src0v[k];
+    k += 1u;
+  }
+  dst[i] = (s.x + s.y) + (s.z + s.w);
+}
+
 // Forward for column stride 1 on a zero-padded input xp [N, Cin, Hp, Wp] (from pad), the fast path
 // (the generic `forward` below handles column strides > 1): a block is 4 output channels x
 // ROW_PIX (12) consecutive pixels of one row. On lavapipe every storage load costs about one

@@ -44,6 +44,7 @@ const kernel = (entry: string): Kernel => kernelFor('conv2d', entry, LAYOUT);
 const convKernel = (shader: string, entry: string, constants: Record<string, number>): Kernel => kernelFor(shader, entry, LAYOUT, constants);
 const PACK = kernel('pack');
 const SUM_MID = kernel('sum_mid');
+const SUM_MID4 = kernel('sum_mid4');
 const PAD = kernel('pad');
 const PAD4 = kernel('pad4');
 const PAD4_FLAT = kernel('pad4_flat');
@@ -454,7 +455,9 @@ function sumMid<S extends Shape>(src: Tensor, outer: number, r: number, inner: n
   }
   const out = into ?? empty(shape);
   const s = src.buffer;
-  dispatch(SUM_MID, [s, s, s, out.buffer], words(null, [outer, r, inner]), Math.ceil(out.size / WG));
+  // Contiguous runs of whole vec4s (a bias gradient's planes): sum_mid4.
+  const vec4 = inner === 1 && r % 4 === 0;
+  dispatch(vec4 ? SUM_MID4 : SUM_MID, [s, s, s, out.buffer], words(null, [outer, r, inner]), Math.ceil(out.size / WG));
   return out;
 }
 
