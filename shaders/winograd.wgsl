@@ -8,8 +8,8 @@
 // the transform):
 //   M[xi][tile, co] = sum_ci V[xi][tile, ci] * U[xi][ci, co]
 // which ops/winograd.ts runs as one batched matmul (bmm) between the three kernels here:
-//   wino_weights: U[xi][ci][co] = (G g G^T)[xi] from the packed weights [Cin*K*K, Cout4] (conv2d's
-//                 forward layout, so the flipped input-gradient weights work too);
+//   wino_weights: U[xi][ci][co] = (G g G^T)[xi] from the weights w [Cout, Cin, K, K] as they are
+//                 (FLIPPED: the input gradient's, read swapped and reversed from the forward's w);
 //   wino_input:   V[xi][tile][ci] = (B^T d B)[xi], 4 channels per invocation as one vec4;
 //   wino_output:  out = A^T M A (+ bias, ReLU) into NCHW, 4 channels per invocation.
 // Channels are padded to multiples of 4 (cin4, cout4) with zeros, so every GEMM operand row is
@@ -185,6 +185,17 @@ fn at(m: array<vec4<f32>, 8>) -> array<vec4<f32>, 6> {
   return array<vec4<f32>, 6>(m[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + m[5], z, z);
 }
 
+// The weights' tap t (row-major in a side x side kernel) from input channel ci to output channel co,
+// read from w [Cout, Cin, side, side] as conv2d holds them (no packing pass); FLIPPED: the stride-1
+// input gradient's kernel, read from the forward's w [Cin, Cout, side, side] (P.cin, P.cout are the
+// input gradient's), channels swapped and taps reversed.
+override FLIPPED: bool = false;
+fn weight_tap(ci: u32, co: u32, t: u32, side: u32) -> f32 {
+  let taps = side * side;
+  if (FLIPPED) { return src[(ci * P.cout + co) * taps + taps - 1u - t]; }
+  return src[(co * P.cin + ci) * taps + t];
+}
+
 @compute @workgroup_size(64)
 fn wino_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = invocation(wid, nwg, li);
@@ -195,19 +206,19 @@ fn wino_weights(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   var g: array<f32, 25>;
   if (SPLIT) {
     // Row ci of U is piece ci / q's channel ci % q (q: the real channels padded to 4); the source
-    // is the packed 5x5 kernel.
+    // is the whole 5x5 kernel.
     let q = P.cin4 / 4u;
     let c = ci % q;
     let o = piece_origin(ci / q);
-    if (c < P.cin) {
+    if (c < P.cin && co < P.cout) {
       for (var r = 0u; r < 3u; r++) {
         for (var k = 0u; k < 3u; k++) {
-          if (o.x + r < 5u && o.y + k < 5u) { g[r * 3u + k] = src[(c * 25u + (o.x + r) * 5u + o.y + k) * P.cout4 + co]; }
+          if (o.x + r < 5u && o.y + k < 5u) { g[r * 3u + k] = weight_tap(c, co, (o.x + r) * 5u + o.y + k, 5u); }
         }
       }
     }
-  } else if (ci < P.cin) {
-    for (var k = 0u; k < taps; k++) { g[k] = src[(ci * taps + k) * P.cout4 + co]; }
+  } else if (ci < P.cin && co < P.cout) {
+    for (var k = 0u; k < taps; k++) { g[k] = weight_tap(ci, co, k, KSIZE); }
   }
   // Gg (ALPHA x KSIZE) by columns, then (Gg) G^T (ALPHA x ALPHA) by rows.
   var t: array<f32, 40>;

@@ -247,12 +247,13 @@ const ROWS2_MAX_KH = 7;
 /** Fresh inputs of g's shapes for the tuner: x and already-packed weights. */
 function forwardTrial(g: Geometry): Trial {
   const x = randNormal([g.n, g.cin, g.h, g.w] as const, 0, 1, { seed: 1 });
-  const wf = randNormal([g.cin * g.kh * g.kw * blocks4(g.cout) * 4] as const, 0, 0.05, { seed: 2 });
+  const w = randNormal([g.cout, g.cin, g.kh, g.kw] as const, 0, 0.05, { seed: 2 });
   return {
-    run: (v) => forwardPacked(x, wf, null, g, v).dispose(),
+    // Each candidate as conv2d runs it: the direct kernels with their weight packing.
+    run: (v) => forwardWith(x, w, null, g, v).dispose(),
     dispose: () => {
       x.dispose();
-      wf.dispose();
+      w.dispose();
     },
   };
 }
@@ -475,8 +476,6 @@ export function conv2d(
   const g = geometry(x.shape, w.shape, options);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== g.cout))
     throw new Error(`conv2d: bias must have shape [${g.cout}] (one per output channel): bias ${fmtShape(bias.shape)}, w ${fmtShape(w.shape)}`);
-  // Weights as [Cin*KH*KW, Cout4]: the 4 channels of a block are one vec4.
-  const wf = pack(w, 1, g.cout, g.cin * g.kh * g.kw);
   const relu = options?.relu === true;
   const choice = forwardKernelFor(g, g.sw === 1 && g.kw <= ROWS_MAX_KW);
   // A Winograd forward whose weight gradient takes the same form keeps its input tiles V for it:
@@ -485,9 +484,8 @@ export function conv2d(
   let tiles: Tensor<Shape3> | null = null;
   let out: Tensor<Shape4>;
   if (isWino(choice) && needsGrad([w]) && weightKernelFor(g) === choice) {
-    ({ out, input: tiles } = winogradConv(x, wf, bias ?? null, g, relu, WINO[choice]!, true));
-  } else out = forwardPacked(x, wf, bias ?? null, g, choice, relu);
-  wf.dispose();
+    ({ out, input: tiles } = winogradConv(x, w, bias ?? null, g, relu, WINO[choice]!, { keepInput: true }));
+  } else out = forwardWith(x, w, bias ?? null, g, choice, relu);
   return record(
     out,
     'conv2d',
@@ -507,11 +505,25 @@ export function conv2d(
   );
 }
 
-/** out = conv(x, w) + bias with w already packed as [Cin*KH*KW, Cout4]. */
-function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, kernelChoice?: string, relu = false): Tensor<Shape4> {
-  const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
-  const choice = kernelChoice ?? forwardKernelFor(g, fast);
-  if (isWino(choice)) return winogradConv(x, wf, bias, g, relu, WINO[choice]!).out;
+/**
+ * out = conv(x, w) + bias by the forward kernel `choice`, from w [Cout, Cin, KH, KW]; with `flipped`,
+ * the stride-1 input gradient's convolution (g its geometry, inputGradGeometry) from the forward's w
+ * [Cin, Cout, KH, KW], channels swapped and taps reversed. The Winograd forms transform w as it is;
+ * the direct kernels read it packed.
+ */
+function forwardWith(x: Tensor, w: Tensor, bias: Tensor | null, g: Geometry, choice: string, relu = false, flipped = false): Tensor<Shape4> {
+  if (isWino(choice)) return winogradConv(x, w, bias, g, relu, WINO[choice]!, { flipped }).out;
+  // Weights as [Cin*KH*KW, Cout4]: the 4 channels of a block are one vec4 (flipped: packed from
+  // [Cin', Cout', KH*KW] with the kernel positions reversed, which gives the same layout).
+  const wf = flipped ? pack(w, g.cin, g.cout, g.kh * g.kw, true) : pack(w, 1, g.cout, g.cin * g.kh * g.kw);
+  const out = forwardPacked(x, wf, bias, g, choice, relu);
+  wf.dispose();
+  return out;
+}
+
+/** out = conv(x, w) + bias by a direct kernel, with w already packed as [Cin*KH*KW, Cout4]. */
+function forwardPacked(x: Tensor, wf: Tensor, bias: Tensor | null, g: Geometry, choice: string, relu = false): Tensor<Shape4> {
+  if (isWino(choice)) throw new Error(`conv2d: the Winograd form '${choice}' transforms unpacked weights (forwardWith)`);
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const cob = blocks4(g.cout);
   const hasBias = bias ? 1 : 0;
@@ -610,12 +622,9 @@ function inputGradGeometry(g: Geometry): Geometry {
 function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
   if (g.sh === 1 && g.sw === 1) {
     // Stride 1: the input gradient is a convolution of gy with the flipped kernel (channels
-    // swapped), padded by (K - 1 - p) before; packing [Cout*KH*KW, Cin4] with the kernel
-    // positions reversed gives exactly the forward's weight layout.
-    const wt = pack(w, g.cout, g.cin, g.kh * g.kw, true);
-    const dx = forwardPacked(gy, wt, null, inputGradGeometry(g));
-    wt.dispose();
-    return dx;
+    // swapped), padded by (K - 1 - p) before.
+    const gi = inputGradGeometry(g);
+    return forwardWith(gy, w, null, gi, forwardKernelFor(gi, gi.kw <= ROWS_MAX_KW), false, true);
   }
   const dx = empty([g.n, g.cin, g.h, g.w] as const);
   const cib = blocks4(g.cin);

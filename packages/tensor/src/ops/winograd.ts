@@ -125,24 +125,25 @@ function plan(g: WinogradGeometry, bias: Tensor | null, { tile, k, split = false
 /**
  * out [N, Cout, OH, OW] = conv(x, w) + bias (ReLU'd with `relu`) for a k x k, stride-1 geometry
  * (F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3), F(6x6, 3x3), F(2x2, 5x5), F(4x4, 5x5), or with `split` (tile
- * 4 or 6, k 5) F(tile, 3x3) on the 5x5 kernel's four 3x3 pieces), from x [N, Cin, H, W] and the weights packed as
- * conv2d's forward reads them: [Cin * k * k, Cout4].
+ * 4 or 6, k 5) F(tile, 3x3) on the 5x5 kernel's four 3x3 pieces), from x [N, Cin, H, W] and the weights
+ * w [Cout, Cin, k, k] as conv2d holds them. `flipped`: the stride-1 input gradient's convolution (g its
+ * geometry), from the forward's w [Cin, Cout, k, k], channels swapped and taps reversed as they are read.
  * With `keepInput`, the input tiles V (x's transform, [xi, tiles, cin4]) are returned as `input` instead
  * of freed, for a weight gradient of the same form to reuse (winogradWeightGrad's `input`); only when
  * the batch runs as one chunk (else `input` is null).
  */
 export function winogradConv(
   x: Tensor,
-  packed: Tensor,
+  w: Tensor,
   bias: Tensor | null,
   g: WinogradGeometry,
   relu: boolean,
   form: WinogradForm,
-  keepInput = false,
+  { keepInput = false, flipped = false }: { keepInput?: boolean; flipped?: boolean } = {},
 ): { out: Tensor<Shape4>; input: Tensor<Shape3> | null } {
   const { xi, cin4, cout4, params, run, chunks } = plan(g, bias, form);
   const u = empty([xi, cin4, cout4] as const);
-  run('wino_weights', packed, u, params(0, g.n), cin4 * cout4);
+  run('wino_weights', w, u, params(0, g.n), cin4 * cout4, flipped ? { FLIPPED: 1 } : {});
   const out = empty([g.n, g.cout, g.oh, g.ow] as const);
   const keep = keepInput && chunks.length === 1;
   let input: Tensor<Shape3> | null = null;
