@@ -193,14 +193,21 @@ const WINO: Readonly<Record<string, WinogradForm>> = {
 const isWino = (v: string | null): boolean => v !== null && v in WINO;
 const winoOk = (g: Geometry, v: string): boolean => g.sh === 1 && g.sw === 1 && g.kh === g.kw && g.kh === WINO[v]!.k;
 /**
- * The tuner weighs Winograd from this many input channels (the GEMMs' K). On lavapipe, below 64 the
- * transforms' traffic outweighs the saved multiplies (32 -> 64 channels at 48x48: the GEMMs alone
- * took 92 ms against the direct kernel's 82), and each candidate costs seconds of tuning there. A
- * GPU times a candidate in milliseconds, and its largest seed-cnn kernel is the 32-channel layer's
- * weight gradient (0.69 ms of a 7.3 ms step on the H200): its tuner weighs Winograd from 16.
+ * The Winograd forms the tuner weighs for g, by its input channels (the GEMMs' K). A GPU times a
+ * candidate in milliseconds, and its largest seed-cnn kernel is the 32-channel layer's weight gradient
+ * (0.69 ms of a 7.3 ms step on the H200): it weighs every form from 16. On lavapipe each candidate
+ * costs seconds of tuning, and with few channels the transforms' traffic outweighs the saved multiplies
+ * (32 -> 64 channels at 48x48 with F(2x2, 3x3): its GEMMs alone took 92 ms against the direct kernel's
+ * 82): every form from 64, and from 32 the 8-point ones (F(6x6, 3x3), F(4x4, 5x5): the most multiplies
+ * saved per transformed value). That layer's forward by F(6x6, 3x3) took 93-96 ms against forward_sgr's
+ * 112-117, alternating in one process (session 23).
  */
-const winoMinCin = (): number => (gpu().info.software ? 64 : 16);
-const winoCandidate = (g: Geometry): string[] => (g.cin >= winoMinCin() ? Object.keys(WINO).filter((v) => winoOk(g, v)) : []);
+const EIGHT_POINT = new Set(['wino6', 'wino45']);
+const winoCandidate = (g: Geometry): string[] => {
+  const forms = Object.keys(WINO).filter((v) => winoOk(g, v));
+  if (!gpu().info.software) return g.cin >= 16 ? forms : [];
+  return g.cin >= 64 ? forms : g.cin >= 32 ? forms.filter((v) => EIGHT_POINT.has(v)) : [];
+};
 
 const geometryKey = (g: Geometry): string =>
   `${g.n}x${g.cin}x${g.h}x${g.w}>${g.cout}x${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.pt},${g.pl}`;
