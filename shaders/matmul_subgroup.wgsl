@@ -145,11 +145,33 @@ fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 // stack subM along M (consecutive workgroups walk down the rows of the same column strips), each
 // computing `rows` rows x 8 lanes x `laneCols` columns of C.
 fn lane_origin(g: u32, li: u32, lane: u32, rows: u32, laneCols: u32, subM: u32) -> vec2<u32> {
+  return lane_origin_of(g, li / 8u, 8u, lane, rows, laneCols, subM);
+}
+
+// The same for subgroup `sub` of `subs` working on one product (lane_origin: all 8 of the workgroup).
+fn lane_origin_of(g: u32, sub: u32, subs: u32, lane: u32, rows: u32, laneCols: u32, subM: u32) -> vec2<u32> {
   let groupsM = (P.M + rows * subM - 1u) / (rows * subM);
-  let sub = li / 8u;
   let m0 = ((g % groupsM) * subM + sub % subM) * rows;
-  let n = ((g / groupsM) * (8u / subM) + sub / subM) * (8u * laneCols) + lane * laneCols;
+  let n = ((g / groupsM) * (subs / subM) + sub / subM) * (8u * laneCols) + lane * laneCols;
   return vec2<u32>(m0, n);
+}
+
+// matmul_sgt's products per workgroup (1, 2 or 4; BATCHED): with more than 1, the 8 subgroups split
+// into ITEMS_WG groups, each on its own item of the batch, so a batch of small products (a Winograd
+// weight gradient's 32 x 64 per transform position) does not leave most subgroups on clamped blocks.
+override ITEMS_WG: u32 = 1u;
+
+// batch_group for ITEMS_WG items per workgroup: this subgroup's block index within its item, whose
+// offsets it sets. A slot past the last item gets the first block past the item's edge (clamped
+// reads, no stores), as batch_group's workgroups past the last item.
+fn batch_group_items(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+  let g = linear_group(wid, nwg);
+  let item = (g / P.perBatch) * ITEMS_WG + (li / 8u) / (8u / ITEMS_WG);
+  let clamped = min(item, P.items - 1u);
+  offA = clamped * P.M * P.K;
+  offB = clamped * P.K * P.N;
+  offC = clamped * P.M * P.N;
+  return select(g % P.perBatch, P.perBatch, item >= P.items);
 }
 
 // matmul_sgs: a subgroup computes 16 rows x 64 columns of C; lane l owns all 16 rows and the 8
@@ -313,7 +335,13 @@ fn sgt_stores8(acc: ptr<function, array<f32, 128>>, i0: u32, m0: u32, n: u32, bv
 @compute @workgroup_size(64)
 fn matmul_sgt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let origin = lane_origin(batch_group(wid, nwg), li, lane, 32u, 4u, STACK_M);
+  var origin: vec2<u32>;
+  if (ITEMS_WG > 1u) {
+    let subs = 8u / ITEMS_WG;
+    origin = lane_origin_of(batch_group_items(wid, nwg, li), (li / 8u) % subs, subs, lane, 32u, 4u, STACK_M);
+  } else {
+    origin = lane_origin(batch_group(wid, nwg), li, lane, 32u, 4u, STACK_M);
+  }
   let m0 = origin.x;
   let n = origin.y;
   let M = P.M;

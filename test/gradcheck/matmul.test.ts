@@ -147,6 +147,18 @@ for (const variant of MATMUL_VARIANTS)
       expectClose(await y.toArray(), bmmRef(a, b, B, M, K, N, false, false), tolFor(K), 'bmm 16 x 150x36x260');
       y.dispose();
     });
+    // Several items per workgroup (subgroup_square_i4: 4 items of 32 x 64; _i2: 2 of 64 x 64), each
+    // item several blocks, partial, and 5 items: the last workgroup's slots past item 4 store nothing.
+    for (const transA of [false, true])
+      it(`5 x 40x16x72${transA ? ' transA' : ''} forward (several items per workgroup, several blocks per item)`, async () => {
+        const [B, M, K, N] = [5, 40, 16, 72];
+        const a = Float32Array.from(randomArray(B * M * K, rng));
+        const b = Float32Array.from(randomArray(B * K * N, rng));
+        const y = bmm(tensor(a, [B, ...stored(M, K, transA)] as const), tensor(b, [B, K, N] as const), { transA });
+        expect(y.shape).toEqual([B, M, N]);
+        expectClose(await y.toArray(), bmmRef(a, b, B, M, K, N, transA, false), tolFor(K), `bmm 5 x 40x16x72${transA ? ' transA' : ''}`);
+        y.dispose();
+      });
   });
 
   describe('matmul larger sizes (analytic gradients)', () => {

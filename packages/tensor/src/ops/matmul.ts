@@ -39,8 +39,8 @@ const WG_M = 64 / WG_N;
  * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
  * for outputs of a few tiles with a long K, such as a batch of 64 through a 4608-wide layer).
  */
-export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'subgroup_stack8' | 'subgroup_square' | 'subgroup_square2' | 'subgroup_square8' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'subgroup_stack8', 'subgroup_square', 'subgroup_square2', 'subgroup_square8', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
+export type MatmulVariant = 'block' | 'subgroup' | 'subgroup_stack' | 'subgroup_stack8' | 'subgroup_square' | 'subgroup_square2' | 'subgroup_square8' | 'subgroup_square_i4' | 'subgroup_square_i2' | 'tiled' | 'tiled_k16' | 'tiled64' | 'tiled64_splitk';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['block', 'subgroup', 'subgroup_stack', 'subgroup_stack8', 'subgroup_square', 'subgroup_square2', 'subgroup_square8', 'subgroup_square_i4', 'subgroup_square_i2', 'tiled', 'tiled_k16', 'tiled64', 'tiled64_splitk'];
 
 /** Rows per invocation (TM), k per stage (BK) and K splitting of each tiled variant. */
 const TILED: Partial<Record<MatmulVariant, { TM: number; BK: number; splitK: boolean }>> = {
@@ -75,11 +75,14 @@ const SGT_M = 4;
  * subgroup computes (rows x columns), and how many of a workgroup's 8 subgroups stack along M (the
  * shader's STACK_M).
  */
-const VEC4_SUBGROUP: Partial<Record<MatmulVariant, { entry: string; rows: number; cols: number; subM: number }>> = {
+const VEC4_SUBGROUP: Partial<Record<MatmulVariant, { entry: string; rows: number; cols: number; subM: number; items?: number }>> = {
   subgroup_stack: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: SGS_M },
   subgroup_stack8: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: 8 },
   subgroup_square: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: SGT_M },
   subgroup_square2: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 2 },
+  // Several products of a batch per workgroup (ITEMS_WG): 4 items of 32 x 64, or 2 of 64 x 64.
+  subgroup_square_i4: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 1, items: 4 },
+  subgroup_square_i2: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 2, items: 2 },
   subgroup_square8: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 8 },
 };
 /** matmul_sgs and matmul_sgt (accumulators summed per 4 k) read A's (or A^T's) rows and B's as vec4s. */
@@ -132,11 +135,16 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor
   }
   const vec4Block = VEC4_SUBGROUP[variant];
   if (vec4Block && stackOk({ M, K, N, transA, transB })) {
-    const { entry, rows, cols, subM } = vec4Block;
-    const groupsN = Math.ceil(N / (cols * (8 / subM)));
-    const k = kernelFor('matmul_subgroup', entry, ['read', 'read', 'read', 'rw', 'read', 'read'], { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), STACK_M: subM, BATCHED: +batched });
+    const { entry, rows, cols, subM, items = 1 } = vec4Block;
+    // Subgroups per product: all 8 of a workgroup, or 8 / items with several items per workgroup
+    // (then always through the batched path: a single product is a batch of one).
+    const groupsN = Math.ceil(N / (cols * (8 / items / subM)));
+    const itemsWg: Record<string, number> = items > 1 ? { ITEMS_WG: items } : {};
+    const k = kernelFor('matmul_subgroup', entry, ['read', 'read', 'read', 'rw', 'read', 'read'], {
+      TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +(bias !== null), STACK_M: subM, BATCHED: +(batched || items > 1), ...itemsWg,
+    });
     const perBatch = groupsN * Math.ceil(M / (rows * subM));
-    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * batch);
+    dispatch(k, [...buffers, a.buffer, b.buffer], [M, N, K, groupsN, perBatch, batch], perBatch * Math.ceil(batch / items));
     return out;
   }
   if (variant === 'subgroup' || variant.startsWith('subgroup_')) {
@@ -174,7 +182,10 @@ function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (software && !hasSubgroups8()) return 'block';
   // Split-K is for outputs too small to fill the GPU; a batch fills it with its items.
   const hardware = s.batch > 1 ? HARDWARE_CANDIDATES.filter((v) => !TILED[v]?.splitK) : HARDWARE_CANDIDATES;
-  const stacks = stackOk(s) ? Object.keys(VEC4_SUBGROUP) : [];
+  // Several items per workgroup only for batches of small products (a workgroup's 8 subgroups cover
+  // 64 x 128 at the least otherwise).
+  const smallItems = s.batch > 1 && s.M <= 64 && s.N <= 128;
+  const stacks = stackOk(s) ? Object.keys(VEC4_SUBGROUP).filter((v) => smallItems || !VEC4_SUBGROUP[v as MatmulVariant]!.items) : [];
   const candidates = software ? ['block', 'subgroup', ...stacks] : hardware;
   const fallback = software ? 'subgroup' : 'tiled';
   const key = `${s.batch > 1 ? `${s.batch}*` : ''}${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
