@@ -80,7 +80,10 @@ const VEC4_SUBGROUP: Partial<Record<MatmulVariant, { entry: string; rows: number
   subgroup_stack8: { entry: 'matmul_sgs', rows: 16, cols: 64, subM: 8 },
   subgroup_square: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: SGT_M },
   subgroup_square2: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 2 },
-  // Several products of a batch per workgroup (ITEMS_WG): 4 items of 32 x 64, or 2 of 64 x 64.
+  // Several products of a batch per workgroup (ITEMS_WG): 4 items of 32 x 64, or 2 of 64 x 64. Made
+  // for the Winograd weight gradients of 32 channels (M = 32: 58-60 GFLOP/s against matmul_sg's
+  // 24-25), they measured faster on larger items too (64 x [64, 512] @ [512, 512]: _i2 41-44 ms,
+  // subgroup_square2 48, matmul_sgs 60-70): the tuner weighs them for every batch.
   subgroup_square_i4: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 1, items: 4 },
   subgroup_square_i2: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 2, items: 2 },
   subgroup_square8: { entry: 'matmul_sgt', rows: 32, cols: 32, subM: 8 },
@@ -182,10 +185,8 @@ function matmulVariant(s: MatmulShape, bias: boolean): MatmulVariant {
   if (software && !hasSubgroups8()) return 'block';
   // Split-K is for outputs too small to fill the GPU; a batch fills it with its items.
   const hardware = s.batch > 1 ? HARDWARE_CANDIDATES.filter((v) => !TILED[v]?.splitK) : HARDWARE_CANDIDATES;
-  // Several items per workgroup only for batches of small products (a workgroup's 8 subgroups cover
-  // 64 x 128 at the least otherwise).
-  const smallItems = s.batch > 1 && s.M <= 64 && s.N <= 128;
-  const stacks = stackOk(s) ? Object.keys(VEC4_SUBGROUP).filter((v) => smallItems || !VEC4_SUBGROUP[v as MatmulVariant]!.items) : [];
+  // Several items per workgroup for batches only (a single product would leave subgroups idle).
+  const stacks = stackOk(s) ? Object.keys(VEC4_SUBGROUP).filter((v) => s.batch > 1 || !VEC4_SUBGROUP[v as MatmulVariant]!.items) : [];
   const candidates = software ? ['block', 'subgroup', ...stacks] : hardware;
   const fallback = software ? 'subgroup' : 'tiled';
   const key = `${s.batch > 1 ? `${s.batch}*` : ''}${s.M}x${s.K}x${s.N}${s.transA ? 'tA' : ''}${s.transB ? 'tB' : ''}${bias ? '+b' : ''}`;
