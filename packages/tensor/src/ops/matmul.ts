@@ -33,7 +33,9 @@ const WG_M = 64 / WG_N;
  * 'subgroup_square' / 'subgroup_square2' / 'subgroup_square8' (matmul_sgt: a square 32 x 32 block per
  * subgroup, so fewer loads per multiply-add than matmul_sgs's 16 x 64; 4, 2 or 8 subgroups of a
  * workgroup stacked along M; 2 fits the 64-row products of the Winograd layers on 6x6 maps, where 4
- * computes half its rows on clamped ones; same needs as the stack variants), and the shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
+ * computes half its rows on clamped ones; same needs as the stack variants), 'subgroup_square_i4' /
+ * 'subgroup_square_i2' (matmul_sgt with 4 or 2 items of a batch per workgroup: batches only), and the
+ * shared-memory tiled kernels for hardware GPUs (matmul_tiled.wgsl):
  * 'tiled' (128x128 tile, 8x8 per invocation, 8 k per stage), 'tiled_k16' (the same, 16 k per stage),
  * 'tiled64' (64x128 tile, 4x8 per invocation: twice the workgroups for small outputs), and
  * 'tiled64_splitk' (tiled64 with K split over workgroups and the partial products summed after:
