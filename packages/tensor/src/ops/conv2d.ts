@@ -78,6 +78,8 @@ function rowsSplits(g: Geometry): { splits: number; perSplit: number } {
 }
 /** forward_rows keeps 11 + KW input values in a 32-value window. */
 const ROWS_MAX_KW = 16;
+/** Geometries the row and subgroup kernels cover: column stride 1 and KW <= ROWS_MAX_KW. */
+const fastPath = (g: { sw: number; kw: number }): boolean => g.sw === 1 && g.kw <= ROWS_MAX_KW;
 
 /** Pixels per step of weight_rows (GRAD_PIX in the shader). */
 const GRAD_PIX = 4;
@@ -217,7 +219,8 @@ const geometryKey = (g: Geometry): string =>
  * 'gemm64', 'gemm32', or 'direct' (forward: any stride; 'rows' and the subgroup kernels need the fast-path
  * geometries, column stride 1 and KW <= 16). The tuner picks among the candidates.
  */
-function forwardKernelFor(g: Geometry, fast: boolean): string {
+function forwardKernelFor(g: Geometry): string {
+  const fast = fastPath(g);
   const software = gpu().info.software;
   if (!fast) {
     if (isGemm(forcedForward)) return forcedForward!;
@@ -251,7 +254,7 @@ function forwardKernelFor(g: Geometry, fast: boolean): string {
 }
 const ROWS2_MAX_KH = 7;
 
-/** Fresh inputs of g's shapes for the tuner: x and already-packed weights. */
+/** Fresh inputs of g's shapes for the tuner: x and the weights [Cout, Cin, KH, KW]. */
 function forwardTrial(g: Geometry): Trial {
   const x = randNormal([g.n, g.cin, g.h, g.w] as const, 0, 1, { seed: 1 });
   const w = randNormal([g.cout, g.cin, g.kh, g.kw] as const, 0, 0.05, { seed: 2 });
@@ -348,9 +351,9 @@ export function conv2dKernel(x: Shape4, w: Shape4, options: Conv2dOptions | unde
   if (pass === 'weight') return weightKernelFor(g);
   if (pass === 'input') {
     if (g.sh !== 1 || g.sw !== 1) return 'backward_input';
-    return forwardKernelFor(inputGradGeometry(g), g.kw <= ROWS_MAX_KW);
+    return forwardKernelFor(inputGradGeometry(g));
   }
-  return forwardKernelFor(g, g.sw === 1 && g.kw <= ROWS_MAX_KW);
+  return forwardKernelFor(g);
 }
 
 /** The uniform words: geometry, then the kernel's own words a..g. */
@@ -484,7 +487,7 @@ export function conv2d(
   if (bias && (bias.rank !== 1 || bias.shape[0] !== g.cout))
     throw new Error(`conv2d: bias must have shape [${g.cout}] (one per output channel): bias ${fmtShape(bias.shape)}, w ${fmtShape(w.shape)}`);
   const relu = options?.relu === true;
-  const choice = forwardKernelFor(g, g.sw === 1 && g.kw <= ROWS_MAX_KW);
+  const choice = forwardKernelFor(g);
   // A Winograd forward whose weight gradient takes the same form keeps its input tiles V for it:
   // one input transform per step instead of two (the chosen form is passed on, so a tuning between
   // forward and backward cannot part them).
@@ -502,7 +505,7 @@ export function conv2d(
       const gy = relu ? reluGradient(gOut, out) : gOut;
       const grads = [
         x.requiresGrad ? inputGrad(gy, w, g) : null,
-        w.requiresGrad ? (tiles ? winogradWeightGrad(gy, x, g, WINO[choice]!, tiles) : weightGrad(gy, x, g)) : null,
+        w.requiresGrad ? weightGrad(gy, x, g, tiles ? choice : undefined, tiles) : null,
         bias?.requiresGrad ? biasGrad(gy, g) : null,
       ];
       if (gy !== gOut) gy.dispose();
@@ -631,7 +634,7 @@ function inputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor<Shape4> {
     // Stride 1: the input gradient is a convolution of gy with the flipped kernel (channels
     // swapped), padded by (K - 1 - p) before.
     const gi = inputGradGeometry(g);
-    return forwardWith(gy, w, null, gi, forwardKernelFor(gi, gi.kw <= ROWS_MAX_KW), false, true);
+    return forwardWith(gy, w, null, gi, forwardKernelFor(gi), false, true);
   }
   const dx = empty([g.n, g.cin, g.h, g.w] as const);
   const cib = blocks4(g.cin);
@@ -831,10 +834,11 @@ function weightGradRowsSubgroup(gy: Tensor, x: Tensor, g: Geometry, np: number):
   return sumPartials(partial, slots, m, shape);
 }
 
-function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): Tensor<Shape4> {
+/** dL/dw by the weight kernel `kernelChoice` (else the tuned one); `tiles`: a Winograd forward's kept input tiles (same form). */
+function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string, tiles: Tensor<Shape3> | null = null): Tensor<Shape4> {
   const choice = kernelChoice ?? weightKernelFor(g);
   if (choice === 'gpu' || choice === 'gpu_k') return weightGradGemm(gy, x, g, choice === 'gpu_k');
-  if (isWino(choice)) return winogradWeightGrad(gy, x, g, WINO[choice]!);
+  if (isWino(choice)) return winogradWeightGrad(gy, x, g, WINO[choice]!, tiles);
   if (choice.startsWith('sgr')) return sgrOk(g) ? weightGradRowsSubgroup(gy, x, g, sgrPixels(choice, g.ow)) : weightGradSubgroup(gy, x, g, 4);
   if (choice.startsWith('sgv')) return weightGradSubgroup(gy, x, g, Number(choice.slice(3)));
   const shape = [g.cout, g.cin, g.kh, g.kw] as const;
@@ -844,7 +848,7 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geometry, kernelChoice?: string): 
   const kBlocks = g.cin * g.kh * kwBlocks;
   const kGroups = Math.ceil(kBlocks / WG);
   const rows = g.n * g.oh;
-  const fast = g.sw === 1 && g.kw <= ROWS_MAX_KW;
+  const fast = fastPath(g);
   // With few weight blocks, split the N*OH rows into chunks (partial sums added by sum_mid) so
   // that enough invocations run: a few hundred for the CPU's SIMD lanes and cores, tens of
   // thousands for a real GPU.
