@@ -9,9 +9,10 @@
 //
 // Reductions are split into `chunks` workgroups per channel (partials in a small buffer, combined
 // by a per-channel finalize kernel), so few channels still fill every core; each invocation sums
-// a strided run serially and a single 64-wide tree per workgroup combines them. Variants: vec4
-// kernels when S % 4 == 0 (the usual 2d maps), and column kernels for S == 1 (1d), where lanes run
-// over adjacent channels. Hot loops have no integer division (no SIMD form on CPUs).
+// a strided run serially and a single 64-wide tree per workgroup (pair_tree, prelude.wgsl)
+// combines them. Variants: vec4 kernels when S % 4 == 0 (the usual 2d maps), and column kernels for
+// S == 1 (1d), where lanes run over adjacent channels. Hot loops have no integer division (no SIMD
+// form on CPUs).
 
 // Binding numbers repeat across entry points with different meanings: each entry point only
 // references its own set (group 0, bindings 0..n-1 storage, n uniform).
@@ -57,23 +58,6 @@ fn relu_pass4(x: vec4<f32>, mean: f32, a: f32, beta: f32) -> vec4<bool> {
 // Elementwise kernels: each invocation handles PER elements WG apart, so lanes stay contiguous
 // (and the divisions of chan_start are amortised over PER elements). The host sets PER per adapter.
 override PER: u32 = 8u;
-
-var<workgroup> red_a: array<f32, 64>;
-var<workgroup> red_b: array<f32, 64>;
-
-// Tree over the workgroup's 64 partial pairs; the result is in red_a[0], red_b[0].
-fn tree(li: u32, a: f32, b: f32) {
-  red_a[li] = a;
-  red_b[li] = b;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w >>= 1u) {
-    if (li < w) {
-      red_a[li] += red_a[li + w];
-      red_b[li] += red_b[li + w];
-    }
-    workgroupBarrier();
-  }
-}
 
 // Walks the flat indices j = start+li, start+li+WG, ... < end of one channel, tracking (n, s)
 // incrementally so the hot loop has no integer division.
@@ -137,10 +121,10 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
       walk_next(&w, S);
     }
   }
-  tree(li, s1, s2);
+  pair_tree(li, s1, s2);
   if (li == 0u && c < P2.c) {
-    w1[2u * g] = red_a[0];
-    w1[2u * g + 1u] = red_b[0];
+    w1[2u * g] = pair_a[0];
+    w1[2u * g + 1u] = pair_b[0];
   }
 }
 
@@ -226,10 +210,10 @@ fn grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
       walk_next(&w, S);
     }
   }
-  tree(li, sg, sgx);
+  pair_tree(li, sg, sgx);
   if (li == 0u && c < P6.c) {
-    w3[2u * g] = red_a[0];
-    w3[2u * g + 1u] = red_b[0];
+    w3[2u * g] = pair_a[0];
+    w3[2u * g + 1u] = pair_b[0];
   }
 }
 
@@ -329,10 +313,10 @@ fn stats_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
       walk_next(&w, S4);
     }
   }
-  tree(li, hsum(s1), hsum(s2));
+  pair_tree(li, hsum(s1), hsum(s2));
   if (li == 0u && c < P2.c) {
-    w1[2u * g] = red_a[0];
-    w1[2u * g + 1u] = red_b[0];
+    w1[2u * g] = pair_a[0];
+    w1[2u * g + 1u] = pair_b[0];
   }
 }
 
@@ -394,10 +378,10 @@ fn grad_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     }
     sgx *= invstd;
   }
-  tree(li, hsum(sg), hsum(sgx));
+  pair_tree(li, hsum(sg), hsum(sgx));
   if (li == 0u && c < P6.c) {
-    w3[2u * g] = red_a[0];
-    w3[2u * g + 1u] = red_b[0];
+    w3[2u * g] = pair_a[0];
+    w3[2u * g + 1u] = pair_b[0];
   }
 }
 

@@ -94,9 +94,6 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
 }
 
-var<workgroup> red_a: array<f32, 64>;
-var<workgroup> red_b: array<f32, 64>;
-
 // One workgroup: loss = w2[0] = sum(rows) / (mean ? sum(row weights) : 1), denominator -> w3[0].
 // rows = b0, row weights = b1.
 @compute @workgroup_size(64)
@@ -107,19 +104,10 @@ fn ce_reduce(@builtin(local_invocation_index) li: u32) {
     sl += b0[i];
     sw += b1[i];
   }
-  red_a[li] = sl;
-  red_b[li] = sw;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w >>= 1u) {
-    if (li < w) {
-      red_a[li] += red_a[li + w];
-      red_b[li] += red_b[li + w];
-    }
-    workgroupBarrier();
-  }
+  pair_tree(li, sl, sw);
   if (li == 0u) {
-    let denom = select(1.0, red_b[0], P4.mean == 1u);
-    w2[0] = red_a[0] / denom;
+    let denom = select(1.0, pair_b[0], P4.mean == 1u);
+    w2[0] = pair_a[0] / denom;
     w3[0] = denom;
   }
 }

@@ -16,3 +16,22 @@ fn uniform01(seed: u32, index: u32) -> f32 {
   let h = pcg_hash(index ^ pcg_hash(seed));
   return f32(h >> 8u) * (1.0 / 16777216.0);
 }
+
+// Sums two values over a workgroup of 64 invocations (BatchNorm's partial statistics, the loss's
+// mean): each invocation li passes its own pair; the totals end in pair_a[0], pair_b[0], read after
+// this returns (it ends on a barrier). Workgroup variables cost only the entry points that use them.
+var<workgroup> pair_a: array<f32, 64>;
+var<workgroup> pair_b: array<f32, 64>;
+
+fn pair_tree(li: u32, a: f32, b: f32) {
+  pair_a[li] = a;
+  pair_b[li] = b;
+  workgroupBarrier();
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    if (li < w) {
+      pair_a[li] += pair_a[li + w];
+      pair_b[li] += pair_b[li + w];
+    }
+    workgroupBarrier();
+  }
+}
