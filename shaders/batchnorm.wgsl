@@ -500,3 +500,108 @@ fn grad_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   w3[2u * o] = sg;
   w3[2u * o + 1u] = sgx * invstd;
 }
+
+// ---- CPU adapters: a lane per (image, channel) plane (S % 4 == 0) ----
+// Lavapipe runs a lane's loads one after another, so what decides a reduction's speed there is
+// how each lane walks memory, not coalescing: the chunked kernels above (lanes 64 vec4s apart,
+// jumping between planes, with a per-step branch for the plane's end) read [64, 64, 48, 48] in
+// 16-18 ms, these (each lane down its own contiguous plane, no branch in the loop) in 5-6 ms. The
+// elementwise kernels likewise. GPUs keep the coalesced kernels above. Each lane's plane is
+// i = n * C + c; the reductions write one partial per plane, at [C, N] (chunks = N for the
+// finalize kernels).
+
+fn plane_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+  return linear_group(wid, nwg) * WG + li;
+}
+
+// x = v0 -> partials w1 [C, N, 2]: as stats_partial4.
+@compute @workgroup_size(64)
+fn stats_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = plane_of(wid, nwg, li);
+  if (i >= P2.n * P2.c) { return; }
+  let n = i / P2.c;
+  let c = i - n * P2.c;
+  let S4 = P2.s / 4u;
+  let k = v0[c * S4].x;
+  let base = i * S4;
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  for (var t = 0u; t < S4; t++) {
+    let d = v0[base + t] - k;
+    s1 += d;
+    s2 += d * d;
+  }
+  let o = 2u * (c * P2.n + n);
+  w1[o] = hsum(s1);
+  w1[o + 1u] = hsum(s2);
+}
+
+// x = v0, stats = b1, gamma = b2, beta = b3 -> vw4: as normalize4.
+@compute @workgroup_size(64)
+fn normalize_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = plane_of(wid, nwg, li);
+  let C = P5.c;
+  if (i >= P5.n * C) { return; }
+  let c = i % C;
+  let S4 = P5.s / 4u;
+  let mean = b1[c];
+  let a = b1[C + c] * b2[c];
+  let beta = b3[c];
+  let base = i * S4;
+  for (var t = 0u; t < S4; t++) {
+    let y = (v0[base + t] - mean) * a + beta;
+    vw4[base + t] = select(y, max(y, vec4<f32>(0.0)), RELU);
+  }
+}
+
+// g = v0, x = v1, stats = b2, gamma = b4, beta = b5 (RELU) -> partials w3 [C, N, 2]: as grad_partial4.
+@compute @workgroup_size(64)
+fn grad_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = plane_of(wid, nwg, li);
+  if (i >= P6.n * P6.c) { return; }
+  let n = i / P6.c;
+  let c = i - n * P6.c;
+  let S4 = P6.s / 4u;
+  let mean = b2[c];
+  let invstd = b2[P6.c + c];
+  let a = invstd * b4[c];
+  let beta = b5[c];
+  let base = i * S4;
+  var sg = vec4<f32>(0.0);
+  var sgx = vec4<f32>(0.0);
+  for (var t = 0u; t < S4; t++) {
+    let xv = v1[base + t];
+    var gv = v0[base + t];
+    if (RELU) { gv = select(vec4<f32>(0.0), gv, relu_pass4(xv, mean, a, beta)); }
+    sg += gv;
+    sgx += gv * (xv - mean);
+  }
+  let o = 2u * (c * P6.n + n);
+  w3[o] = hsum(sg);
+  w3[o + 1u] = hsum(sgx) * invstd;
+}
+
+// g = v0, x = v1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, beta = b7 (RELU) -> vw6: as grad_input_train4.
+@compute @workgroup_size(64)
+fn grad_input_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = plane_of(wid, nwg, li);
+  let C = P8.c;
+  if (i >= P8.n * C) { return; }
+  let c = i % C;
+  let S4 = P8.s / 4u;
+  let inv_m = 1.0 / f32(P8.n * P8.s);
+  let mean = b2[c];
+  let invstd = b2[C + c];
+  let a = b3[c] * invstd;
+  let beta = b7[c];
+  let dbm = b5[c] * inv_m;
+  let dgm = b4[c] * inv_m;
+  let base = i * S4;
+  for (var t = 0u; t < S4; t++) {
+    let xv = v1[base + t];
+    let xhat = (xv - mean) * invstd;
+    var gv = v0[base + t];
+    if (RELU) { gv = select(vec4<f32>(0.0), gv, relu_pass4(xv, mean, a, beta)); }
+    vw6[base + t] = a * (gv - dbm - xhat * dgm);
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { Rng, batchNorm, relu, mul, sum, tensor, zeros, ones, tidy, shapeSize, setBatchNormChunkTarget, type Tensor, type Shape1 } from '@fer/tensor';
+import { Rng, batchNorm, relu, mul, sum, tensor, zeros, ones, tidy, shapeSize, setBatchNormChunkTarget, setBatchNormPlanes, type Tensor, type Shape1 } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose } from './harness.js';
 import { batchNormRef } from './reference/batchnorm.js';
 import { useGpu } from '../setup-gpu.js';
@@ -15,7 +15,11 @@ const GRAD = { atol: 1e-3, rtol: 1e-3 };
 
 const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
 
-describe('batchNorm gradcheck', () => {
+// Both layouts of the vec4 kernels (H*W % 4 == 0) on every adapter: the coalesced, chunked
+// kernels (GPUs' default) and a lane per (image, channel) plane (CPU adapters' default). The other
+// kernels (scalar maps, 1d) run the same either way.
+for (const planes of [false, true])
+describe(`batchNorm gradcheck (${planes ? 'a lane per plane' : 'coalesced, chunked'})`, () => {
   const rng = new Rng(11);
   // The GPU chunking (2048 elements per reduction workgroup) on every adapter, so the small shapes
   // below split their reductions as commented; CPU adapters' larger default is checked against it
@@ -23,16 +27,19 @@ describe('batchNorm gradcheck', () => {
   let prevChunk: number | null = null;
   beforeAll(() => {
     prevChunk = setBatchNormChunkTarget(2048);
+    setBatchNormPlanes(planes);
   });
   afterAll(() => {
     setBatchNormChunkTarget(prevChunk);
+    setBatchNormPlanes(null);
   });
   const shapes: ReadonlyArray<readonly number[]> = [
     [2, 3, 5, 7], // 2d, odd sizes
     [1, 4, 3, 3], // 2d, N = 1 with H*W > 1
     [3, 1, 4, 5], // 2d, C = 1
     [5, 2, 1, 1], // 2d, H = W = 1
-    [4, 2, 30, 30], // 2d, 3600 per channel: the reduction is split over 2 chunks per channel (vec4 kernels)
+    [4, 2, 30, 30], // 2d, 3600 per channel: the reduction is split over 2 chunks per channel (vec4 kernels), or 4 planes
+    [3, 30, 2, 2], // 2d, vec4 kernels, 90 planes: the lane-per-plane kernels over 2 workgroups
     [2, 3, 4, 4], // 2d, H*W % 4 == 0: the vec4 kernels
     [1, 2, 2, 6], // 2d, vec4 kernels with N = 1
     [2, 5, 7, 9, 3] as unknown as readonly number[], // any [N, C, ...]: 3 spatial dims
@@ -112,11 +119,13 @@ describe('batchNorm gradcheck', () => {
 });
 
 describe('batchNorm reduction chunking', () => {
-  // The adapter's default chunk size (32768 elements per workgroup on CPU adapters, 2048 on GPUs)
-  // and other splits give the same outputs, statistics and gradients as the gradchecked 2048.
+  // The adapter's defaults (on CPU adapters a lane per plane for the vec4 kernels, and 32768
+  // elements per reduction workgroup for the others; on GPUs 2048) and other splits give the same
+  // outputs, statistics and gradients as the gradchecked coalesced kernels at 2048.
   const rng = new Rng(23);
   const cases: ReadonlyArray<readonly [readonly number[], number | null]> = [
-    [[9, 2, 64, 64], null], // 36864 per channel: 2 chunks of the CPU default (vec4 kernels)
+    [[9, 2, 64, 64], null], // 36864 per channel: 2 chunks of the CPU default (vec4 kernels; on CPU adapters a lane per plane)
+    [[70, 3, 4, 4], null], // 210 planes of 4 vec4s: 4 workgroups of lanes per plane on CPU adapters
     [[5, 3, 31, 31], null], // scalar kernels, 4805 per channel
     [[9, 2, 64, 64], 5000], // uneven chunks
     [[3000, 5], null], // 1d, rows
@@ -129,8 +138,9 @@ describe('batchNorm reduction chunking', () => {
       const x = Float32Array.from(randomArray(n, rng, -2, 3));
       const gy = Float32Array.from(randomArray(n, rng, -1, 1));
       const gamma = Float32Array.from(randomArray(C, rng, 0.5, 1.5));
-      const run = async (chunk: number | null): Promise<Float32Array[]> => {
+      const run = async (chunk: number | null, planes: boolean | null): Promise<Float32Array[]> => {
         const prev = setBatchNormChunkTarget(chunk);
+        setBatchNormPlanes(planes);
         try {
           const xt = tensor(x, shape, { requiresGrad: true });
           const g = tensor(gamma, [C] as const, { requiresGrad: true });
@@ -146,10 +156,11 @@ describe('batchNorm reduction chunking', () => {
           return out;
         } finally {
           setBatchNormChunkTarget(prev);
+          setBatchNormPlanes(null);
         }
       };
-      const want = await run(2048);
-      const got = await run(target);
+      const want = await run(2048, false);
+      const got = await run(target, null);
       const names = ['y', 'dx', 'dgamma', 'dbeta', 'running mean', 'running var'];
       // Sums of up to 37k f32 terms in another order: dgamma and dbeta are O(sqrt(n)) sums.
       got.forEach((v, i) => expectClose(v, want[i]!, { atol: 1e-3, rtol: 1e-4 }, names[i]!));
@@ -161,12 +172,14 @@ describe('batchNorm with the fused ReLU', () => {
   // relu(batchNorm(x)) is differentiable everywhere but at 0, where finite differences fail, so the
   // fused op is checked against the unfused pair on the GPU (itself gradchecked above and in
   // elementwise.test.ts): same outputs, running statistics and gradients to x, gamma and beta.
-  // The backward kernels mask the gradient themselves; chunk 8 splits each reduction over several workgroups.
+  // The backward kernels mask the gradient themselves; chunk 8 splits each reduction over several
+  // workgroups; both layouts of the vec4 kernels ([2, 3, 4, 4]).
   for (const shape of [[2, 3, 5, 7], [2, 3, 4, 4], [7, 5]] as const)
     for (const training of [true, false])
-      for (const chunk of [null, 8])
-        it(`equals relu(batchNorm(x)) ${training ? 'training' : 'eval'} [${shape}]${chunk ? ` chunk ${chunk}` : ''}`, async () => {
+      for (const [chunk, planes] of [[null, true], [null, false], [8, false]] as const)
+        it(`equals relu(batchNorm(x)) ${training ? 'training' : 'eval'} [${shape}]${chunk ? ` chunk ${chunk}` : ''}${planes ? ' lane per plane' : ''}`, async () => {
           const prevChunk = setBatchNormChunkTarget(chunk);
+          setBatchNormPlanes(planes);
           const C = shape[1];
           const n = shapeSize(shape);
           const xd = Float32Array.from(randomArray(n, rng, -2, 2));
@@ -193,6 +206,7 @@ describe('batchNorm with the fused ReLU', () => {
           const fused = await run(true);
           const plain = await run(false);
           setBatchNormChunkTarget(prevChunk);
+          setBatchNormPlanes(null);
           expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0)).toBe(true);
           const names = ['y', 'dx', 'dgamma', 'dbeta', 'running mean', 'running var'];
           fused.forEach((f, i) => expectClose(f, plain[i]!, { atol: 1e-6, rtol: 1e-6 }, names[i]!));
