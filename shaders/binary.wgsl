@@ -29,15 +29,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   out[i] = f(vec4<f32>(a[i]), vec4<f32>(b[i])).x;
 }
 
-// vec4s per invocation of main4, 64 apart (neighbouring lanes stay on neighbouring vec4s). The host
-// sets 4 on CPU adapters, where starting an invocation costs about as much as moving a vec4.
+// vec4s per invocation of main4, as a run of consecutive vec4s (LANE_RUNS) or 64 apart (unit_index
+// in prelude.wgsl). The host sets 4 and runs on CPU adapters, where starting an invocation costs
+// about as much as moving a vec4.
 override PER: u32 = 1u;
+override LANE_RUNS: bool = false;
 
 @compute @workgroup_size(64)
 fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let base = linear_group(wid, nwg) * 64u * PER + li;
+  let g = linear_group(wid, nwg);
   for (var k = 0u; k < PER; k++) {
-    let i = base + k * 64u;
+    let i = unit_index(g, li, k, PER, LANE_RUNS);
     if (i < P.n) { out4[i] = f(a4[i], b4[i]); }
   }
 }

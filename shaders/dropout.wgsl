@@ -33,13 +33,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 
-// The same for n % 4 == 0, a vec4 of elements at a time (4 per invocation, 64 apart): lavapipe
-// bounds-checks a load or store once per lane for all 4 components, where main pays it per element.
+// The same for n % 4 == 0, a vec4 of elements at a time (4 per invocation: a run of 4 with
+// LANE_RUNS, else 64 apart; unit_index in prelude.wgsl): lavapipe bounds-checks a load or store
+// once per lane for all 4 components, where main pays it per element.
+override LANE_RUNS: bool = false;
 @compute @workgroup_size(64)
 fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let base = linear_group(wid, nwg) * 256u + li;
+  let g = linear_group(wid, nwg);
   for (var j = 0u; j < 4u; j++) {
-    let v = base + j * 64u;
+    let v = unit_index(g, li, j, 4u, LANE_RUNS);
     if (v >= P.n / 4u) { return; }
     let i = 4u * v;
     let m = vec4<f32>(mask_at(i), mask_at(i + 1u), mask_at(i + 2u), mask_at(i + 3u));

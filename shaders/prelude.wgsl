@@ -5,6 +5,15 @@ fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wid.x + wid.y * nwg.x;
 }
 
+// Unit k (of per) of lane li in workgroup g, for kernels whose 64-lane workgroups cover 64 * per
+// consecutive units: runs (CPU adapters: laneRuns() in dispatch.ts) gives each lane per
+// consecutive units, since lavapipe runs a lane's accesses one after another; otherwise the lanes
+// interleave, neighbouring lanes on neighbouring units (GPU coalescing).
+fn unit_index(g: u32, li: u32, k: u32, per: u32, runs: bool) -> u32 {
+  if (runs) { return (g * 64u + li) * per + k; }
+  return (g * per + k) * 64u + li;
+}
+
 // Counter-based hash (PCG): seeded random numbers without state, for dropout masks.
 fn pcg_hash(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { Rng, dropout, dropoutMask, tensor, ones, zeros, sum, mul, tidy, shapeSize, type Shape } from '@fer/tensor';
+import { describe, expect, it, afterAll } from 'vitest';
+import { Rng, dropout, dropoutMask, tensor, ones, zeros, sum, mul, tidy, shapeSize, setLaneRuns, type Shape } from '@fer/tensor';
 import { gradCheck, randomArray, expectClose } from './harness.js';
 import { dropoutMaskRef, dropoutRef } from './reference/dropout.js';
 import { useGpu } from '../setup-gpu.js';
@@ -18,14 +18,20 @@ async function maskOf(shape: Shape, p: number, seed: number): Promise<Float32Arr
 }
 
 describe('dropout mask', () => {
+  afterAll(() => setLaneRuns(null));
   it('is the prelude hash: uniform01(seed, i) >= p, bit for bit', async () => {
     for (const [p, seed] of [
       [0.5, 0],
       [0.25, 12345],
       [0.9, 0xffffffff],
     ] as const)
-      // 3000 elements run main4 (vec4s), 2999 the scalar main.
-      for (const n of [3000, 2999]) expect(Array.from(await maskOf([n], p, seed))).toEqual(Array.from(dropoutMaskRef(n, p, seed)));
+      // 3000 elements run main4 (vec4s: 3 workgroups, the last partial), with lanes interleaved and
+      // in runs; 2999 the scalar main.
+      for (const [n, runs] of [[3000, false], [3000, true], [2999, null]] as const) {
+        setLaneRuns(runs);
+        expect(Array.from(await maskOf([n], p, seed)), `${n} elements, lane runs ${runs}`).toEqual(Array.from(dropoutMaskRef(n, p, seed)));
+      }
+    setLaneRuns(null);
   });
 
   it('is deterministic per seed and differs between seeds', async () => {

@@ -1,5 +1,5 @@
-import { describe, it } from 'vitest';
-import { Rng, add, sub, mul, scale, neg, relu, sum, mean, shapeSize } from '@fer/tensor';
+import { describe, it, beforeAll, afterAll } from 'vitest';
+import { Rng, add, sub, mul, scale, neg, relu, sum, mean, shapeSize, setLaneRuns } from '@fer/tensor';
 import { gradCheck, randomArray } from './harness.js';
 import { useGpu } from '../setup-gpu.js';
 
@@ -9,9 +9,14 @@ useGpu();
 const FWD = { atol: 1e-6, rtol: 1e-6 };
 const GRAD = { atol: 1e-4, rtol: 1e-4 };
 
-describe('elementwise gradcheck', () => {
+// Both layouts of the vec4 kernels on every adapter: lanes interleaved (GPUs) and each lane a run
+// of consecutive vec4s (CPU adapters). [4100] is 1025 vec4s: several workgroups and a partial one.
+for (const runs of [false, true])
+describe(`elementwise gradcheck (${runs ? 'lane runs' : 'lanes interleaved'})`, () => {
   const rng = new Rng(7);
-  for (const shape of [[1], [3, 5], [2, 3, 7, 5], [1000]] as const) {
+  beforeAll(() => setLaneRuns(runs));
+  afterAll(() => setLaneRuns(null));
+  for (const shape of [[1], [3, 5], [2, 3, 7, 5], [1000], [4100]] as const) {
     const n = shapeSize(shape);
     const a = () => ({ data: randomArray(n, rng), shape });
     it(`add ${shape}`, () => gradCheck({ name: 'add', inputs: [a(), a()], gpu: ([x, y]) => add(x!, y!), ref: ([x, y]) => x!.map((v, i) => v + y![i]!), forwardTol: FWD, gradTol: GRAD }));

@@ -162,6 +162,22 @@ function bindGroupFor(device: GPUDevice, c: Compiled, buffers: ReadonlyArray<GPU
   return node.group;
 }
 
+/**
+ * Whether the elementwise kernels give each lane a run of consecutive vec4s (the LANE_RUNS
+ * constant; unit_index in prelude.wgsl) or interleave the lanes over neighbouring vec4s. Lavapipe
+ * runs a lane's loads and stores one after another: lanes streaming runs of 4 moved a product of
+ * two 37.7 MB tensors in 18-22 ms against 41-52 ms interleaved (session 24). GPUs want neighbouring
+ * lanes on neighbouring addresses (coalescing). Default: runs on CPU adapters.
+ */
+export function laneRuns(): boolean {
+  return forcedLaneRuns ?? gpu().info.software;
+}
+let forcedLaneRuns: boolean | null = null;
+/** Forces lane runs on (true) or off (false) on every adapter; null restores the default. */
+export function setLaneRuns(runs: boolean | null): void {
+  forcedLaneRuns = runs;
+}
+
 /** Splits a 1-D workgroup count over x and y (each at most 65535); shaders use linear_group(). */
 export function grid(groups: number): [number, number, number] {
   if (groups <= 65535) return [Math.max(1, groups), 1, 1];

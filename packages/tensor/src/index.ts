@@ -1,6 +1,6 @@
 export { initDevice, releaseDevice, gpu, gpuInstance, hasDevice, describeDevice, throwDeviceErrors, NO_ADAPTER_HELP, hasSubgroups8, describeSubgroups, pumpPoll, setPumpPoll } from './device.js';
 export type { DeviceInfo, Gpu, InitOptions } from './device.js';
-export { dispatch, kernelFor, flush, sync, fence, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource, startProfile, stopProfile, profiling } from './dispatch.js';
+export { dispatch, kernelFor, laneRuns, setLaneRuns, flush, sync, fence, grid, f32bits, copyBuffer, upload, readBuffer, trimPool, dispatchStats, shaderSource, startProfile, stopProfile, profiling } from './dispatch.js';
 export type { Kernel, KernelTime } from './dispatch.js';
 export { memory, sizeClass } from './pool.js';
 export type { MemoryStats } from './pool.js';

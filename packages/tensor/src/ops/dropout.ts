@@ -1,6 +1,6 @@
 // Inverted dropout, forward and backward. WGSL: dropout.wgsl, entry points `main` and `main4` (vec4s,
 // for sizes divisible by 4); MODE 0 applies the mask, MODE 1 writes the mask itself for inspection.
-import { dispatch, f32bits, type Kernel } from '../dispatch.js';
+import { dispatch, f32bits, kernelFor, laneRuns, type Kernel } from '../dispatch.js';
 import { Tensor, checkInputs, empty, type Shape } from '../tensor.js';
 import { record } from '../autograd.js';
 
@@ -12,9 +12,11 @@ export interface DropoutOptions {
 }
 
 // main: 4 elements per invocation; main4 (sizes divisible by 4): 4 vec4s per invocation.
-const kernel = (entry: 'main' | 'main4', mode: 0 | 1): Kernel => ({ shader: 'dropout', entry, bindings: ['read', 'rw'], constants: { MODE: mode } });
-const APPLY = { main: kernel('main', 0), main4: kernel('main4', 0) };
-const MASK = { main: kernel('main', 1), main4: kernel('main4', 1) };
+// main4 gives each lane a run of 4 consecutive vec4s where laneRuns() says so (CPU adapters).
+const kernel = (entry: 'main' | 'main4', mode: 0 | 1): Kernel =>
+  kernelFor('dropout', entry, ['read', 'rw'], entry === 'main4' ? { MODE: mode, LANE_RUNS: laneRuns() ? 1 : 0 } : { MODE: mode });
+const APPLY = { main: () => kernel('main', 0), main4: () => kernel('main4', 0) };
+const MASK = { main: () => kernel('main', 1), main4: () => kernel('main4', 1) };
 const PER_GROUP = 256; // 64 invocations x 4 elements (main) or 4 vec4s (main4)
 
 function checkArgs(op: string, p: number, seed: number): void {
@@ -22,11 +24,11 @@ function checkArgs(op: string, p: number, seed: number): void {
   if (!Number.isSafeInteger(seed)) throw new Error(`${op}: seed must be an integer, got ${String(seed)}`);
 }
 
-function run<S extends Shape>(k: { main: Kernel; main4: Kernel }, input: Tensor, shape: S, p: number, seed: number): Tensor<S> {
+function run<S extends Shape>(k: { main: () => Kernel; main4: () => Kernel }, input: Tensor, shape: S, p: number, seed: number): Tensor<S> {
   const out = empty(shape);
   const n = out.size;
   const vec4 = n % 4 === 0;
-  if (n) dispatch(vec4 ? k.main4 : k.main, [input.buffer, out.buffer], [n, seed >>> 0, f32bits(p), f32bits(1 / (1 - p))], Math.ceil((vec4 ? n / 4 : n) / PER_GROUP));
+  if (n) dispatch(vec4 ? k.main4() : k.main(), [input.buffer, out.buffer], [n, seed >>> 0, f32bits(p), f32bits(1 / (1 - p))], Math.ceil((vec4 ? n / 4 : n) / PER_GROUP));
   return out;
 }
 

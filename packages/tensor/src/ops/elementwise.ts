@@ -1,5 +1,5 @@
 // Elementwise ops: add, sub, mul, scale, neg, relu, copy (forward + backward). WGSL: unary.wgsl, binary.wgsl.
-import { dispatch, f32bits, kernelFor, type Kernel } from '../dispatch.js';
+import { dispatch, f32bits, kernelFor, laneRuns, type Kernel } from '../dispatch.js';
 import { gpu } from '../device.js';
 import { Tensor, checkInputs, checkSameShape, empty, type Shape } from '../tensor.js';
 import { record } from '../autograd.js';
@@ -12,11 +12,12 @@ const WG4 = 64;
 /**
  * `main` (one float per invocation) or, when the size is a multiple of 4, `main4` (PER vec4s each:
  * 4 on CPU adapters, where starting an invocation costs about as much as the vec4 it moves; 1 on
- * GPUs). The ReLU gradients of fast's step on lavapipe took 11.4 ms at 1, 9.7 at 4 and 24 at 16.
+ * GPUs), each lane's a run of consecutive vec4s there (laneRuns). The ReLU gradients of fast's step
+ * on lavapipe took 11.4 ms at 1, 9.7 at 4 and 24 at 16 (lanes interleaved).
  */
 function kernel(shader: 'unary' | 'binary', op: number, vec4: boolean, per: number): Kernel {
   const bindings = shader === 'unary' ? (['read', 'rw'] as const) : (['read', 'read', 'rw'] as const);
-  return kernelFor(shader, vec4 ? 'main4' : 'main', bindings, vec4 ? { OP: op, PER: per } : { OP: op });
+  return kernelFor(shader, vec4 ? 'main4' : 'main', bindings, vec4 ? { OP: op, PER: per, LANE_RUNS: laneRuns() ? 1 : 0 } : { OP: op });
 }
 
 function run(shader: 'unary' | 'binary', op: number, buffers: GPUBuffer[], size: number, alpha: number, beta: number): void {
