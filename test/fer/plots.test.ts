@@ -140,6 +140,26 @@ describe('canvas', () => {
   });
 });
 
+/**
+ * The title band (rows 0..bandH) has ink, none in the outer 2 columns on either side (a title that runs
+ * off the image leaves ink at its edges), and spans the title's width at scale 3.
+ */
+function expectWholeTitle(png: DecodedImage, bandH: number, title: string): void {
+  let minX = png.width;
+  let maxX = -1;
+  for (let y = 0; y < bandH; y++)
+    for (let x = 0; x < png.width; x++) {
+      const c = px(png, x, y);
+      if (c[0] !== 255 || c[1] !== 255 || c[2] !== 255) {
+        minX = Math.min(minX, x);
+        maxX = Math.max(maxX, x);
+      }
+    }
+  expect(minX, 'leftmost ink of the title').toBeGreaterThan(1);
+  expect(maxX, 'rightmost ink of the title').toBeLessThan(png.width - 2);
+  expect(maxX - minX + 1).toBeGreaterThan(measureText(title, 3).width - 3 * ADVANCE);
+}
+
 describe('confusionHeatmap', () => {
   it('writes a PNG whose cell colours get darker with the count', () => {
     // Distinct counts 0..48 in a scrambled order over the 7x7 grid.
@@ -188,6 +208,14 @@ describe('confusionHeatmap', () => {
     expect(inked(png, { x: 0, y: 0, width: png.width, height: info.gridY - 2 }).length).toBeGreaterThan(50);
   });
 
+  it('keeps a long title whole: the image widens and the title moves right of the grid centre', () => {
+    const m = Array.from({ length: 7 }, () => Array.from({ length: 7 }, () => 1));
+    const title = 'Confusion matrix: ensemble resvgg + vgg + vgg-lite + another member, test (71.9%)';
+    const file = join(dir, 'cm-title.png');
+    const info = confusionHeatmap(m, NAMES, file, { title });
+    expectWholeTitle(readPng(file), info.gridY - 2, title);
+  });
+
   it('rejects a matrix of the wrong size', () => {
     expect(() => confusionHeatmap([[1, 2]], NAMES, join(dir, 'bad.png'))).toThrow(/matrix is 1x2, expected 7x7/);
     expect(existsSync(join(dir, 'bad.png'))).toBe(false);
@@ -221,6 +249,13 @@ describe('trainingCurves', () => {
     const lp = info.panels.loss;
     expect(inked(png, { x: lp.x - 60, y: lp.y, width: 50, height: lp.height }).length).toBeGreaterThan(100);
     expect(inked(png, { x: lp.x, y: lp.y + lp.height + 10, width: lp.width, height: 20 }).length).toBeGreaterThan(100);
+  });
+
+  it('keeps a long title whole', () => {
+    const title = 'Training curves of resvgg, gpu-res preset, seed 7, 80 epochs on an NVIDIA H200, batch 64';
+    const file = join(dir, 'curves-title.png');
+    const info = trainingCurves([{ epoch: 1, trainLoss: 1.2, trainAcc: 0.4, valLoss: 1.3, valAcc: 0.38 }], file, { title });
+    expectWholeTitle(readPng(file), info.panels.loss.y - 40, title);
   });
 
   it('works without validation values and with a single epoch', () => {
@@ -276,6 +311,13 @@ describe('faceGrid', () => {
         else expect(r).toBeGreaterThan(g);
       }
     });
+  });
+
+  it('keeps a long title whole over a narrow grid', () => {
+    const title = 'Misclassified faces of the ensemble, PrivateTest';
+    const file = join(dir, 'faces-title.png');
+    const info = faceGrid(images.subarray(0, 2304), [5], [0], NAMES, file, { scale: 1, title });
+    expectWholeTitle(readPng(file), info.tiles[0]!.face.y - 6, title);
   });
 
   it('caption width follows the longest line, "Pred: surprise" at text scale 2', () => {

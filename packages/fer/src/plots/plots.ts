@@ -109,11 +109,15 @@ export function confusionHeatmap(matrix: readonly (readonly number[])[], classNa
   const gridY = MARGIN + textH(TITLE_SCALE) + 32;
   const barX = gridX + gridW + 28;
   const barW = 24;
-  const width = Math.max(barX + barW + 12 + barLabelW + MARGIN, gridX + measureText(title, TITLE_SCALE).width / 2 + MARGIN);
+  // The title is centred over the grid, moved right (and the image widened) as far as a long one needs
+  // to stay whole: before, a long title ran off both edges ("ensemble resvgg + vgg + vgg-lite, test").
+  const titleW = measureText(title, TITLE_SCALE).width;
+  const titleX = Math.max(gridX + gridW / 2, MARGIN + titleW / 2);
+  const width = Math.max(barX + barW + 12 + barLabelW + MARGIN, Math.ceil(titleX + titleW / 2) + MARGIN);
   const height = gridY + gridW + 12 + textH(S) + 4 + 20 + textH(S) + MARGIN;
   const c = new Canvas(width, height, WHITE);
 
-  c.text(title, gridX + gridW / 2, MARGIN, BLACK, { scale: TITLE_SCALE, align: 'center' });
+  c.text(title, titleX, MARGIN, BLACK, { scale: TITLE_SCALE, align: 'center' });
   for (let t = 0; t < n; t++) {
     for (let p = 0; p < n; p++) {
       const x = gridX + p * cell;
@@ -299,7 +303,7 @@ export function trainingCurves(epochLog: ReadonlyArray<EpochLogEntry>, file: str
   const top = MARGIN + textH(TITLE_SCALE) + 28 + textH(S) + 16;
   const lossArea: Box = { x: MARGIN + lossLeft, y: top, width: PLOT_W, height: PLOT_H };
   const accArea: Box = { x: lossArea.x + PLOT_W + 48 + accLeft, y: top, width: PLOT_W, height: PLOT_H };
-  const width = accArea.x + PLOT_W + MARGIN;
+  const width = Math.max(accArea.x + PLOT_W + MARGIN, measureText(title, TITLE_SCALE).width + 2 * MARGIN);
   const height = top + PLOT_H + 14 + textH(S) + 16 + textH(S) + MARGIN;
   const c = new Canvas(width, height, WHITE);
   c.text(title, width / 2, MARGIN, BLACK, { scale: TITLE_SCALE, align: 'center' });
@@ -391,7 +395,7 @@ export function faceGrid(
   const tileH = FRAME + faceW + FRAME + 8 + 2 * lineH;
   const GAP = 16;
   const titleH = opts.title ? textH(TITLE_SCALE) + 24 : 0;
-  const width = 2 * MARGIN + cols * tileW + (cols - 1) * GAP;
+  const width = Math.max(2 * MARGIN + cols * tileW + (cols - 1) * GAP, opts.title ? measureText(opts.title, TITLE_SCALE).width + 2 * MARGIN : 0);
   const height = 2 * MARGIN + titleH + rows * tileH + (rows - 1) * GAP;
   const c = new Canvas(width, height, WHITE);
   if (opts.title) c.text(opts.title, width / 2, MARGIN, BLACK, { scale: TITLE_SCALE, align: 'center' });
