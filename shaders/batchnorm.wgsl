@@ -510,20 +510,23 @@ fn grad_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 // i = n * C + c; the reductions write one partial per plane, at [C, N] (chunks = N for the
 // finalize kernels).
 
-fn plane_of(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
-  return linear_group(wid, nwg) * WG + li;
+// This lane's plane i = n * C + c of an [N, C] grid of planes (ok: i is one of them).
+struct Plane { i: u32, n: u32, c: u32, ok: bool }
+fn lane_plane(wid: vec3<u32>, nwg: vec3<u32>, li: u32, N: u32, C: u32) -> Plane {
+  let i = linear_group(wid, nwg) * WG + li;
+  let n = i / C;
+  return Plane(i, n, i - n * C, i < N * C);
 }
 
 // x = v0 -> partials w1 [C, N, 2]: as stats_partial4.
 @compute @workgroup_size(64)
 fn stats_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = plane_of(wid, nwg, li);
-  if (i >= P2.n * P2.c) { return; }
-  let n = i / P2.c;
-  let c = i - n * P2.c;
+  let pl = lane_plane(wid, nwg, li, P2.n, P2.c);
+  if (!pl.ok) { return; }
+  let c = pl.c;
   let S4 = P2.s / 4u;
   let k = v0[c * S4].x;
-  let base = i * S4;
+  let base = pl.i * S4;
   var s1 = vec4<f32>(0.0);
   var s2 = vec4<f32>(0.0);
   for (var t = 0u; t < S4; t++) {
@@ -531,7 +534,7 @@ fn stats_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     s1 += d;
     s2 += d * d;
   }
-  let o = 2u * (c * P2.n + n);
+  let o = 2u * (c * P2.n + pl.n);
   w1[o] = hsum(s1);
   w1[o + 1u] = hsum(s2);
 }
@@ -539,15 +542,15 @@ fn stats_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 // x = v0, stats = b1, gamma = b2, beta = b3 -> vw4: as normalize4.
 @compute @workgroup_size(64)
 fn normalize_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = plane_of(wid, nwg, li);
   let C = P5.c;
-  if (i >= P5.n * C) { return; }
-  let c = i % C;
+  let pl = lane_plane(wid, nwg, li, P5.n, C);
+  if (!pl.ok) { return; }
+  let c = pl.c;
   let S4 = P5.s / 4u;
   let mean = b1[c];
   let a = b1[C + c] * b2[c];
   let beta = b3[c];
-  let base = i * S4;
+  let base = pl.i * S4;
   for (var t = 0u; t < S4; t++) {
     let y = (v0[base + t] - mean) * a + beta;
     vw4[base + t] = select(y, max(y, vec4<f32>(0.0)), RELU);
@@ -557,16 +560,15 @@ fn normalize_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
 // g = v0, x = v1, stats = b2, gamma = b4, beta = b5 (RELU) -> partials w3 [C, N, 2]: as grad_partial4.
 @compute @workgroup_size(64)
 fn grad_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = plane_of(wid, nwg, li);
-  if (i >= P6.n * P6.c) { return; }
-  let n = i / P6.c;
-  let c = i - n * P6.c;
+  let pl = lane_plane(wid, nwg, li, P6.n, P6.c);
+  if (!pl.ok) { return; }
+  let c = pl.c;
   let S4 = P6.s / 4u;
   let mean = b2[c];
   let invstd = b2[P6.c + c];
   let a = invstd * b4[c];
   let beta = b5[c];
-  let base = i * S4;
+  let base = pl.i * S4;
   var sg = vec4<f32>(0.0);
   var sgx = vec4<f32>(0.0);
   for (var t = 0u; t < S4; t++) {
@@ -576,7 +578,7 @@ fn grad_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     sg += gv;
     sgx += gv * (xv - mean);
   }
-  let o = 2u * (c * P6.n + n);
+  let o = 2u * (c * P6.n + pl.n);
   w3[o] = hsum(sg);
   w3[o + 1u] = hsum(sgx) * invstd;
 }
@@ -584,10 +586,10 @@ fn grad_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 // g = v0, x = v1, stats = b2, gamma = b3, dgamma = b4, dbeta = b5, beta = b7 (RELU) -> vw6: as grad_input_train4.
 @compute @workgroup_size(64)
 fn grad_input_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = plane_of(wid, nwg, li);
   let C = P8.c;
-  if (i >= P8.n * C) { return; }
-  let c = i % C;
+  let pl = lane_plane(wid, nwg, li, P8.n, C);
+  if (!pl.ok) { return; }
+  let c = pl.c;
   let S4 = P8.s / 4u;
   let inv_m = 1.0 / f32(P8.n * P8.s);
   let mean = b2[c];
@@ -596,7 +598,7 @@ fn grad_input_planes4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
   let beta = b7[c];
   let dbm = b5[c] * inv_m;
   let dgm = b4[c] * inv_m;
-  let base = i * S4;
+  let base = pl.i * S4;
   for (var t = 0u; t < S4; t++) {
     let xv = v1[base + t];
     let xhat = (xv - mean) * invstd;
