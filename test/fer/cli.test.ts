@@ -22,7 +22,7 @@ describe('CLIs', () => {
   it('train --help lists every hyper-parameter flag', () => {
     const r = run('train', ['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from'])
+    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from', '--mixup', '--cutmix', '--mix-prob'])
       expect(r.out).toContain(flag);
   });
 
@@ -39,6 +39,8 @@ describe('CLIs', () => {
     expect(run('train', ['--epochs', '2.5']).err).toMatch(/--epochs expects an integer, got '2.5'/);
     expect(run('train', ['--batch', '0']).err).toMatch(/--batch must be >= 1, got 0/);
     expect(run('train', ['--time-limit', '-5']).err).toMatch(/--time-limit must be >= 0, got -5/);
+    expect(run('train', ['--mixup', '-0.2']).err).toMatch(/--mixup must be >= 0, got -0.2/);
+    expect(run('train', ['--mix-prob', '1.5']).err).toMatch(/--mix-prob must be <= 1, got 1.5/);
     const swa = run('train', ['--epochs', '10', '--swa-from', '11']);
     expect(swa.code).toBe(1);
     expect(swa.err).toMatch(/--swa-from \(11\) must be at most --epochs \(10\)/);

@@ -57,21 +57,25 @@ describe('training loop', () => {
     data = syntheticData(10, 3);
   });
 
-  it('resumes after a kill to exactly the result of an uninterrupted run', async () => {
+  it.each([
+    ['', { augment: 'light' }],
+    [' (Mixup and CutMix batches)', { augment: 'light', mixup: 0.4, cutmix: 1, mixProb: 0.8 }],
+  ] as Array<[string, Partial<TrainConfig>]>)('resumes after a kill to exactly the result of an uninterrupted run%s', async (_, recipe) => {
     const quiet = () => {};
     const full = tempDir('run-full');
-    const a = await train(config({ data, out: full, epochs: 3, augment: 'light' }), { log: quiet });
+    const a = await train(config({ data, out: full, epochs: 3, ...recipe }), { log: quiet });
     const split = tempDir('run-split');
     // "Kill" after the first epoch: the hook throws once its checkpoint is on disk.
     await expect(
-      train(config({ data, out: split, epochs: 3, augment: 'light' }), {
+      train(config({ data, out: split, epochs: 3, ...recipe }), {
         log: quiet,
         afterEpoch: (r) => {
           if (r.epoch === 1) throw new Error('killed');
         },
       }),
     ).rejects.toThrow('killed');
-    const b = await train(config({ data, out: split, epochs: 3, augment: 'light', resume: true }), { log: quiet });
+    // The resumed run takes its recipe from the checkpoint, not from these flags.
+    const b = await train(config({ data, out: split, epochs: 3, resume: true }), { log: quiet });
     expect(b.epochs.map((e) => e.trainLoss)).toEqual(a.epochs.map((e) => e.trainLoss));
     expect(b.epochs.map((e) => e.valAcc)).toEqual(a.epochs.map((e) => e.valAcc));
     const wa = await loadSafetensors(join(full, 'last.safetensors'));
@@ -127,9 +131,12 @@ describe('training loop', () => {
       { optimizer: 'sgd', momentum: 0.9, nesterov: true, schedule: 'cosine', warmup: 1, classWeights: true, labelSmoothing: 0.1 },
       { optimizer: 'adamw', weightDecay: 0.01, schedule: 'plateau', patience: 1, gamma: 0.5, augment: 'standard' },
       { optimizer: 'adam', schedule: 'step', stepSize: 1, gamma: 0.5 },
+      { cutmix: 1, classWeights: true, labelSmoothing: 0.1 },
     ];
     for (const over of runs) {
-      const r = await train(config({ data, out: tempDir('run-opts'), epochs: 3, ...over }), { log: () => {} });
+      const lines: string[] = [];
+      const r = await train(config({ data, out: tempDir('run-opts'), epochs: 3, ...over }), { log: (l) => lines.push(l) });
+      expect(lines.some((l) => l.startsWith('mixing batches: CutMix Beta(1), probability 1'))).toBe(over.cutmix === 1);
       expect(r.epochs).toHaveLength(3);
       for (const e of r.epochs) expect(Number.isFinite(e.trainLoss)).toBe(true);
       if (over.schedule === 'step') expect(r.epochs.map((e) => e.lr)).toEqual([3e-3, 1.5e-3, 7.5e-4]);

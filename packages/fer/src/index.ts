@@ -2,6 +2,7 @@
 export * from './data/classes.js';
 export * from './data/reader.js';
 export * from './data/augment.js';
+export * from './data/mix.js';
 export * from './data/batches.js';
 export * from './metrics.js';
 export * from './plots/plots.js';

@@ -13,6 +13,7 @@ import { CLASSES, IMAGE_SIZE, NUM_CLASSES } from './data/classes.js';
 import { loadSplits, resolveDataDir, type SplitData } from './data/reader.js';
 import { Batcher, classWeights as balancedWeights, imagesToFloat } from './data/batches.js';
 import { augmentConfig, type AugmentPreset } from './data/augment.js';
+import { MIX_DEFAULTS, mixes, type MixConfig } from './data/mix.js';
 import { saveCheckpoint, readCheckpoint, applyWeights, CheckpointError } from './checkpoint.js';
 import { ProgressBar, formatDuration } from './cli/progress.js';
 
@@ -37,6 +38,12 @@ export interface TrainConfig {
   /** Plateau schedule patience (epochs). */
   patience: number;
   augment: AugmentPreset;
+  /** Mixup's Beta(a, a) parameter (0 = off): data/mix.ts. */
+  mixup: number;
+  /** CutMix's Beta(a, a) parameter (0 = off); with mixup on too, each mixed batch takes one of the two at even odds. */
+  cutmix: number;
+  /** Probability that a training batch is mixed (with mixup or cutmix on). */
+  mixProb: number;
   labelSmoothing: number;
   classWeights: boolean;
   /**
@@ -96,6 +103,9 @@ export const DEFAULT_CONFIG: TrainConfig = {
   gamma: 0.1,
   patience: 5,
   augment: 'none',
+  mixup: 0,
+  cutmix: 0,
+  mixProb: 1,
   labelSmoothing: 0,
   classWeights: false,
   swaFrom: 0,
@@ -431,7 +441,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
     // The run continues with its own hyper-parameters; only the epoch budget may be changed.
     const epochs = isExplicit('epochs') ? cfg.epochs : resumeState.config.epochs;
-    cfg = { ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad, timeLimit: cfg.timeLimit };
+    // Runs saved before Mixup/CutMix existed lack those fields: theirs are the defaults (off).
+    const unmixed = { mixup: DEFAULT_CONFIG.mixup, cutmix: DEFAULT_CONFIG.cutmix, mixProb: DEFAULT_CONFIG.mixProb };
+    cfg = { ...unmixed, ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad, timeLimit: cfg.timeLimit };
     if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
@@ -458,7 +470,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   // one batch is one batch; BatchNorm needs two samples, so a lone last image is always dropped.
   const remainder = trainSet.count % cfg.batch;
   const dropLast = remainder === 1 || (remainder > 0 && trainSet.count > cfg.batch);
-  const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment), rng: dataRng });
+  const mix: MixConfig = { ...MIX_DEFAULTS, mixup: cfg.mixup, cutmix: cfg.cutmix, prob: cfg.mixProb };
+  const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment), mix, rng: dataRng });
+  if (mixes(mix)) log(`mixing batches: ${[mix.mixup > 0 ? `Mixup Beta(${mix.mixup})` : '', mix.cutmix > 0 ? `CutMix Beta(${mix.cutmix})` : ''].filter(Boolean).join(' or ')}, probability ${mix.prob}; train accuracy counts each image's dominant label`);
   const plateau = cfg.schedule === 'plateau' ? new ReduceLrOnPlateau({ lr: cfg.lr, mode: 'max', factor: cfg.gamma, patience: cfg.patience }) : null;
   const weights = cfg.classWeights ? Array.from(balancedWeights(trainSet.labels, NUM_CLASSES)) : undefined;
   if (weights) log(`class weights: ${weights.map((w, i) => `${CLASSES[i]} ${w.toFixed(2)}`).join(', ')}`);
@@ -556,8 +570,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         tidy(() => {
           const x = tensor(b.x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
           const y = tensor(labels, [n] as const, { dtype: 'i32' });
+          // A mixed batch learns from its soft targets; y (dominant labels) only feeds the accuracy.
+          const target = b.targets ? tensor(b.targets, [n, NUM_CLASSES] as const) : y;
           const logits = model.forward(x) as Tensor<Shape2>;
-          const loss = softmaxCrossEntropy(logits, y, { labelSmoothing: cfg.labelSmoothing, classWeights: weightsTensor });
+          const loss = softmaxCrossEntropy(logits, target, { labelSmoothing: cfg.labelSmoothing, classWeights: weightsTensor });
           loss.backward();
           noGrad(() => accumulateStats(stats, loss, logits, y));
         });

@@ -44,6 +44,30 @@ export class Rng {
     const v = this.next();
     return mean + std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
+  /** Gamma(shape, 1) for shape > 0 (Marsaglia & Tsang 2000; shape < 1 via Gamma(shape + 1) * U^(1/shape)). */
+  gamma(shape: number): number {
+    if (!(shape > 0 && Number.isFinite(shape))) throw new Error(`Rng.gamma: shape must be a positive number, got ${shape}`);
+    if (shape < 1) return this.gamma(shape + 1) * Math.pow(1 - this.next(), 1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = 1 - this.next();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  }
+  /** Beta(a, b) in [0, 1], as numpy's: Gamma(a) / (Gamma(a) + Gamma(b)). */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    const y = this.gamma(b);
+    return x + y > 0 ? x / (x + y) : a / (a + b);
+  }
   shuffle<T>(a: T[] | Int32Array | Uint32Array): void {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);

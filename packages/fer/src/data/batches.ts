@@ -1,8 +1,9 @@
 // Turning loaded uint8 faces into float training batches: pixel/255 conversion, per-epoch shuffled
-// order from the seeded Rng, optional augmentation, and balanced class weights.
+// order from the seeded Rng, optional augmentation and Mixup/CutMix, and balanced class weights.
 import type { Rng } from '@fer/tensor';
 import { augmentBatch, isIdentity, type AugmentConfig } from './augment.js';
-import { IMAGE_PIXELS } from './classes.js';
+import { IMAGE_PIXELS, NUM_CLASSES } from './classes.js';
+import { mixBatch, mixes, validateMix, type MixConfig, type MixResult } from './mix.js';
 
 /** The part of a loaded split the batch code needs (SplitData has it). */
 export interface ImageSet {
@@ -93,15 +94,21 @@ export interface BatcherOptions {
   dropLast?: boolean;
   /** Augmentation applied to every batch; null/undefined or an identity config = none. */
   augment?: AugmentConfig | null;
-  /** Drives both the shuffles and the augmentation; save its state at an epoch boundary to resume. */
+  /** Mixup / CutMix of each batch after its augmentation (mix.ts); null/undefined or all off = none. */
+  mix?: MixConfig | null;
+  /** Drives the shuffles, the augmentation and the mixing; save its state at an epoch boundary to resume. */
   rng: Rng;
 }
 
 export interface Batch {
   /** [count,1,48,48] floats (pixel/255, augmented); a view of a buffer reused by the next batch. */
   x: Float32Array;
-  /** [count] class indices; reused like x. */
+  /** [count] class indices (mixed batches: each row's dominant label); reused like x. */
   y: Int32Array;
+  /** Mixed batches only: [count, 7] soft targets (label weights summing to 1); reused like x. */
+  targets?: Float32Array;
+  /** Mixed batches only: what mixBatch did. */
+  mixed?: MixResult;
   /** Indices into the image set of this batch's images (a view of the epoch order). */
   indices: Int32Array;
   count: number;
@@ -115,11 +122,13 @@ export class Batcher {
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   readonly augment: AugmentConfig | null;
+  readonly mix: MixConfig | null;
   readonly rng: Rng;
   private readonly data: ImageSet;
   private readonly order: Int32Array;
   private readonly x: Float32Array;
   private readonly y: Int32Array;
+  private readonly mixBuffers: { targets: Float32Array; dominant: Int32Array; scratch: Float32Array } | null;
 
   constructor(data: ImageSet, options: BatcherOptions) {
     const { batchSize } = options;
@@ -132,11 +141,16 @@ export class Batcher {
     this.shuffle = options.shuffle ?? true;
     this.dropLast = options.dropLast ?? false;
     this.augment = options.augment && !isIdentity(options.augment) ? options.augment : null;
+    if (options.mix) validateMix(options.mix);
+    this.mix = mixes(options.mix) ? options.mix : null;
     this.rng = options.rng;
     this.order = new Int32Array(data.count);
     for (let i = 0; i < data.count; i++) this.order[i] = i;
     this.x = new Float32Array(batchSize * IMAGE_PIXELS);
     this.y = new Int32Array(batchSize);
+    this.mixBuffers = this.mix
+      ? { targets: new Float32Array(batchSize * NUM_CLASSES), dominant: new Int32Array(batchSize), scratch: new Float32Array(batchSize * IMAGE_PIXELS) }
+      : null;
   }
 
   get batchesPerEpoch(): number {
@@ -162,7 +176,14 @@ export class Batcher {
       imagesToFloat(this.data.images, indices, x);
       gatherLabels(this.data.labels, indices, y);
       if (this.augment) augmentBatch(x, x, count, this.augment, this.rng);
-      yield { x, y, indices, count, index: bi };
+      if (this.mix && this.mixBuffers) {
+        const { targets, dominant, scratch } = this.mixBuffers;
+        const mixed = mixBatch(x, y, count, this.mix, this.rng, targets, dominant, scratch);
+        y.set(dominant.subarray(0, count));
+        yield { x, y, indices, count, index: bi, targets: targets.subarray(0, count * NUM_CLASSES), mixed };
+      } else {
+        yield { x, y, indices, count, index: bi };
+      }
     }
   }
 }
