@@ -22,7 +22,7 @@ describe('CLIs', () => {
   it('train --help lists every hyper-parameter flag', () => {
     const r = run('train', ['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from', '--mixup', '--cutmix', '--mix-prob'])
+    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from', '--mixup', '--cutmix', '--mix-prob', '--flip', '--shift', '--rotate', '--scale', '--erase'])
       expect(r.out).toContain(flag);
   });
 
@@ -41,6 +41,8 @@ describe('CLIs', () => {
     expect(run('train', ['--time-limit', '-5']).err).toMatch(/--time-limit must be >= 0, got -5/);
     expect(run('train', ['--mixup', '-0.2']).err).toMatch(/--mixup must be >= 0, got -0.2/);
     expect(run('train', ['--mix-prob', '1.5']).err).toMatch(/--mix-prob must be <= 1, got 1.5/);
+    expect(run('train', ['--scale', '1.2,0.8']).err).toMatch(/--scale must be MIN,MAX with 0 < MIN <= MAX <= 10 \(e.g. 0.8,1.2\), got '1.2,0.8'/);
+    expect(run('train', ['--shift', '4.5']).err).toMatch(/--shift expects an integer, got '4.5'/);
     const swa = run('train', ['--epochs', '10', '--swa-from', '11']);
     expect(swa.code).toBe(1);
     expect(swa.err).toMatch(/--swa-from \(11\) must be at most --epochs \(10\)/);

@@ -144,6 +144,15 @@ describe('training loop', () => {
     }
   });
 
+  it('augmentOptions change knobs of the augmentation preset (a flip on every image trains otherwise than none)', async () => {
+    const quiet = () => {};
+    const run = (augmentOptions: TrainConfig['augmentOptions']) => train(config({ data, out: tempDir('run-aug'), epochs: 1, augment: 'none', augmentOptions }), { log: quiet });
+    const plain = await run({});
+    expect((await run({})).epochs[0]!.trainLoss).toBe(plain.epochs[0]!.trainLoss);
+    expect((await run({ flip: 1 })).epochs[0]!.trainLoss).not.toBe(plain.epochs[0]!.trainLoss);
+    await expect(run({ shift: 60 })).rejects.toThrow(/augment.shift must be a whole number of pixels in \[0, 48\), got 60/);
+  });
+
   it('evaluate: probabilities sum to 1, and flip TTA averages a face with its mirror', async () => {
     const out = tempDir('run-tta');
     await train(config({ data, out, epochs: 1 }), { log: () => {} });

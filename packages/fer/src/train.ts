@@ -12,7 +12,7 @@ import {
 import { CLASSES, IMAGE_SIZE, NUM_CLASSES } from './data/classes.js';
 import { loadSplits, resolveDataDir, type SplitData } from './data/reader.js';
 import { Batcher, classWeights as balancedWeights, imagesToFloat } from './data/batches.js';
-import { augmentConfig, type AugmentPreset } from './data/augment.js';
+import { augmentConfig, type AugmentConfig, type AugmentPreset } from './data/augment.js';
 import { MIX_DEFAULTS, mixes, type MixConfig } from './data/mix.js';
 import { saveCheckpoint, readCheckpoint, applyWeights, CheckpointError } from './checkpoint.js';
 import { ProgressBar, formatDuration } from './cli/progress.js';
@@ -38,6 +38,8 @@ export interface TrainConfig {
   /** Plateau schedule patience (epochs). */
   patience: number;
   augment: AugmentPreset;
+  /** Knobs of the augmentation preset changed (--flip, --shift, --rotate, --scale, --erase); {} = the preset as is. */
+  augmentOptions: Partial<AugmentConfig>;
   /** Mixup's Beta(a, a) parameter (0 = off): data/mix.ts. */
   mixup: number;
   /** CutMix's Beta(a, a) parameter (0 = off); with mixup on too, each mixed batch takes one of the two at even odds. */
@@ -103,6 +105,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   gamma: 0.1,
   patience: 5,
   augment: 'none',
+  augmentOptions: {},
   mixup: 0,
   cutmix: 0,
   mixProb: 1,
@@ -441,9 +444,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new CheckpointError(`--resume: ${lastFile} is a '${resumeState.config.model}' run, but --model is '${cfg.model}'`);
     // The run continues with its own hyper-parameters; only the epoch budget may be changed.
     const epochs = isExplicit('epochs') ? cfg.epochs : resumeState.config.epochs;
-    // Runs saved before Mixup/CutMix existed lack those fields: theirs are the defaults (off).
-    const unmixed = { mixup: DEFAULT_CONFIG.mixup, cutmix: DEFAULT_CONFIG.cutmix, mixProb: DEFAULT_CONFIG.mixProb };
-    cfg = { ...unmixed, ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad, timeLimit: cfg.timeLimit };
+    // Runs saved before these fields existed lack them: theirs are the defaults (off, the preset as is).
+    const older = { augmentOptions: {}, mixup: DEFAULT_CONFIG.mixup, cutmix: DEFAULT_CONFIG.cutmix, mixProb: DEFAULT_CONFIG.mixProb };
+    cfg = { ...older, ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad, timeLimit: cfg.timeLimit };
     if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
@@ -471,7 +474,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const remainder = trainSet.count % cfg.batch;
   const dropLast = remainder === 1 || (remainder > 0 && trainSet.count > cfg.batch);
   const mix: MixConfig = { ...MIX_DEFAULTS, mixup: cfg.mixup, cutmix: cfg.cutmix, prob: cfg.mixProb };
-  const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment), mix, rng: dataRng });
+  const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment, cfg.augmentOptions), mix, rng: dataRng });
   if (mixes(mix)) log(`mixing batches: ${[mix.mixup > 0 ? `Mixup Beta(${mix.mixup})` : '', mix.cutmix > 0 ? `CutMix Beta(${mix.cutmix})` : ''].filter(Boolean).join(' or ')}, probability ${mix.prob}; train accuracy counts each image's dominant label`);
   const plateau = cfg.schedule === 'plateau' ? new ReduceLrOnPlateau({ lr: cfg.lr, mode: 'max', factor: cfg.gamma, patience: cfg.patience }) : null;
   const weights = cfg.classWeights ? Array.from(balancedWeights(trainSet.labels, NUM_CLASSES)) : undefined;

@@ -1,10 +1,10 @@
 // `pnpm fer:train`: trains a model on FER2013 (defaults = the reference report's setup).
 import { initDevice, describeDevice, releaseDevice } from '@fer/tensor';
 import { MODEL_NAMES } from '@fer/nn';
-import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
+import { parseArgs, usage, runCli, UsageError, type FlagSpec, type FlagValues } from './args.js';
 import { train, DEFAULT_CONFIG, type TrainConfig, type OptimizerName, type ScheduleName } from '../train.js';
 import { applyPreset, PRESET_NAMES } from '../presets.js';
-import type { AugmentPreset } from '../data/augment.js';
+import type { AugmentConfig, AugmentPreset } from '../data/augment.js';
 
 const D = DEFAULT_CONFIG;
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
@@ -23,6 +23,11 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   gamma: { type: 'number', help: 'step/plateau schedule: lr factor', default: D.gamma, min: 0, max: 1 },
   patience: { type: 'int', help: 'plateau schedule: epochs without PublicTest improvement', default: D.patience, min: 1 },
   augment: { type: 'string', help: 'augmentation preset', default: D.augment, choices: ['none', 'light', 'standard'] },
+  flip: { type: 'number', help: "augmentation: probability of a horizontal flip (overrides --augment's)", min: 0, max: 1 },
+  shift: { type: 'int', help: "augmentation: largest shift in whole pixels each way, i.e. zero padding and a random 48x48 crop (overrides --augment's)", min: 0, max: 47 },
+  rotate: { type: 'number', help: "augmentation: largest rotation in degrees each way (overrides --augment's)", min: 0, max: 180 },
+  scale: { type: 'string', help: "augmentation: zoom range MIN,MAX, e.g. 0.8,1.2 (overrides --augment's)" },
+  erase: { type: 'number', help: "augmentation: probability of random erasing (overrides --augment's)", min: 0, max: 1 },
   mixup: { type: 'number', help: "Mixup: each batch mixed with its reversed self, weight ~ Beta(a, a), soft targets (timm's mixup_alpha; 0 = off)", default: D.mixup, min: 0 },
   cutmix: { type: 'number', help: 'CutMix: a box of the reversed batch pasted in, area ~ Beta(a, a), soft targets (0 = off; with --mixup: either, at even odds)', default: D.cutmix, min: 0 },
   'mix-prob': { type: 'number', help: 'probability that a batch is mixed (--mixup/--cutmix)', default: D.mixProb, min: 0, max: 1 },
@@ -43,6 +48,22 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'skip-bad': { type: 'boolean', help: 'skip and count unreadable/corrupt images instead of stopping', default: false },
   'time-limit': { type: 'int', help: 'seconds: stop (checkpointed) before an epoch that would end past them; --resume continues (0 = none)', default: 0, min: 0 },
 };
+
+/** The augmentation knobs given as flags (the preset keeps the others); each checked here, naming its flag. */
+function augmentOptionsFromFlags(flags: FlagValues): Partial<AugmentConfig> {
+  const o: Partial<AugmentConfig> = {};
+  if (flags.flip !== undefined) o.flip = flags.flip as number;
+  if (flags.shift !== undefined) o.shift = flags.shift as number;
+  if (flags.rotate !== undefined) o.rotate = flags.rotate as number;
+  if (flags.erase !== undefined) o.erase = flags.erase as number;
+  if (flags.scale !== undefined) {
+    const parts = String(flags.scale).split(',').map((v) => Number(v));
+    if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[0]! > 0 && parts[0]! <= parts[1]! && parts[1]! <= 10))
+      throw new UsageError(`--scale must be MIN,MAX with 0 < MIN <= MAX <= 10 (e.g. 0.8,1.2), got '${String(flags.scale)}'`);
+    o.scale = [parts[0]!, parts[1]!];
+  }
+  return o;
+}
 
 export function configFromFlags(argv: readonly string[]): TrainConfig | null {
   const { flags, positional, help } = parseArgs(argv, TRAIN_FLAGS);
@@ -68,6 +89,7 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
     gamma: flags.gamma as number,
     patience: flags.patience as number,
     augment: flags.augment as AugmentPreset,
+    augmentOptions: augmentOptionsFromFlags(flags),
     mixup: flags.mixup as number,
     cutmix: flags.cutmix as number,
     mixProb: flags['mix-prob'] as number,
