@@ -39,6 +39,19 @@ fn act(v: vec4<f32>) -> vec4<f32> {
   return select(v, max(v, vec4<f32>(0.0)), RELU);
 }
 
+// The epilogue of the generic kernels: a block's 4 accumulators (pixel j in a_j, 4 channels each)
+// stored for its first nc channels, channel c at o + c * cstride, pixel j at + j * step, only the
+// pixels j * step < room (those before the row's end).
+fn store_block(o: u32, cstride: u32, nc: u32, step: u32, room: u32, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>) {
+  for (var c = 0u; c < nc; c++) {
+    let oc = o + c * cstride;
+    dst[oc] = a0[c];
+    if (step < room) { dst[oc + step] = a1[c]; }
+    if (2u * step < room) { dst[oc + 2u * step] = a2[c]; }
+    if (3u * step < room) { dst[oc + 3u * step] = a3[c]; }
+  }
+}
+
 // src0[base + col] if the row is valid and 0 <= col < width, else 0 (the zero padding).
 fn gather0(base: u32, col: i32, width: i32, row_ok: bool) -> f32 {
   let v = src0[base + u32(clamp(col, 0, width - 1))];
@@ -394,15 +407,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let hw = P.oh * P.ow;
   let co0 = cb * 4u;
   let o = (n * P.cout + co0) * hw + oh * P.ow + ow0;
-  let nc = min(4u, P.cout - co0);
-  let np = min(4u, P.ow - ow0);
-  for (var c = 0u; c < nc; c++) {
-    let oc = o + c * hw;
-    dst[oc] = act(a0)[c];
-    if (np > 1u) { dst[oc + 1u] = act(a1)[c]; }
-    if (np > 2u) { dst[oc + 2u] = act(a2)[c]; }
-    if (np > 3u) { dst[oc + 3u] = act(a3)[c]; }
-  }
+  store_block(o, hw, min(4u, P.cout - co0), 1u, P.ow - ow0, act(a0), act(a1), act(a2), act(a3));
 }
 
 // dx[n, ci, ih, iw] = sum over (co, kh, kw) with ih + pt - kh = oh*sh, iw + pl - kw = ow*sw of
@@ -478,15 +483,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let plane = P.h * P.w;
   let ci0 = cb * 4u;
   let o = (n * P.cin + ci0) * plane + ih * P.w + iwb;
-  let nc = min(4u, P.cin - ci0);
-  let sw = P.sw;
-  for (var c = 0u; c < nc; c++) {
-    let oc = o + c * plane;
-    dst[oc] = a0[c];
-    if (iwb + sw < P.w) { dst[oc + sw] = a1[c]; }
-    if (iwb + 2u * sw < P.w) { dst[oc + 2u * sw] = a2[c]; }
-    if (iwb + 3u * sw < P.w) { dst[oc + 3u * sw] = a3[c]; }
-  }
+  store_block(o, plane, min(4u, P.cin - ci0), P.sw, P.w - iwb, a0, a1, a2, a3);
 }
 
 // Weight gradient for column stride 1, the fast path (backward_weight below handles the rest):
@@ -625,16 +622,7 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   let kk = P.kh * P.kw;
   let co0 = cb * 4u;
   let o = chunk * P.g + ((co0 * P.cin + ci) * P.kh + kh) * P.kw + kwa;
-  let nc = min(4u, P.cout - co0);
-  let sw = P.sw;
-  let cstride = P.cin * kk;
-  for (var c = 0u; c < nc; c++) {
-    let oc = o + c * cstride;
-    dst[oc] = a0[c];
-    if (kwa + sw < P.kw) { dst[oc + sw] = a1[c]; }
-    if (kwa + 2u * sw < P.kw) { dst[oc + 2u * sw] = a2[c]; }
-    if (kwa + 3u * sw < P.kw) { dst[oc + 3u * sw] = a3[c]; }
-  }
+  store_block(o, P.cin * kk, min(4u, P.cout - co0), P.sw, P.kw - kwa, a0, a1, a2, a3);
 }
 
 // Weight gradient for hardware GPUs (the kernels above are shaped for lavapipe): a GEMM
