@@ -24,6 +24,8 @@
 #   when PublicTest picks it).
 # Usage, from the folder holding .gpu/ (scripts/gpu-chunks.sh puts it together there):
 #   [PLAN=profile|bench|train|resume|both] [PRESET=gpu] [MAX_EPOCHS=N] [SPAN=S] [SWA_LAST=K] [TRAIN_FLAGS=...] [ENSEMBLE=file[,file...]]
+#   [PUBLIC_TO_BEAT=A]: read PrivateTest only when PublicTest's pick scores above accuracy A (e.g. the shipped
+#   model's 0.7094), so that a candidate no better than what is shipped never spends its one PrivateTest reading
 #   bash .gpu/gpu-run.sh [SECONDS, default 540] [local]
 # 'local': a dry run on a machine that has node and a WebGPU adapter (short bench, one small epoch).
 set -uo pipefail
@@ -223,9 +225,15 @@ if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; 
   done
   PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c.split("=")[0],t,c.slice(c.indexOf("=")+1)]));all.sort((a,b)=>acc(b[0],b[1])-acc(a[0],a[1]));console.log(all[0].join(" "))' "$WORK/eval" "${CANDS[@]}")
   read -r STEM TTA FILES <<<"$PICK"
-  echo "== PublicTest picks $STEM with --tta $TTA; PrivateTest, read once:"
-  timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "$FILES" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
-    --split private --tta "$TTA" | grep -E '^ +accuracy|^ +macro|^ +weighted|^split'
+  PICK_ACC=$(node -e 'try{console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).accuracy)}catch{console.log(-1)}' \
+    "$WORK/eval/${STEM}$([ "$TTA" = none ] || echo "-tta-$TTA")-public-report.json")
+  if [ -n "${PUBLIC_TO_BEAT:-}" ] && ! node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' "$PICK_ACC" "$PUBLIC_TO_BEAT"; then
+    echo "== PublicTest picks $STEM with --tta $TTA at $PICK_ACC, not above PUBLIC_TO_BEAT=$PUBLIC_TO_BEAT: PrivateTest is not read"
+  else
+    echo "== PublicTest picks $STEM with --tta $TTA ($PICK_ACC); PrivateTest, read once:"
+    timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "$FILES" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
+      --split private --tta "$TTA" | grep -E '^ +accuracy|^ +macro|^ +weighted|^split'
+  fi
   tar -C "$WORK" -czf "$OUT/eval.tgz" eval
   if [ "${STEM%%-*}" = swa ]; then
     rm -rf "$WORK/parts" && mkdir -p "$WORK/parts"
