@@ -137,6 +137,9 @@ describe('training loop', () => {
       const lines: string[] = [];
       const r = await train(config({ data, out: tempDir('run-opts'), epochs: 3, ...over }), { log: (l) => lines.push(l) });
       expect(lines.some((l) => l.startsWith('mixing batches: CutMix Beta(1), probability 1'))).toBe(over.cutmix === 1);
+      // Each epoch's line says how long the rest of the run should take; the last one has no rest.
+      const epochLines = lines.filter((l) => /^epoch \d\/3 /.test(l));
+      expect(epochLines.map((l) => /~\d+:\d\d to go/.test(l))).toEqual([true, true, false]);
       expect(r.epochs).toHaveLength(3);
       for (const e of r.epochs) expect(Number.isFinite(e.trainLoss)).toBe(true);
       if (over.schedule === 'step') expect(r.epochs.map((e) => e.lr)).toEqual([3e-3, 1.5e-3, 7.5e-4]);

@@ -415,6 +415,12 @@ export interface TrainHooks {
   afterEpoch?: (record: EpochRecord) => void | Promise<void>;
 }
 
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** The same promise, marked handled: if the loop stops early on another error, it must not crash the process as an unhandled rejection. */
 function quiet<T>(p: Promise<T>): Promise<T> {
   p.catch(() => undefined);
@@ -519,6 +525,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
   let step = 0;
   let longestEpochMs = 0;
+  const recentEpochMs: number[] = [];
   let stoppedAt: number | null = null;
   for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
     const elapsedMs = performance.now() - tStart;
@@ -664,10 +671,16 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (isBest) await saveCheckpoint(bestFile, model, meta);
     appendFileSync(logFile, `${JSON.stringify(record)}\n`);
     await saveCheckpoint(lastFile, model, meta, optimizer, swaCount > 0 ? swa : undefined);
+    // What is left of the run, at the median of this process's last 5 epochs (evaluation and
+    // checkpoints included, tuning not): a CPU run lasts hours.
+    recentEpochMs.push(performance.now() - tEpochStart - tuneMs);
+    if (recentEpochMs.length > 5) recentEpochMs.shift();
+    const left = cfg.epochs - (epoch + 1);
+    const toGo = left > 0 ? `  ~${formatDuration((left * median(recentEpochMs)) / 1000)} to go` : '';
     log(
       `epoch ${epoch + 1}/${cfg.epochs}  lr ${lr.toExponential(2)}  train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAcc * 100).toFixed(2)}%  ` +
         `PublicTest loss ${val.loss.toFixed(4)} acc ${(val.acc * 100).toFixed(2)}%${isBest ? ' (best)' : ''}  ` +
-        `${record.imagesPerSec.toFixed(0)} img/s  ${formatDuration(trainSecs)}  gpu buffers ${memory().liveBuffers}`,
+        `${record.imagesPerSec.toFixed(0)} img/s  ${formatDuration(trainSecs)}${toGo}  gpu buffers ${memory().liveBuffers}`,
     );
     await hooks.afterEpoch?.(record);
     // Tuning (the first epoch's, once per new shape) is not a cost the next epoch repeats.
