@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { MODEL_NAMES } from '@fer/nn';
-import { DEFAULT_CONFIG, PRESETS, PRESET_NAMES, applyPreset } from '@fer/fer';
+import { DEFAULT_CONFIG, PRESETS, PRESET_NAMES, applyPreset, describeRecipe } from '@fer/fer';
 
 describe('training presets', () => {
   it('seed, gpu, gpu-res, gpu-sgd, paper, best and cpu exist, each documented, naming a known model', () => {
@@ -62,6 +62,16 @@ describe('training presets', () => {
     expect(c.model).toBe('vgg');
     const l = applyPreset({ ...DEFAULT_CONFIG, labelSmoothing: 0 }, 'paper', new Set(['label-smoothing']));
     expect(l.labelSmoothing).toBe(0);
+  });
+
+  it('describeRecipe says what a run trains with, changed knobs included', () => {
+    expect(describeRecipe({ ...DEFAULT_CONFIG, ...PRESETS.cpu!.config })).toBe(
+      'vgg-lite, 30 epochs, batch 64; Adam lr 0.001, cosine over 30 epochs after 1 warm-up; augmentation: flip 0.5, shift 4 px (light); label smoothing 0.1; seed 42',
+    );
+    expect(describeRecipe(DEFAULT_CONFIG)).toBe('seed-cnn, 65 epochs, batch 64; Adam lr 0.0001, constant; augmentation: none; seed 42');
+    const paper = describeRecipe({ ...DEFAULT_CONFIG, ...PRESETS.paper!.config, augmentOptions: { shift: 8, scale: [0.8, 1.2] }, cutmix: 1, mixProb: 0.5 });
+    expect(paper).toContain('SGD Nesterov momentum 0.9 lr 0.01 weight decay 0.0001, x0.75 after 5 epochs without a better PublicTest');
+    expect(paper).toContain('augmentation: flip 0.5, shift 8 px, rotate 10 deg, scale 0.8-1.2, erase 0.25 (standard with changes); CutMix 1; mix probability 0.5');
   });
 
   it('an unknown preset lists the valid ones', () => {

@@ -12,7 +12,7 @@ import {
 import { CLASSES, IMAGE_SIZE, NUM_CLASSES } from './data/classes.js';
 import { loadSplits, resolveDataDir, type SplitData } from './data/reader.js';
 import { Batcher, classWeights as balancedWeights, imagesToFloat } from './data/batches.js';
-import { augmentConfig, type AugmentConfig, type AugmentPreset } from './data/augment.js';
+import { augmentConfig, isIdentity, type AugmentConfig, type AugmentPreset } from './data/augment.js';
 import { MIX_DEFAULTS, mixes, type MixConfig } from './data/mix.js';
 import { saveCheckpoint, readCheckpoint, applyWeights, CheckpointError } from './checkpoint.js';
 import { ProgressBar, formatDuration } from './cli/progress.js';
@@ -229,6 +229,42 @@ function lrFor(cfg: TrainConfig, epoch: number, plateau: ReduceLrOnPlateau | nul
     case 'plateau':
       return plateau!.lr;
   }
+}
+
+/** The run's recipe in one line (logged at the start, so a log says what produced it). */
+export function describeRecipe(cfg: TrainConfig): string {
+  const opt =
+    cfg.optimizer === 'sgd'
+      ? `SGD${cfg.nesterov ? ' Nesterov' : ''} momentum ${cfg.momentum}`
+      : cfg.optimizer === 'adamw' ? 'AdamW' : 'Adam';
+  const schedule =
+    cfg.schedule === 'cosine' ? `cosine over ${cfg.epochs} epochs${cfg.warmup ? ` after ${cfg.warmup} warm-up` : ''}`
+    : cfg.schedule === 'step' ? `x${cfg.gamma} every ${cfg.stepSize} epochs`
+    : cfg.schedule === 'plateau' ? `x${cfg.gamma} after ${cfg.patience} epochs without a better PublicTest`
+    : 'constant';
+  const a = augmentConfig(cfg.augment, cfg.augmentOptions ?? {});
+  const aug = isIdentity(a)
+    ? 'none'
+    : [
+        a.flip ? `flip ${a.flip}` : '',
+        a.shift ? `shift ${a.shift} px` : '',
+        a.rotate ? `rotate ${a.rotate} deg` : '',
+        a.scale[0] !== 1 || a.scale[1] !== 1 ? `scale ${a.scale[0]}-${a.scale[1]}` : '',
+        a.erase ? `erase ${a.erase}` : '',
+      ].filter(Boolean).join(', ');
+  const parts = [
+    `${cfg.model}, ${cfg.epochs} epochs, batch ${cfg.batch}`,
+    `${opt} lr ${cfg.lr}${cfg.weightDecay ? ` weight decay ${cfg.weightDecay}` : ''}, ${schedule}`,
+    `augmentation: ${aug}${isIdentity(a) ? '' : ` (${cfg.augment}${Object.keys(cfg.augmentOptions ?? {}).length ? ' with changes' : ''})`}`,
+  ];
+  if (cfg.mixup > 0) parts.push(`Mixup ${cfg.mixup}`);
+  if (cfg.cutmix > 0) parts.push(`CutMix ${cfg.cutmix}`);
+  if ((cfg.mixup > 0 || cfg.cutmix > 0) && cfg.mixProb < 1) parts.push(`mix probability ${cfg.mixProb}`);
+  if (cfg.labelSmoothing) parts.push(`label smoothing ${cfg.labelSmoothing}`);
+  if (cfg.classWeights) parts.push('balanced class weights');
+  if (cfg.swaFrom) parts.push(`SWA from epoch ${cfg.swaFrom}`);
+  parts.push(`seed ${cfg.seed}`);
+  return parts.join('; ');
 }
 
 /** A deterministic subset of `limit` images (seeded), for quick runs. */
@@ -470,6 +506,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   log(`loaded ${trainSet.count} training and ${valSet.count} PublicTest images in ${((performance.now() - t0) / 1000).toFixed(1)} s (cache: ${splits.train.cache})`);
 
   const model = createModel(cfg.model, { seed: cfg.seed });
+  log(`recipe: ${describeRecipe(cfg)}`);
   log(summary(model, [1, IMAGE_SIZE, IMAGE_SIZE], { name: cfg.model }));
   const optimizer = makeOptimizer(cfg, model);
   const dataRng = new Rng(cfg.seed ^ 0x5eed);
