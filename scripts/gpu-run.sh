@@ -223,10 +223,8 @@ if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; 
       timeout 30 node packages/fer/dist/cli/weights.js "$WORK/eval/${c%%=*}-$t-public-probs.json" --top 3 | tail -5
     done
   done
-  PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c.split("=")[0],t,c.slice(c.indexOf("=")+1)]));all.sort((a,b)=>acc(b[0],b[1])-acc(a[0],a[1]));console.log(all[0].join(" "))' "$WORK/eval" "${CANDS[@]}")
-  read -r STEM TTA FILES <<<"$PICK"
-  PICK_ACC=$(node -e 'try{console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).accuracy)}catch{console.log(-1)}' \
-    "$WORK/eval/${STEM}$([ "$TTA" = none ] || echo "-tta-$TTA")-public-report.json")
+  PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c.split("=")[0],t,c.slice(c.indexOf("=")+1)]));all.sort((a,b)=>acc(b[0],b[1])-acc(a[0],a[1]));const[c,t,f]=all[0];console.log(c,t,acc(c,t),f)' "$WORK/eval" "${CANDS[@]}")
+  read -r STEM TTA PICK_ACC FILES <<<"$PICK"
   if [ -n "${PUBLIC_TO_BEAT:-}" ] && ! node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' "$PICK_ACC" "$PUBLIC_TO_BEAT"; then
     echo "== PublicTest picks $STEM with --tta $TTA at $PICK_ACC, not above PUBLIC_TO_BEAT=$PUBLIC_TO_BEAT: PrivateTest is not read"
   else

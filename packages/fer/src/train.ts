@@ -710,7 +710,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     await saveCheckpoint(lastFile, model, meta, optimizer, swaCount > 0 ? swa : undefined);
     // What is left of the run, at the median of this process's last 5 epochs (evaluation and
     // checkpoints included, tuning not): a CPU run lasts hours.
-    recentEpochMs.push(performance.now() - tEpochStart - tuneMs);
+    // Tuning (the first epoch's, once per new shape) is not a cost the next epoch repeats.
+    const epochMs = performance.now() - tEpochStart - tuneMs;
+    recentEpochMs.push(epochMs);
     if (recentEpochMs.length > 5) recentEpochMs.shift();
     const left = cfg.epochs - (epoch + 1);
     const toGo = left > 0 ? `  ~${formatDuration((left * median(recentEpochMs)) / 1000)} to go` : '';
@@ -720,8 +722,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         `${record.imagesPerSec.toFixed(0)} img/s  ${formatDuration(trainSecs)}${toGo}  gpu buffers ${memory().liveBuffers}`,
     );
     await hooks.afterEpoch?.(record);
-    // Tuning (the first epoch's, once per new shape) is not a cost the next epoch repeats.
-    longestEpochMs = Math.max(longestEpochMs, performance.now() - tEpochStart - tuneMs);
+    longestEpochMs = Math.max(longestEpochMs, epochMs);
   }
   let swaResult: SwaResult | null = null;
   if (stoppedAt === null && swaCount > 0) {
