@@ -22,8 +22,10 @@ describe('CLIs', () => {
   it('train --help lists every hyper-parameter flag', () => {
     const r = run('train', ['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from', '--mixup', '--cutmix', '--mix-prob', '--flip', '--shift', '--rotate', '--scale', '--erase'])
+    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from', '--mixup', '--cutmix', '--mix-prob', '--init', '--flip', '--shift', '--rotate', '--scale', '--erase'])
       expect(r.out).toContain(flag);
+    // Each flag line is the flag (and its argument), then its help after a gap or on the next line.
+    for (const line of r.out.split('\n').filter((l) => l.startsWith('  --'))) expect(line).toMatch(/^ {2}--[\w-]+( <[^>]+>)?( {2,}\S.*)?$/);
   });
 
   it('an unknown model is refused with the valid names', () => {

@@ -126,6 +126,33 @@ describe('training loop', () => {
     await expect(train(config({ data, out, model: 'fast', resume: true }), { log: () => {} })).rejects.toThrow(CheckpointError);
   });
 
+  it("--init starts from a checkpoint's weights (lr 0 keeps them), takes its model unless --model is named, and refuses a mismatch or a missing file", async () => {
+    const src = tempDir('init-src');
+    await train(config({ data, out: src, epochs: 1 }), { log: () => {} });
+    const from = join(src, 'last.safetensors');
+    const trainable = (w: Record<string, { data: ArrayLike<number> }>) =>
+      Object.fromEntries(Object.entries(w).filter(([k]) => !/running_/.test(k)).map(([k, t]) => [k, Array.from(t.data)]));
+    const source = trainable((await readCheckpoint(from)).weights);
+    expect(Object.keys(source).length).toBeGreaterThan(0);
+
+    // The library's explicit list leaves the model out, as the CLI does when --model is not given.
+    const lines: string[] = [];
+    const out = tempDir('init-dst');
+    await train(config({ data, out, epochs: 1, lr: 0, seed: 9, model: 'seed-cnn', init: from, explicit: ['epochs', 'lr', 'seed', 'init'] }), { log: (l) => lines.push(l) });
+    expect(lines.some((l) => l.startsWith('initialised from ') && l.includes(from))).toBe(true);
+    expect(lines.some((l) => l.startsWith(`recipe: test-tiny from ${from}, 1 epochs`))).toBe(true);
+    const tuned = await readCheckpoint(join(out, 'last.safetensors'));
+    expect(tuned.model).toBe('test-tiny');
+    expect(trainable(tuned.weights)).toEqual(source);
+    // The same run without --init starts from seed 9's weights instead.
+    const fresh = tempDir('init-fresh');
+    await train(config({ data, out: fresh, epochs: 1, lr: 0, seed: 9 }), { log: () => {} });
+    expect(trainable((await readCheckpoint(join(fresh, 'last.safetensors'))).weights)).not.toEqual(source);
+
+    await expect(train(config({ data, out: tempDir('init-other'), init: from, model: 'fast' }), { log: () => {} })).rejects.toThrow(/--init: .*last\.safetensors holds a 'test-tiny' model, but --model is 'fast'/);
+    await expect(train(config({ data, out: tempDir('init-none'), init: join(src, 'missing.safetensors') }), { log: () => {} })).rejects.toThrow(/--init: no checkpoint at .*missing\.safetensors/);
+  });
+
   it('runs every optimizer/schedule/loss option', async () => {
     const runs: Array<Partial<TrainConfig>> = [
       { optimizer: 'sgd', momentum: 0.9, nesterov: true, schedule: 'cosine', warmup: 1, classWeights: true, labelSmoothing: 0.1 },

@@ -56,6 +56,12 @@ export interface TrainConfig {
    */
   swaFrom: number;
   seed: number;
+  /**
+   * Fine-tuning: start from this checkpoint's weights (BatchNorm running statistics included)
+   * instead of a seeded init; the optimizer, schedule and epoch count start afresh. The model is
+   * the checkpoint's unless `model` is set explicitly, which must then match it.
+   */
+  init?: string;
   data?: string;
   out: string;
   /** Use only this many training images (and as many validation images at most); 0 = all. */
@@ -253,7 +259,7 @@ export function describeRecipe(cfg: TrainConfig): string {
         a.erase ? `erase ${a.erase}` : '',
       ].filter(Boolean).join(', ');
   const parts = [
-    `${cfg.model}, ${cfg.epochs} epochs, batch ${cfg.batch}`,
+    `${cfg.model}${cfg.init ? ` from ${cfg.init}` : ''}, ${cfg.epochs} epochs, batch ${cfg.batch}`,
     `${opt} lr ${cfg.lr}${cfg.weightDecay ? ` weight decay ${cfg.weightDecay}` : ''}, ${schedule}`,
     `augmentation: ${aug}${isIdentity(a) ? '' : ` (${cfg.augment}${Object.keys(cfg.augmentOptions ?? {}).length ? ' with changes' : ''})`}`,
   ];
@@ -493,6 +499,17 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
 
+  // Read before the data, so a wrong --init fails at once.
+  let initCkpt = null;
+  if (cfg.init && !cfg.resume) {
+    if (!existsSync(cfg.init)) throw new CheckpointError(`--init: no checkpoint at ${cfg.init}`);
+    initCkpt = await readCheckpoint(cfg.init);
+    const modelExplicit = !cfg.explicit || cfg.explicit.includes('model');
+    if (modelExplicit && initCkpt.model !== cfg.model)
+      throw new CheckpointError(`--init: ${cfg.init} holds a '${initCkpt.model}' model, but --model is '${cfg.model}'`);
+    cfg.model = initCkpt.model;
+  }
+
   const dataDir = resolveDataDir(cfg.data);
   log(`data: ${dataDir}`);
   const t0 = performance.now();
@@ -557,6 +574,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // A fresh start (--force): the old run's files go first, so a kill cannot resume the old run.
     for (const f of [lastFile, bestFile]) rmSync(f, { force: true });
     writeFileSync(logFile, '');
+    if (initCkpt) {
+      applyWeights(model, cfg.model, initCkpt);
+      log(`initialised from ${cfg.init} (its epoch ${initCkpt.epoch}); optimizer and schedule start afresh`);
+    }
   }
 
 

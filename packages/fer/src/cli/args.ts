@@ -81,7 +81,9 @@ export function usage(command: string, summary: string, specs: Record<string, Fl
   for (const [name, spec] of Object.entries(specs)) {
     const arg = spec.type === 'boolean' ? '' : ` <${spec.choices ? spec.choices.join('|') : spec.type}>`;
     const def = spec.default === undefined ? '' : ` (default: ${spec.default})`;
-    lines.push(`  --${name}${arg}`.padEnd(40) + `${spec.help}${def}`);
+    const head = `  --${name}${arg}`;
+    // A long choice list takes its own line rather than running into the help text.
+    lines.push(head.length <= 38 ? head.padEnd(40) + `${spec.help}${def}` : `${head}\n${' '.repeat(40)}${spec.help}${def}`);
   }
   lines.push('  --help'.padEnd(40) + 'show this help');
   return lines.join('\n');
