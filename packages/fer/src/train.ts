@@ -577,6 +577,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (initCkpt) {
       applyWeights(model, cfg.model, initCkpt);
       log(`initialised from ${cfg.init} (its epoch ${initCkpt.epoch}); optimizer and schedule start afresh`);
+      initCkpt = null; // its host copy (optimizer moments too) need not live through the run
     }
   }
 
