@@ -7,7 +7,7 @@
 #   MEMBERS: 'shipped' (default): the files models/default.json names, the shipped model's members;
 #   'none'; or a folder of .safetensors files. They land on the machine as /root/stage/models/<path>,
 #   for gpu-run.sh's ENSEMBLE=.
-# Each call carries the tracked tree, and the weights under models/ are most of it (~115 MB): once the
+# Each call carries the tracked tree, and the weights under models/ are most of it (74 MB): once the
 # members are packed, this script deletes the committed .safetensors files under models/ from the
 # working tree (git checkout models/ restores them); it refuses when one of them has uncommitted changes.
 # The calls, back to back (the machine keeps /root only while warm, 30 s idle):
