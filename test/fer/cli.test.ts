@@ -136,6 +136,9 @@ describe('CLIs', () => {
     expect(w.out).toMatch(/member 2: .*b\/best\.safetensors: alone \d+\.\d\d%/);
     expect(w.out).toMatch(/best 3 of 5 weightings \(step 0\.25/);
     expect(w.out.match(/--weights \d\.\d\d,\d\.\d\d {2}\d+\.\d\d%/g)).toHaveLength(3);
+    expect(w.out).toMatch(/split-half check \(50 random halvings; .*\): [+-]\d+\.\d\d points over equal weights held out \(sd \d+\.\d\d\), [+-]\d+\.\d\d where chosen/);
+    expect(w.out).toMatch(/the search (gains|does not gain) out of sample/);
+    expect(run('weights', [probsFile, '--step', '0.25', '--check', '0']).out).not.toMatch(/split-half/);
     // Members from two files are weighed together.
     expect(run('weights', [probsFile, probsFile, '--step', '0.5']).out).toMatch(/best \d+ of 10 weightings/);
     // Errors name the flag or file.

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerModel, Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Dropout, Flatten, Linear, loadSafetensors, createModel } from '@fer/nn';
-import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, flipRows, ttaViews, TTA_VIEW_COUNT, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
+import { train, evaluate, evalBatchFor, evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, checkWeightSearch, weightGrid, loadModel, loadSplit, DEFAULT_CONFIG, TrainingError, CheckpointError, CLASSES, readCheckpoint, applyWeights, shiftFaces, flipRows, ttaViews, TTA_VIEW_COUNT, TENCROP_SHIFT, type TrainConfig } from '@fer/fer';
 import { Rng, gpu, hasSubgroups8, pendingTunes, resetTuning, tuneState } from '@fer/tensor';
 import { useGpu } from '../setup-gpu.js';
 import { tempDir, grayPng } from './fixtures.js';
@@ -474,6 +474,33 @@ describe('training loop', () => {
     for (let i = 1; i < found.length; i++) expect(found[i]!.acc).toBeLessThanOrEqual(found[i - 1]!.acc);
     expect(() => searchWeights([a, b], labels, 3, 0.3)).toThrow(/step must divide 1/);
     expect(searchWeights([a, b, b], labels, 3, 0.5)).toHaveLength(6);
+  });
+
+  it('checkWeightSearch scores the searched weighting on the half it was not chosen on', () => {
+    expect(weightGrid(3, 0.5)).toEqual([[0, 0, 1], [0, 0.5, 0.5], [0, 1, 0], [0.5, 0, 0.5], [0.5, 0.5, 0], [1, 0, 0]]);
+    const row = (hot: number, p: number) => Array.from({ length: 7 }, (_, c) => (c === hot ? p : (1 - p) / 6));
+    // 40 images, 10 of class 1. Member a: 0.6 on the true class, always right; b: 0.9 on class 1 always.
+    // Equal weights follow b (25% right); any weighting with a at >= 0.75 is right everywhere, on either half.
+    const labels = Uint8Array.from({ length: 40 }, (_, i) => (i % 4 === 1 ? 1 : i % 7 === 1 ? 2 : 0));
+    const a = Float32Array.from([...labels].flatMap((l) => row(l, 0.6)));
+    const b = Float32Array.from([...labels].flatMap(() => row(1, 0.9)));
+    const real = checkWeightSearch([a, b], labels, 40, 0.25, 20);
+    expect(real.rounds).toBe(20);
+    expect(real.gainMean).toBeGreaterThan(0.6);
+    expect(real.inSampleGainMean).toBeGreaterThan(0.6);
+    // Two identical members: every weighting predicts alike, nothing to gain anywhere.
+    const same = checkWeightSearch([a, a], labels, 40, 0.25, 10);
+    expect([same.gainMean, same.gainSd, same.inSampleGainMean]).toEqual([0, 0, 0]);
+    // Members of random probabilities: the weighting chosen on a half looks better there than it does held out.
+    const rng = new Rng(3);
+    const noise = () => Float32Array.from({ length: 200 * 7 }, () => rng.next());
+    const randomLabels = Uint8Array.from({ length: 200 }, () => rng.int(7));
+    const luck = checkWeightSearch([noise(), noise(), noise()], randomLabels, 200, 0.1, 30);
+    expect(luck.inSampleGainMean).toBeGreaterThan(luck.gainMean);
+    expect(luck.inSampleGainMean).toBeGreaterThan(0);
+    expect(() => checkWeightSearch([], labels, 40)).toThrow(/at least one member/);
+    expect(() => checkWeightSearch([a], labels, 1)).toThrow(/at least two images/);
+    expect(() => checkWeightSearch([a, b], labels, 40, 0.3)).toThrow(/step must divide 1/);
   });
 
   it('a truncated checkpoint is a clear error naming the file', async () => {

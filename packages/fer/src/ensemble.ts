@@ -1,6 +1,7 @@
 // Ensembles: several models' softmax outputs averaged, with weights (normalised; default equal),
 // and the choice of those weights on a selection split from saved member probabilities.
 import type { Module } from '@fer/nn';
+import { Rng } from '@fer/tensor';
 import { NUM_CLASSES } from './data/classes.js';
 import { evaluate, score, type EvalOptions, type EvalOutput, type Tta } from './train.js';
 
@@ -73,18 +74,25 @@ export interface WeightedScore {
  * selection split (PublicTest); the test split is then read once with the weights chosen.
  */
 export function searchWeights(memberProbs: readonly Float32Array[], labels: Uint8Array, count: number, step = 0.05): WeightedScore[] {
-  const m = memberProbs.length;
-  if (m === 0) throw new Error('searchWeights: needs at least one member');
+  if (memberProbs.length === 0) throw new Error('searchWeights: needs at least one member');
+  return weightGrid(memberProbs.length, step)
+    .map((weights) => {
+      const r = mixProbabilities(memberProbs, weights, labels, count);
+      return { weights, acc: r.acc, loss: r.loss };
+    })
+    .sort((a, b) => b.acc - a.acc || a.loss - b.loss);
+}
+
+/** Every weighting of `members` whose weights are multiples of `step` summing to 1 (a grid of the simplex). */
+export function weightGrid(members: number, step: number): number[][] {
   const units = Math.round(1 / step);
   if (!(units >= 1) || Math.abs(units * step - 1) > 1e-9) throw new Error(`searchWeights: step must divide 1, got ${step}`);
-  const out: WeightedScore[] = [];
-  const parts = new Array<number>(m).fill(0);
+  const out: number[][] = [];
+  const parts = new Array<number>(members).fill(0);
   const visit = (i: number, left: number) => {
-    if (i === m - 1) {
+    if (i === members - 1) {
       parts[i] = left;
-      const weights = parts.map((p) => p / units);
-      const r = mixProbabilities(memberProbs, weights, labels, count);
-      out.push({ weights, acc: r.acc, loss: r.loss });
+      out.push(parts.map((p) => p / units));
       return;
     }
     for (let p = 0; p <= left; p++) {
@@ -93,5 +101,68 @@ export function searchWeights(memberProbs: readonly Float32Array[], labels: Uint
     }
   };
   visit(0, units);
-  return out.sort((a, b) => b.acc - a.acc || a.loss - b.loss);
+  return out;
+}
+
+/** What checkWeightSearch() found: how the searched weighting fared on images it was not chosen on. */
+export interface WeightSearchCheck {
+  /** Random halvings tried; each gives two held-out scores (choose on one half, score on the other). */
+  rounds: number;
+  /** Held-out accuracy of the searched weighting minus equal weights', in accuracy (0.01 = 1 point): mean and sd. */
+  gainMean: number;
+  gainSd: number;
+  /** The same gain on the images the weighting was chosen on (what the full search reports, optimistically). */
+  inSampleGainMean: number;
+}
+
+/**
+ * A split-half check of searchWeights(): `rounds` random halvings of the images; on each half the grid's
+ * best weighting (accuracy, then loss) is chosen and scored on the other half against equal weights. The
+ * full search picks the best of many weightings on the same images it scores them on, so its margin over
+ * equal weights is optimistic; a gain that does not hold out of sample here is selection noise.
+ */
+export function checkWeightSearch(memberProbs: readonly Float32Array[], labels: Uint8Array, count: number, step = 0.05, rounds = 50, seed = 1): WeightSearchCheck {
+  if (memberProbs.length === 0) throw new Error('checkWeightSearch: needs at least one member');
+  if (count < 2) throw new Error('checkWeightSearch: needs at least two images');
+  const grid = weightGrid(memberProbs.length, step);
+  // Per weighting and image: right or not, and the loss; the equal weighting's besides (it need not lie on the grid).
+  const perImage = (w: readonly number[]) => {
+    const r = mixProbabilities(memberProbs, w, labels, count);
+    const loss = new Float64Array(count);
+    for (let i = 0; i < count; i++) loss[i] = -Math.log(Math.max(r.probs[i * NUM_CLASSES + labels[i]!]!, 1e-12));
+    return { right: Uint8Array.from(r.preds, (p, i) => (p === labels[i] ? 1 : 0)), loss };
+  };
+  const scored = grid.map(perImage);
+  const equal = perImage(memberProbs.map(() => 1));
+  const rng = new Rng(seed);
+  const order = new Int32Array(count);
+  const gains: number[] = [];
+  const inSample: number[] = [];
+  const sum = (a: Uint8Array, idx: Int32Array) => {
+    let s = 0;
+    for (let k = 0; k < idx.length; k++) s += a[idx[k]!]!;
+    return s;
+  };
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < count; i++) order[i] = i;
+    rng.shuffle(order);
+    const halves = [order.subarray(0, count >> 1), order.subarray(count >> 1)];
+    for (const [pick, held] of [[halves[0]!, halves[1]!], [halves[1]!, halves[0]!]] as const) {
+      let best = 0;
+      let bestRight = -1;
+      let bestLoss = Infinity;
+      scored.forEach((g, j) => {
+        const right = sum(g.right, pick);
+        if (right < bestRight) return;
+        let loss = 0;
+        for (let k = 0; k < pick.length; k++) loss += g.loss[pick[k]!]!;
+        if (right > bestRight || loss < bestLoss) [best, bestRight, bestLoss] = [j, right, loss];
+      });
+      gains.push((sum(scored[best]!.right, held) - sum(equal.right, held)) / held.length);
+      inSample.push((bestRight - sum(equal.right, pick)) / pick.length);
+    }
+  }
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const m = mean(gains);
+  return { rounds, gainMean: m, gainSd: Math.sqrt(mean(gains.map((g) => (g - m) ** 2))), inSampleGainMean: mean(inSample) };
 }
