@@ -20,6 +20,9 @@ for p in tensor nn fer; do
   [ -d packages/$p/dist ] && cp -r packages/$p/dist .gpu/app/packages/$p/
 done
 mkdir -p .gpu/app/bench && cp bench/package.json .gpu/app/bench/ && cp -r bench/dist .gpu/app/bench/
+# Kernel choices an earlier session's tuner made on the lent GPUs (bench/tune/, one file per adapter):
+# gpu-run.sh seeds its tuner cache with them, so shapes tuned before cost no device time again.
+[ -d bench/tune ] && cp -r bench/tune .gpu/app/bench/
 W=$(readlink -f node_modules/.pnpm/webgpu@*/node_modules/webgpu | head -1)
 mkdir -p .gpu/app/node_modules/webgpu/dist
 cp "$W/package.json" "$W/index.js" .gpu/app/node_modules/webgpu/

@@ -67,6 +67,11 @@ elif [ "$PLAN" = train ] || [ "$PLAN" = both ]; then
 fi
 export FER_TUNE_CACHE="$WORK/tune"
 cd .gpu/app
+# Seed the tuner cache with the committed choices for this kind of GPU (bench/tune/; bench.tgz brings
+# back the cache each session grows, to commit there): tuning resvgg's shapes cold took >90 s on 2026-11-27.
+# A cache already on the machine (this session's earlier calls) is kept.
+mkdir -p "$WORK/tune"
+[ -d bench/tune ] && cp -n bench/tune/*.json "$WORK/tune/" 2>/dev/null
 echo "== $(date -u +%FT%TZ) unpacked, $(left) s left"
 nvidia-smi --query-gpu=name,clocks.max.sm,power.limit --format=csv 2>/dev/null
 
@@ -241,7 +246,7 @@ if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; 
     [[ "${c%%=*}" == *-ensemble* ]] || continue
     for t in flip tencrop; do
       echo "== ${c%%=*}, --tta $t, weightings on PublicTest:"
-      timeout 30 node packages/fer/dist/cli/weights.js "$WORK/eval/${c%%=*}-$t-public-probs.json" --top 3 | tail -5
+      timeout 30 node packages/fer/dist/cli/weights.js "$WORK/eval/${c%%=*}-$t-public-probs.json" --top 3 | tail -6
     done
   done
   PICK=$(node -e 'const fs=require("fs"),d=process.argv[1];const acc=(c,t)=>{try{return JSON.parse(fs.readFileSync(`${d}/${c}${t==="none"?"":"-tta-"+t}-public-report.json`)).accuracy}catch{return -1}};const all=process.argv.slice(2).flatMap(c=>["none","flip","tencrop"].map(t=>[c.split("=")[0],t,c.slice(c.indexOf("=")+1)]));all.sort((a,b)=>acc(b[0],b[1])-acc(a[0],a[1]));const[c,t,f]=all[0];console.log(c,t,acc(c,t),f)' "$WORK/eval" "${CANDS[@]}")
