@@ -233,10 +233,12 @@ if [ "$MODE" != local ] && [ $EVAL_NOW = 1 ] && [ -f "$RUN/best.safetensors" ]; 
     for f in "${EFILES[@]}"; do [ -f "$f" ] || { echo "gpu-run.sh: ENSEMBLE names $f, which does not exist" >&2; exit 2; }; done
     for c in "${CANDS[@]}"; do CANDS+=("${c%%=*}-ensemble$((${#EFILES[@]} + 1))=${c#*=},$ENSEMBLE"); done
   fi
+  # An ensemble's first pass tunes its other members' evaluation shapes (36 s for vgg and vgg-lite on the
+  # H200, 2026-11-27), hence 120 s as the backstop.
   for c in "${CANDS[@]}"; do
     for t in none flip tencrop; do
       echo "== ${c%%=*}, --tta $t:"
-      timeout 60 node packages/fer/dist/cli/eval.js --checkpoint "${c#*=}" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
+      timeout 120 node packages/fer/dist/cli/eval.js --checkpoint "${c#*=}" --data "$WORK/fer2013.bin" --out "$WORK/eval" --faces 0 \
         --split public --tta $t --save-probs "$WORK/eval/${c%%=*}-$t-public-probs.json" | grep -E '^ +accuracy|^split'
     done
   done
