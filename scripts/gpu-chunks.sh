@@ -60,7 +60,7 @@ while [ "$offset" -lt "$size" ]; do
 done
 N=$((k - 1))
 echo "$(sha256sum < .gpudata/bundle.tar | cut -d' ' -f1) $N" > .gpudata/$N/bundle.sha256
-cat .gpudata/[0-9]*/bundle.tar.* | cmp - .gpudata/bundle.tar
+for k in $(seq 1 $N); do cat .gpudata/$k/bundle.tar.*; done | cmp - .gpudata/bundle.tar
 rm .gpudata/bundle.tar
 echo "tracked tree $((tracked / 1000000)) MB, .gpu $((gpu / 1000000)) MB, bundle $((size / 1000000)) MB (the data set and ${#FILES[@]} member(s)${FILES:+: ${FILES[*]}}) -> $N calls:"
 for k in $(seq 1 $N); do echo "  .gpudata/$k: $(du -sb .gpudata/$k | cut -f1 | awk '{printf "%.1f MB", $1/1e6}')"; done
