@@ -3,7 +3,7 @@
 import type { Module } from '@fer/nn';
 import { Rng } from '@fer/tensor';
 import { NUM_CLASSES } from './data/classes.js';
-import { evaluate, score, type EvalOptions, type EvalOutput, type Tta } from './train.js';
+import { evaluate, score, imageNll, type EvalOptions, type EvalOutput, type Tta } from './train.js';
 
 /** An ensemble's result: the averaged softmax scored, and each member's own score. */
 export interface EnsembleOutput extends EvalOutput {
@@ -125,11 +125,13 @@ export function checkWeightSearch(memberProbs: readonly Float32Array[], labels: 
   if (memberProbs.length === 0) throw new Error('checkWeightSearch: needs at least one member');
   if (count < 2) throw new Error('checkWeightSearch: needs at least two images');
   const grid = weightGrid(memberProbs.length, step);
-  // Per weighting and image: right or not, and the loss; the equal weighting's besides (it need not lie on the grid).
+  // Per weighting and image: right or not, and the loss (f32: 5 bytes an image per weighting, so a
+  // 5-member grid of 10,626 weightings over PublicTest holds ~190 MB); the equal weighting's besides (it
+  // need not lie on the grid).
   const perImage = (w: readonly number[]) => {
     const r = mixProbabilities(memberProbs, w, labels, count);
-    const loss = new Float64Array(count);
-    for (let i = 0; i < count; i++) loss[i] = -Math.log(Math.max(r.probs[i * NUM_CLASSES + labels[i]!]!, 1e-12));
+    const loss = new Float32Array(count);
+    for (let i = 0; i < count; i++) loss[i] = imageNll(r.probs[i * NUM_CLASSES + labels[i]!]!);
     return { right: Uint8Array.from(r.preds, (p, i) => (p === labels[i] ? 1 : 0)), loss };
   };
   const scored = grid.map(perImage);

@@ -436,6 +436,11 @@ export async function evaluate(
 }
 
 /** Predictions (first maximum), accuracy and mean negative log-likelihood of [count, 7] probabilities. */
+/** One image's cross-entropy from the probability of its true class (clamped: a confident miss stays finite). */
+export function imageNll(pTrue: number): number {
+  return -Math.log(Math.max(pTrue, 1e-12));
+}
+
 export function score(probs: Float32Array, labels: Uint8Array, count: number): EvalOutput {
   const preds = new Int32Array(count);
   let correct = 0;
@@ -446,7 +451,7 @@ export function score(probs: Float32Array, labels: Uint8Array, count: number): E
     for (let c = 1; c < NUM_CLASSES; c++) if (row[c]! > row[best]!) best = c;
     preds[i] = best;
     if (best === labels[i]) correct++;
-    nll -= Math.log(Math.max(row[labels[i]!]!, 1e-12));
+    nll += imageNll(row[labels[i]!]!);
   }
   return { loss: count ? nll / count : 0, acc: count ? correct / count : 0, preds, probs };
 }
