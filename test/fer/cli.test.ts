@@ -22,7 +22,7 @@ describe('CLIs', () => {
   it('train --help lists every hyper-parameter flag', () => {
     const r = run('train', ['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from', '--mixup', '--cutmix', '--mix-prob', '--init', '--flip', '--shift', '--rotate', '--scale', '--erase'])
+    for (const flag of ['--model', '--epochs', '--batch', '--lr', '--optimizer', '--schedule', '--augment', '--seed', '--data', '--out', '--limit', '--resume', '--time-limit', '--swa-from', '--mixup', '--cutmix', '--mix-prob', '--init', '--flip', '--shift', '--rotate', '--scale', '--erase', '--distill', '--distill-weight', '--distill-temp'])
       expect(r.out).toContain(flag);
     // Each flag line is the flag (and its argument), then its help after a gap or on the next line.
     for (const line of r.out.split('\n').filter((l) => l.startsWith('  --'))) expect(line).toMatch(/^ {2}--[\w-]+( <[^>]+>)?( {2,}\S.*)?$/);
@@ -47,7 +47,11 @@ describe('CLIs', () => {
     expect(run('train', ['--shift', '4.5']).err).toMatch(/--shift expects an integer, got '4.5'/);
     const swa = run('train', ['--epochs', '10', '--swa-from', '11']);
     expect(swa.code).toBe(1);
-    expect(swa.err).toMatch(/--swa-from \(11\) must be at most --epochs \(10\)/);
+    expect(swa.err).toMatch(/--swa-from \(11\) must be at most --epochs \(10\)/);    const teacher = run('train', ['--distill', '/nonexistent/probs.json']);
+    expect(teacher.code).toBe(1);
+    expect(teacher.err).toMatch(/--distill: no file at \/nonexistent\/probs\.json \(write one with pnpm fer:eval --split train --save-probs FILE\)/);
+    expect(run('train', ['--distill', cli('train'), '--cutmix', '1']).err).toMatch(/--distill cannot be combined with --mixup or --cutmix/);
+    expect(run('train', ['--distill-weight', '1.5']).err).toMatch(/--distill-weight must be <= 1, got 1.5/);
   });
 
   it('an unknown flag is refused', () => {
@@ -120,8 +124,9 @@ describe('CLIs', () => {
     const faces = Number(/\/(\d+) /.exec(bars[0]!)![1]);
     expect(bars.filter((l) => l.includes(` ${faces}/${faces} `))).toHaveLength(1);
     expect(bars.at(-1)).toContain(` ${faces}/${faces} `);
-    const saved = JSON.parse(readFileSync(probsFile, 'utf8')) as { split: string; tta: string; checkpoints: string[]; labels: number[]; probs: number[][] };
+    const saved = JSON.parse(readFileSync(probsFile, 'utf8')) as { split: string; tta: string; checkpoints: string[]; weights: number[]; labels: number[]; probs: number[][] };
     expect(saved.split).toBe('public');
+    expect(saved.weights).toEqual([0.75, 0.25]);
     expect(saved.checkpoints).toEqual(ckpts.split(','));
     expect(saved.probs).toHaveLength(2);
     for (const p of saved.probs) {
@@ -154,7 +159,7 @@ describe('CLIs', () => {
     writeFileSync(notProbs, JSON.stringify({ labels: [1, 2], probs: [[0.5]] }));
     const bad = run('weights', [notProbs]);
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/not-probs\.json: expected "labels" \(N\), "checkpoints" and "probs"/);
+    expect(bad.err).toMatch(/not-probs\.json: expected "split", "labels" \(N\), "checkpoints" and "probs"/);
     expect(run('weights', [probsFile, '--step', '0.3']).err).toMatch(/--step: searchWeights: step must divide 1, got 0\.3/);
     expect(run('weights', []).err).toMatch(/give one or more PROBS\.json files/);
   }, 300_000);

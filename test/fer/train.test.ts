@@ -174,6 +174,43 @@ describe('training loop', () => {
     }
   });
 
+  it('--distill: a one-hot teacher trains as the labels do, a uniform one holds the loss at log 7; resumable, and refuses a changed teacher or mixing', async () => {
+    const quiet = () => {};
+    const labels = Array.from(loadSplit(data, 'train', { cacheDir: null }).labels);
+    const teacherFile = (row: (label: number) => number[]) => {
+      const file = join(tempDir('teacher'), 'train-probs.json');
+      writeFileSync(file, JSON.stringify({ split: 'train', tta: 'none', checkpoints: ['t.safetensors'], labels, probs: [labels.flatMap(row)] }));
+      return file;
+    };
+    const oneHot = teacherFile((l) => CLASSES.map((_, c) => (c === l ? 1 : 0)));
+    const uniform = teacherFile(() => CLASSES.map(() => 1 / 7));
+    // The teacher's rows follow the training images through the shuffles (and --limit's subset): a
+    // one-hot teacher at full weight is the hard labels again, so the run matches a plain one.
+    for (const limit of [0, 40]) {
+      const plain = await train(config({ data, out: tempDir('run-plain'), epochs: 2, limit }), { log: quiet });
+      const lines: string[] = [];
+      const taught = await train(config({ data, out: tempDir('run-taught'), epochs: 2, limit, distill: oneHot, distillWeight: 1, distillTemp: 1 }), { log: (l) => lines.push(l) });
+      expect(lines.some((l) => /^distilling from .*train-probs\.json \(sha256 [0-9a-f]{12}\): targets 1 x teacher at temperature 1 \+ 0 x label$/.test(l))).toBe(true);
+      expect(lines.some((l) => l.includes('distilled from') && l.includes('teacher weight 1, temperature 1'))).toBe(true);
+      taught.epochs.forEach((e, i) => expect(e.trainLoss).toBeCloseTo(plain.epochs[i]!.trainLoss, 4));
+    }
+    // Cross-entropy against a uniform target is at least log 7, whatever the model predicts.
+    const flat = await train(config({ data, out: tempDir('run-uniform'), epochs: 2, distill: uniform, distillWeight: 1 }), { log: quiet });
+    for (const e of flat.epochs) expect(e.trainLoss).toBeGreaterThanOrEqual(Math.log(7) - 1e-4);
+    // A kill and --resume end where an uninterrupted run ends.
+    const recipe = { epochs: 3, distill: uniform, distillWeight: 0.5, distillTemp: 2 };
+    const whole = await train(config({ data, out: tempDir('run-kd-full'), ...recipe }), { log: quiet });
+    const split = tempDir('run-kd-split');
+    await expect(train(config({ data, out: split, ...recipe }), { log: quiet, afterEpoch: (r) => { if (r.epoch === 1) throw new Error('killed'); } })).rejects.toThrow('killed');
+    const resumed = await train(config({ data, out: split, epochs: 3, resume: true }), { log: quiet });
+    expect(resumed.epochs.map((e) => e.trainLoss)).toEqual(whole.epochs.map((e) => e.trainLoss));
+    // The teacher file changed since: the run would learn from another teacher.
+    writeFileSync(uniform, readFileSync(oneHot));
+    await expect(train(config({ data, out: split, epochs: 4, resume: true }), { log: quiet })).rejects.toThrow(/--resume: the run learned from .*train-probs\.json with sha256 [0-9a-f]{12}\.\.\., the file now has/);
+    await expect(train(config({ data, out: tempDir('run-kd-mix'), distill: oneHot, mixup: 0.4 }), { log: quiet })).rejects.toThrow(/--distill cannot be combined with --mixup or --cutmix/);
+    await expect(train(config({ data, out: tempDir('run-kd-bad'), distill: join(tempDir('none'), 'missing.json') }), { log: quiet })).rejects.toThrow(/--distill: .*missing\.json: ENOENT/);
+  });
+
   it('augmentOptions change knobs of the augmentation preset (a flip on every image trains otherwise than none)', async () => {
     const quiet = () => {};
     const run = (augmentOptions: TrainConfig['augmentOptions']) => train(config({ data, out: tempDir('run-aug'), epochs: 1, augment: 'none', augmentOptions }), { log: quiet });

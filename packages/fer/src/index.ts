@@ -4,6 +4,8 @@ export * from './data/reader.js';
 export * from './data/augment.js';
 export * from './data/mix.js';
 export * from './data/batches.js';
+export * from './data/distill.js';
+export * from './probs.js';
 export * from './metrics.js';
 export * from './plots/plots.js';
 export * from './checkpoint.js';

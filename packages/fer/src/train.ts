@@ -14,6 +14,7 @@ import { loadSplits, resolveDataDir, type SplitData } from './data/reader.js';
 import { Batcher, classWeights as balancedWeights, imagesToFloat } from './data/batches.js';
 import { augmentConfig, isIdentity, type AugmentConfig, type AugmentPreset } from './data/augment.js';
 import { MIX_DEFAULTS, mixes, type MixConfig } from './data/mix.js';
+import { loadTeacher, teacherSubset, distillTargets, type Teacher } from './data/distill.js';
 import { saveCheckpoint, readCheckpoint, applyWeights, CheckpointError } from './checkpoint.js';
 import { ProgressBar, formatDuration } from './cli/progress.js';
 
@@ -48,6 +49,16 @@ export interface TrainConfig {
   mixProb: number;
   labelSmoothing: number;
   classWeights: boolean;
+  /**
+   * Knowledge distillation: a teacher's probabilities over the training images, as
+   * `fer:eval --split train --save-probs FILE` writes them (data/distill.ts); each image's target is then
+   * distillWeight * softened teacher + (1 - distillWeight) * its one-hot label.
+   */
+  distill?: string;
+  /** The teacher's share of each target, in [0, 1]. */
+  distillWeight: number;
+  /** Temperature softening the teacher's probabilities (softmax(log p / T)); 1 = as saved. */
+  distillTemp: number;
   /**
    * Stochastic weight averaging (Izmailov et al. 2018): from this epoch (1-based) to the last, the
    * weights after each epoch join an equal-weight running average; at the end the average, its
@@ -117,6 +128,8 @@ export const DEFAULT_CONFIG: TrainConfig = {
   mixProb: 1,
   labelSmoothing: 0,
   classWeights: false,
+  distillWeight: 0.5,
+  distillTemp: 2,
   swaFrom: 0,
   seed: 42,
   out: 'runs/latest',
@@ -169,6 +182,8 @@ interface ResumeState {
   history: EpochRecord[];
   /** Epochs averaged into the checkpoint's swa.* tensors so far (absent before SWA starts). */
   swaCount?: number;
+  /** sha256 of the --distill teacher file, so that a resumed run learns from the same teacher. */
+  teacherSha256?: string;
 }
 
 /** The SWA model's PublicTest result (TrainResult.swa). */
@@ -269,16 +284,15 @@ export function describeRecipe(cfg: TrainConfig): string {
   if (cfg.labelSmoothing) parts.push(`label smoothing ${cfg.labelSmoothing}`);
   if (cfg.classWeights) parts.push('balanced class weights');
   if (cfg.swaFrom) parts.push(`SWA from epoch ${cfg.swaFrom}`);
+  if (cfg.distill) parts.push(`distilled from ${cfg.distill} (teacher weight ${cfg.distillWeight}, temperature ${cfg.distillTemp})`);
   parts.push(`seed ${cfg.seed}`);
   return parts.join('; ');
 }
 
 /** A deterministic subset of `limit` images (seeded), for quick runs. */
 function subset(data: SplitData, limit: number, seed: number): SplitData {
-  if (!limit || limit >= data.count) return data;
-  const order = Array.from({ length: data.count }, (_, i) => i);
-  new Rng(seed).shuffle(order);
-  const pick = order.slice(0, limit).sort((a, b) => a - b);
+  const pick = subsetPick(data.count, limit, seed);
+  if (!pick) return data;
   const px = IMAGE_SIZE * IMAGE_SIZE;
   const images = new Uint8Array(limit * px);
   const labels = new Uint8Array(limit);
@@ -287,6 +301,31 @@ function subset(data: SplitData, limit: number, seed: number): SplitData {
     labels[i] = data.labels[src]!;
   });
   return { ...data, count: limit, images, labels, files: pick.map((i) => data.files[i]!) };
+}
+
+/**
+ * --distill's teacher for this run's training images (--limit's subset of them too); a resumed run
+ * refuses a teacher file that changed since the run began.
+ */
+function loadRunTeacher(cfg: TrainConfig, labels: Uint8Array, resumed: ResumeState | null): Teacher {
+  let teacher: Teacher;
+  try {
+    teacher = loadTeacher(cfg.distill!, labels, cfg.distillTemp);
+  } catch (e) {
+    throw new TrainingError(`--distill: ${(e as Error).message}`);
+  }
+  if (resumed?.teacherSha256 && resumed.teacherSha256 !== teacher.sha256)
+    throw new CheckpointError(`--resume: the run learned from ${cfg.distill} with sha256 ${resumed.teacherSha256.slice(0, 12)}..., the file now has ${teacher.sha256.slice(0, 12)}...: restore that teacher, or start afresh`);
+  const pick = subsetPick(labels.length, cfg.limit, cfg.seed);
+  return pick ? teacherSubset(teacher, pick) : teacher;
+}
+
+/** The images subset() keeps, in order; null for all of them. */
+function subsetPick(count: number, limit: number, seed: number): number[] | null {
+  if (!limit || limit >= count) return null;
+  const order = Array.from({ length: count }, (_, i) => i);
+  new Rng(seed).shuffle(order);
+  return order.slice(0, limit).sort((a, b) => a - b);
 }
 
 export interface EvalOutput {
@@ -498,7 +537,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // The run continues with its own hyper-parameters; only the epoch budget may be changed.
     const epochs = isExplicit('epochs') ? cfg.epochs : resumeState.config.epochs;
     // Runs saved before these fields existed lack them: theirs are the defaults (off, the preset as is).
-    const older = { augmentOptions: {}, mixup: DEFAULT_CONFIG.mixup, cutmix: DEFAULT_CONFIG.cutmix, mixProb: DEFAULT_CONFIG.mixProb };
+    const older = { augmentOptions: {}, mixup: DEFAULT_CONFIG.mixup, cutmix: DEFAULT_CONFIG.cutmix, mixProb: DEFAULT_CONFIG.mixProb, distillWeight: DEFAULT_CONFIG.distillWeight, distillTemp: DEFAULT_CONFIG.distillTemp };
     cfg = { ...older, ...resumeState.config, explicit: undefined, epochs, out: cfg.out, data: cfg.data, resume: true, force: false, progress: cfg.progress, cacheDir: cfg.cacheDir, inFlight: cfg.inFlight, tune: cfg.tune, readbackEvery: cfg.readbackEvery, resize: cfg.resize, skipBad: cfg.skipBad, timeLimit: cfg.timeLimit };
     if (cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
@@ -524,6 +563,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const resized = splits.train.resized.length + splits.public.resized.length;
   if (resized) log(`resized ${resized} image(s) to 48x48 (--resize)`);
   const trainSet = subset(splits.train, cfg.limit, cfg.seed);
+  const teacher = cfg.distill ? loadRunTeacher(cfg, splits.train.labels, resumeState) : null;
+  if (teacher) log(`distilling from ${teacher.file} (sha256 ${teacher.sha256.slice(0, 12)}): targets ${cfg.distillWeight} x teacher at temperature ${cfg.distillTemp} + ${1 - cfg.distillWeight} x label`);
   const valSet = subset(splits.public, cfg.limit ? Math.min(cfg.limit, splits.public.count) : 0, cfg.seed + 1);
   log(`loaded ${trainSet.count} training and ${valSet.count} PublicTest images in ${((performance.now() - t0) / 1000).toFixed(1)} s (cache: ${splits.train.cache})`);
 
@@ -539,7 +580,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const remainder = trainSet.count % cfg.batch;
   const dropLast = remainder === 1 || (remainder > 0 && trainSet.count > cfg.batch);
   const mix: MixConfig = { ...MIX_DEFAULTS, mixup: cfg.mixup, cutmix: cfg.cutmix, prob: cfg.mixProb };
+  if (teacher && mixes(mix)) throw new TrainingError('--distill cannot be combined with --mixup or --cutmix: a mixed image would need the teacher\'s output on that mixed image');
   const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment, cfg.augmentOptions), mix, rng: dataRng });
+  const distillBuffer = teacher ? new Float32Array(cfg.batch * NUM_CLASSES) : undefined;
   if (mixes(mix)) log(`mixing batches: ${[mix.mixup > 0 ? `Mixup Beta(${mix.mixup})` : '', mix.cutmix > 0 ? `CutMix Beta(${mix.cutmix})` : ''].filter(Boolean).join(' or ')}, probability ${mix.prob}; train accuracy counts each image's dominant label`);
   const plateau = cfg.schedule === 'plateau' ? new ReduceLrOnPlateau({ lr: cfg.lr, mode: 'max', factor: cfg.gamma, patience: cfg.patience }) : null;
   const weights = cfg.classWeights ? Array.from(balancedWeights(trainSet.labels, NUM_CLASSES)) : undefined;
@@ -644,8 +687,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         tidy(() => {
           const x = tensor(b.x, [n, 1, IMAGE_SIZE, IMAGE_SIZE] as const) as Tensor<Shape4>;
           const y = tensor(labels, [n] as const, { dtype: 'i32' });
-          // A mixed batch learns from its soft targets; y (dominant labels) only feeds the accuracy.
-          const target = b.targets ? tensor(b.targets, [n, NUM_CLASSES] as const) : y;
+          // A mixed or distilled batch learns from its soft targets; y (dominant labels) only feeds the accuracy.
+          const soft = b.targets ?? (teacher ? distillTargets(teacher, b.indices, b.y, cfg.distillWeight, distillBuffer) : null);
+          const target = soft ? tensor(soft.subarray(0, n * NUM_CLASSES), [n, NUM_CLASSES] as const) : y;
           const logits = model.forward(x) as Tensor<Shape2>;
           const loss = softmaxCrossEntropy(logits, target, { labelSmoothing: cfg.labelSmoothing, classWeights: weightsTensor });
           loss.backward();
@@ -728,6 +772,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       bestEpoch,
       history,
       ...(swaCount > 0 ? { swaCount } : {}),
+      ...(teacher ? { teacherSha256: teacher.sha256 } : {}),
     };
     const meta = { model: cfg.model, epoch: epoch + 1, state: state as unknown as Record<string, unknown> };
     // Order matters for a kill at any point: best and the log first, last.safetensors (the commit

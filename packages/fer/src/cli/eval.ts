@@ -107,7 +107,7 @@ await runCli(async () => {
     // Rounded to 6 digits: the file stays a few MB and the argmax is unchanged but for exact ties.
     const round = (p: Float32Array) => Array.from(p, (v) => +v.toFixed(6));
     mkdirSync(dirname(probsFile), { recursive: true });
-    writeFileSync(probsFile, JSON.stringify({ split, tta, checkpoints: files, labels: Array.from(data.labels), probs: res.members.map((m) => round(m.probs)) }));
+    writeFileSync(probsFile, JSON.stringify({ split, tta, checkpoints: files, weights: res.weights, labels: Array.from(data.labels), probs: res.members.map((m) => round(m.probs)) }));
     written.push(probsFile);
   }
   console.log(`\nwrote ${written.join(', ')}`);

@@ -1,4 +1,5 @@
 // `pnpm fer:train`: trains a model on FER2013 (defaults = the reference report's setup).
+import { existsSync } from 'node:fs';
 import { initDevice, describeDevice, releaseDevice } from '@fer/tensor';
 import { MODEL_NAMES } from '@fer/nn';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec, type FlagValues } from './args.js';
@@ -33,6 +34,9 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'mix-prob': { type: 'number', help: 'probability that a batch is mixed (--mixup/--cutmix)', default: D.mixProb, min: 0, max: 1 },
   'label-smoothing': { type: 'number', help: 'label smoothing', default: D.labelSmoothing, min: 0, max: 0.999 },
   'class-weights': { type: 'boolean', help: 'balanced class weights in the loss', default: D.classWeights },
+  distill: { type: 'string', help: "knowledge distillation: a teacher's probabilities over the training images (pnpm fer:eval --split train --save-probs FILE; an ensemble's are averaged with its weights)" },
+  'distill-weight': { type: 'number', help: "--distill: the teacher's share of each target (the rest: the one-hot label)", default: D.distillWeight, min: 0, max: 1 },
+  'distill-temp': { type: 'number', help: "--distill: temperature softening the teacher's probabilities, softmax(log p / T)", default: D.distillTemp, min: 0.05, max: 100 },
   'swa-from': { type: 'int', help: 'average the weights of every epoch from this one to the last (SWA), saved as swa.safetensors and scored on PublicTest (0 = off)', default: D.swaFrom, min: 0 },
   seed: { type: 'int', help: 'random seed (init, shuffles, augmentation, dropout)', default: D.seed, min: 0 },
   init: { type: 'string', help: 'fine-tune: start from this checkpoint\'s weights (its model unless --model is given); optimizer and schedule start afresh' },
@@ -97,6 +101,9 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
     labelSmoothing: flags['label-smoothing'] as number,
     classWeights: flags['class-weights'] as boolean,
     swaFrom: flags['swa-from'] as number,
+    distill: flags.distill as string | undefined,
+    distillWeight: flags['distill-weight'] as number,
+    distillTemp: flags['distill-temp'] as number,
     seed: flags.seed as number,
     init: flags.init as string | undefined,
     data: flags.data as string | undefined,
@@ -119,6 +126,9 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
   if (cfg.schedule === 'step' && !(cfg.gamma > 0)) throw new UsageError(`--gamma must be > 0 for the step schedule, got ${cfg.gamma}`);
   if (cfg.schedule === 'plateau' && !(cfg.gamma > 0 && cfg.gamma < 1))
     throw new UsageError(`--gamma must be in (0, 1) for the plateau schedule, got ${cfg.gamma}`);
+  if (cfg.distill && (cfg.mixup > 0 || cfg.cutmix > 0))
+    throw new UsageError('--distill cannot be combined with --mixup or --cutmix: a mixed image would need the teacher\'s output on that mixed image');
+  if (cfg.distill && !existsSync(cfg.distill)) throw new UsageError(`--distill: no file at ${cfg.distill} (write one with pnpm fer:eval --split train --save-probs FILE)`);
   if (!cfg.resume && cfg.swaFrom > cfg.epochs) throw new UsageError(`--swa-from (${cfg.swaFrom}) must be at most --epochs (${cfg.epochs})`);
   if (!cfg.resume && cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)
     throw new UsageError(`--warmup (${cfg.warmup}) must be smaller than --epochs (${cfg.epochs})`);

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { mixProbabilities, searchWeights, checkWeightSearch } from '../ensemble.js';
-import { NUM_CLASSES } from '../data/classes.js';
+import { readSavedProbs, type SavedProbs } from '../probs.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   step: { type: 'number', help: 'grid step of the weights (must divide 1)', default: 0.05, min: 0.01, max: 1 },
@@ -16,27 +16,12 @@ const FLAGS: Record<string, FlagSpec> = {
   check: { type: 'int', help: 'random halvings for the split-half check of the search (choose on one half, score on the other; 0: none)', default: 50, min: 0 },
 };
 
-interface SavedProbs {
-  split: string;
-  tta: string;
-  checkpoints: string[];
-  labels: number[];
-  probs: number[][];
-}
-
 function readProbs(file: string): SavedProbs {
-  let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    return readSavedProbs(file);
   } catch (e) {
-    throw new UsageError(`${file}: ${(e as Error).message}`);
+    throw new UsageError((e as Error).message);
   }
-  const s = json as Partial<SavedProbs>;
-  const n = Array.isArray(s.labels) ? s.labels.length : -1;
-  if (n <= 0 || !Array.isArray(s.probs) || !s.probs.length || !Array.isArray(s.checkpoints) || s.checkpoints.length !== s.probs.length ||
-      s.probs.some((p) => !Array.isArray(p) || p.length !== n * NUM_CLASSES))
-    throw new UsageError(`${file}: expected "labels" (N), "checkpoints" and "probs" (one list of N x ${NUM_CLASSES} per checkpoint), as fer:eval --save-probs writes`);
-  return s as SavedProbs;
 }
 
 await runCli(async () => {
