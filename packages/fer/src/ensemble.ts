@@ -4,6 +4,7 @@ import type { Module } from '@fer/nn';
 import { Rng } from '@fer/tensor';
 import { NUM_CLASSES } from './data/classes.js';
 import { evaluate, score, imageNll, type EvalOptions, type EvalOutput, type Tta } from './train.js';
+import { ensembleWeights, mixMembers } from './probs.js';
 
 /** An ensemble's result: the averaged softmax scored, and each member's own score. */
 export interface EnsembleOutput extends EvalOutput {
@@ -13,27 +14,9 @@ export interface EnsembleOutput extends EvalOutput {
   weights: number[];
 }
 
-/**
- * Checks ensemble weights (one per member, finite, >= 0, not all 0) and normalises them to sum to 1;
- * none given: equal weights. `what` names the source (a flag or a file) in the error.
- */
-export function ensembleWeights(members: number, weights?: readonly number[], what = 'weights'): number[] {
-  if (!weights) return Array.from({ length: members }, () => 1 / members);
-  if (weights.length !== members) throw new Error(`${what}: ${weights.length} weight(s) for ${members} model(s); give one per model`);
-  if (!weights.every((w) => Number.isFinite(w) && w >= 0)) throw new Error(`${what}: weights must be finite numbers >= 0, got ${weights.join(', ')}`);
-  const sum = weights.reduce((a, b) => a + b, 0);
-  if (!(sum > 0)) throw new Error(`${what}: the weights sum to 0; at least one must be positive`);
-  return weights.map((w) => w / sum);
-}
-
 /** The members' [count, 7] probabilities mixed with `weights` (normalised), then scored like evaluate(). */
 export function mixProbabilities(memberProbs: readonly Float32Array[], weights: readonly number[], labels: Uint8Array, count: number): EvalOutput {
-  const w = ensembleWeights(memberProbs.length, weights);
-  const probs = new Float32Array(count * NUM_CLASSES);
-  memberProbs.forEach((p, m) => {
-    for (let k = 0; k < probs.length; k++) probs[k] = probs[k]! + w[m]! * p[k]!;
-  });
-  return score(probs, labels, count);
+  return score(mixMembers(memberProbs, weights, count), labels, count);
 }
 
 /**

@@ -13,5 +13,5 @@ export * from './shipped.js';
 export * from './presets.js';
 export { train, evaluate, evalBatchFor, DEFAULT_CONFIG, describeRecipe, TrainingError, TTA_MODES, TTA_VIEW_COUNT, TENCROP_SHIFT, ttaViews, shiftFaces, flipRows } from './train.js';
 export type { TrainConfig, TrainResult, EpochRecord, EvalOutput, EvalOptions, Tta, TrainHooks, OptimizerName, ScheduleName } from './train.js';
-export { evaluateEnsemble, ensembleWeights, mixProbabilities, searchWeights, weightGrid, checkWeightSearch } from './ensemble.js';
+export { evaluateEnsemble, mixProbabilities, searchWeights, weightGrid, checkWeightSearch } from './ensemble.js';
 export type { EnsembleOutput, WeightedScore, WeightSearchCheck } from './ensemble.js';

@@ -1,5 +1,6 @@
-// The member probabilities `pnpm fer:eval --save-probs FILE` writes: read by fer:weights (to weigh an
-// ensemble on PublicTest) and by fer:train --distill (a teacher's softmax over the training images).
+// Ensemble members' probabilities: their weights and weighted average (used by ensemble.ts), and the
+// files `pnpm fer:eval --save-probs FILE` writes, read by fer:weights (to weigh an ensemble on PublicTest)
+// and by fer:train --distill (a teacher's softmax over the training images).
 import { readFileSync } from 'node:fs';
 import { NUM_CLASSES } from './data/classes.js';
 
@@ -32,15 +33,30 @@ export function readSavedProbs(file: string): SavedProbs {
   return s as SavedProbs;
 }
 
+/**
+ * Checks ensemble weights (one per member, finite, >= 0, not all 0) and normalises them to sum to 1;
+ * none given: equal weights. `what` names the source (a flag or a file) in the error.
+ */
+export function ensembleWeights(members: number, weights?: readonly number[], what = 'weights'): number[] {
+  if (!weights) return Array.from({ length: members }, () => 1 / members);
+  if (weights.length !== members) throw new Error(`${what}: ${weights.length} weight(s) for ${members} model(s); give one per model`);
+  if (!weights.every((w) => Number.isFinite(w) && w >= 0)) throw new Error(`${what}: weights must be finite numbers >= 0, got ${weights.join(', ')}`);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (!(sum > 0)) throw new Error(`${what}: the weights sum to 0; at least one must be positive`);
+  return weights.map((w) => w / sum);
+}
+
+/** The members' [count, 7] probabilities averaged with `weights` (checked and normalised; none: equal). */
+export function mixMembers(memberProbs: ReadonlyArray<ArrayLike<number>>, weights: readonly number[] | undefined, count: number): Float32Array {
+  const w = ensembleWeights(memberProbs.length, weights);
+  const probs = new Float32Array(count * NUM_CLASSES);
+  memberProbs.forEach((p, m) => {
+    for (let k = 0; k < probs.length; k++) probs[k] = probs[k]! + w[m]! * p[k]!;
+  });
+  return probs;
+}
+
 /** The file's ensemble: its members' probabilities averaged with its weights (equal when it has none), [N*7]. */
 export function ensembleProbs(saved: SavedProbs): Float32Array {
-  const n = saved.labels.length;
-  const w = saved.weights ?? saved.probs.map(() => 1);
-  const total = w.reduce((a, b) => a + b, 0);
-  const out = new Float32Array(n * NUM_CLASSES);
-  saved.probs.forEach((p, m) => {
-    const k = w[m]! / total;
-    for (let i = 0; i < out.length; i++) out[i]! += k * p[i]!;
-  });
-  return out;
+  return mixMembers(saved.probs, saved.weights, saved.labels.length);
 }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { CheckpointError } from './checkpoint.js';
 import { UsageError } from './cli/args.js';
 import { TTA_MODES, type Tta } from './train.js';
-import { ensembleWeights } from './ensemble.js';
+import { ensembleWeights } from './probs.js';
 
 export interface DefaultModel {
   /** Checkpoint files; several form an ensemble. */

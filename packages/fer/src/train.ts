@@ -14,7 +14,7 @@ import { loadSplits, resolveDataDir, type SplitData } from './data/reader.js';
 import { Batcher, classWeights as balancedWeights, imagesToFloat } from './data/batches.js';
 import { augmentConfig, isIdentity, type AugmentConfig, type AugmentPreset } from './data/augment.js';
 import { MIX_DEFAULTS, mixes, type MixConfig } from './data/mix.js';
-import { loadTeacher, teacherSubset, distillTargets, type Teacher } from './data/distill.js';
+import { loadTeacher, teacherSubset, distillTargets, DISTILL_WITH_MIXING, type Teacher } from './data/distill.js';
 import { saveCheckpoint, readCheckpoint, applyWeights, CheckpointError } from './checkpoint.js';
 import { ProgressBar, formatDuration } from './cli/progress.js';
 
@@ -543,6 +543,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new TrainingError(`--resume: --epochs ${cfg.epochs} must exceed the run's cosine warm-up (${cfg.warmup} epochs)`);
   }
 
+  if (cfg.distill && (cfg.mixup > 0 || cfg.cutmix > 0)) throw new TrainingError(DISTILL_WITH_MIXING);
   // Read before the data, so a wrong --init fails at once.
   let initCkpt = null;
   if (cfg.init && !cfg.resume) {
@@ -580,7 +581,6 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const remainder = trainSet.count % cfg.batch;
   const dropLast = remainder === 1 || (remainder > 0 && trainSet.count > cfg.batch);
   const mix: MixConfig = { ...MIX_DEFAULTS, mixup: cfg.mixup, cutmix: cfg.cutmix, prob: cfg.mixProb };
-  if (teacher && mixes(mix)) throw new TrainingError('--distill cannot be combined with --mixup or --cutmix: a mixed image would need the teacher\'s output on that mixed image');
   const batcher = new Batcher(trainSet, { batchSize: cfg.batch, shuffle: true, dropLast, augment: augmentConfig(cfg.augment, cfg.augmentOptions), mix, rng: dataRng });
   const distillBuffer = teacher ? new Float32Array(cfg.batch * NUM_CLASSES) : undefined;
   if (mixes(mix)) log(`mixing batches: ${[mix.mixup > 0 ? `Mixup Beta(${mix.mixup})` : '', mix.cutmix > 0 ? `CutMix Beta(${mix.cutmix})` : ''].filter(Boolean).join(' or ')}, probability ${mix.prob}; train accuracy counts each image's dominant label`);

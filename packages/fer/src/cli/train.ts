@@ -6,6 +6,7 @@ import { parseArgs, usage, runCli, UsageError, type FlagSpec, type FlagValues } 
 import { train, DEFAULT_CONFIG, type TrainConfig, type OptimizerName, type ScheduleName } from '../train.js';
 import { applyPreset, PRESET_NAMES } from '../presets.js';
 import type { AugmentConfig, AugmentPreset } from '../data/augment.js';
+import { DISTILL_WITH_MIXING } from '../data/distill.js';
 
 const D = DEFAULT_CONFIG;
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
@@ -127,7 +128,7 @@ export function configFromFlags(argv: readonly string[]): TrainConfig | null {
   if (cfg.schedule === 'plateau' && !(cfg.gamma > 0 && cfg.gamma < 1))
     throw new UsageError(`--gamma must be in (0, 1) for the plateau schedule, got ${cfg.gamma}`);
   if (cfg.distill && (cfg.mixup > 0 || cfg.cutmix > 0))
-    throw new UsageError('--distill cannot be combined with --mixup or --cutmix: a mixed image would need the teacher\'s output on that mixed image');
+    throw new UsageError(DISTILL_WITH_MIXING);
   if (cfg.distill && !existsSync(cfg.distill)) throw new UsageError(`--distill: no file at ${cfg.distill} (write one with pnpm fer:eval --split train --save-probs FILE)`);
   if (!cfg.resume && cfg.swaFrom > cfg.epochs) throw new UsageError(`--swa-from (${cfg.swaFrom}) must be at most --epochs (${cfg.epochs})`);
   if (!cfg.resume && cfg.schedule === 'cosine' && cfg.warmup >= cfg.epochs)

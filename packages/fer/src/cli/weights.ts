@@ -5,7 +5,6 @@
 // the weights chosen (fer:eval --weights). A split-half check follows: the best of many weightings on the
 // images that score them beats equal weights by luck too, so it reports how the search fares on images it
 // did not choose on (session 27: a 16-image PublicTest gain of the best of 1,771 weightings held out at -3).
-import { readFileSync } from 'node:fs';
 import { parseArgs, usage, runCli, UsageError, type FlagSpec } from './args.js';
 import { mixProbabilities, searchWeights, checkWeightSearch } from '../ensemble.js';
 import { readSavedProbs, type SavedProbs } from '../probs.js';
@@ -36,6 +35,7 @@ await runCli(async () => {
     if (i > 0) {
       saved.checkpoints = [...saved.checkpoints, ...f.checkpoints];
       saved.probs = [...saved.probs, ...f.probs];
+      saved.weights = undefined; // each file's weights were for its own members; the search chooses anew
     }
   });
   const count = saved.labels.length;

@@ -12,6 +12,9 @@ import { readFileSync } from 'node:fs';
 import { NUM_CLASSES } from './classes.js';
 import { readSavedProbs, ensembleProbs } from '../probs.js';
 
+/** Why --distill and --mixup/--cutmix do not go together (the CLI and train() both refuse the pair). */
+export const DISTILL_WITH_MIXING = "--distill cannot be combined with --mixup or --cutmix: a mixed image would need the teacher's output on that mixed image";
+
 export interface Teacher {
   file: string;
   /** sha256 of the file: a resumed run checks that its teacher has not changed. */
