@@ -49,9 +49,9 @@ describe('training presets', () => {
     expect([c.schedule, c.warmup, c.augment, c.labelSmoothing]).toEqual(['cosine', 1, 'standard', 0.1]);
   });
 
-  it('cpu: vgg-lite with Adam, warm-up then cosine over 50 epochs, light augmentation, label smoothing', () => {
+  it('cpu: vgg-lite with Adam, warm-up then cosine over 80 epochs, light augmentation, label smoothing', () => {
     const c = applyPreset(DEFAULT_CONFIG, 'cpu', new Set());
-    expect([c.model, c.optimizer, c.lr, c.epochs, c.batch]).toEqual(['vgg-lite', 'adam', 1e-3, 50, 64]);
+    expect([c.model, c.optimizer, c.lr, c.epochs, c.batch]).toEqual(['vgg-lite', 'adam', 1e-3, 80, 64]);
     expect([c.schedule, c.warmup, c.augment, c.labelSmoothing, c.weightDecay]).toEqual(['cosine', 1, 'light', 0.1, 0]);
   });
 
@@ -66,7 +66,7 @@ describe('training presets', () => {
 
   it('describeRecipe says what a run trains with, changed knobs included', () => {
     expect(describeRecipe({ ...DEFAULT_CONFIG, ...PRESETS.cpu!.config })).toBe(
-      'vgg-lite, 50 epochs, batch 64; Adam lr 0.001, cosine over 50 epochs after 1 warm-up; augmentation: flip 0.5, shift 4 px (light); label smoothing 0.1; seed 42',
+      'vgg-lite, 80 epochs, batch 64; Adam lr 0.001, cosine over 80 epochs after 1 warm-up; augmentation: flip 0.5, shift 4 px (light); label smoothing 0.1; seed 42',
     );
     expect(describeRecipe(DEFAULT_CONFIG)).toBe('seed-cnn, 65 epochs, batch 64; Adam lr 0.0001, constant; augmentation: none; seed 42');
     const paper = describeRecipe({ ...DEFAULT_CONFIG, ...PRESETS.paper!.config, augmentOptions: { shift: 8, scale: [0.8, 1.2] }, cutmix: 1, mixProb: 0.5 });
