@@ -76,7 +76,7 @@ export const PRESETS: Record<string, Preset> = {
     description:
       'the recipe for CPU-only machines: vgg-lite (1.13 M parameters, 109 MFLOPs per image), Adam lr 1e-3, ' +
       '1 warm-up epoch then cosine decay over 80 epochs, light augmentation (flip, shift 4), label smoothing 0.1; ' +
-      'about 2.5 min per epoch on 2 CPU cores (lavapipe, ~196 images/s, PublicTest evaluation included), 3.3 h in all; ' +
+      'about 2.5 min per epoch on 2 CPU cores (lavapipe, median ~190 images/s, PublicTest evaluation included), 3.3 h in all; ' +
       'checkpoints every epoch, --resume continues. Measured (session 30): PublicTest 68.60% with --tta flip, PrivateTest ' +
       '69.32%, whole test 68.96%, macro F1 66.1% (models/cpu/README.md); with 50 epochs it had reached 67.01 / 67.79%, ' +
       'with 30 epochs 65.48 / 66.76%',
