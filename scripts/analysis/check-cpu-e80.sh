@@ -5,6 +5,8 @@
 # Rule 5 reuses the saved ten-crop PublicTest probabilities of the shipped resvgg and vgg (session 27,
 # runs/gpu27/eval4.tgz) so that only the new network needs a ten-crop pass on this machine (~10 min on 2 cores).
 # PrivateTest is not read here: rule 8 reads it once, by hand, only if rule 4 holds.
+# RUN=runs/cpu-e80-std judges the 80-epoch run with standard augmentation the same way (rules 10-11: >= 2,487
+# images with flip; >= 2,551 for the ensemble).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUN=${RUN:-runs/cpu-e80}
