@@ -79,7 +79,8 @@ export const PRESETS: Record<string, Preset> = {
       'about 2.5 min per epoch on 2 CPU cores (lavapipe, median ~190 images/s, PublicTest evaluation included), 3.3 h in all; ' +
       'checkpoints every epoch, --resume continues. Measured (session 30): PublicTest 68.60% with --tta flip, PrivateTest ' +
       '69.32%, whole test 68.96%, macro F1 66.1% (models/cpu/README.md); with 50 epochs it had reached 67.01 / 67.79%, ' +
-      'with 30 epochs 65.48 / 66.76%',
+      'with 30 epochs 65.48 / 66.76%. Light, not standard, augmentation: vgg-lite underfits the standard one (80 epochs, ' +
+      'session 31: 66.73% PublicTest with flip)',
     config: { ...ADAM_COSINE, model: 'vgg-lite', epochs: 80, augment: 'light' },
   },
 };
