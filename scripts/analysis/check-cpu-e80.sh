@@ -6,12 +6,16 @@
 # runs/gpu27/eval4.tgz) so that only the new network needs a ten-crop pass on this machine (~10 min on 2 cores).
 # PrivateTest is not read here: rule 8 reads it once, by hand, only if rule 4 holds.
 # RUN=runs/cpu-e80-std judges the 80-epoch run with standard augmentation the same way (rules 10-11: >= 2,487
-# images with flip; >= 2,551 for the ensemble). RUN=runs/cpu-e120 EPOCHS=120 judges the 120-epoch run (rules 13 and 15:
-# >= 2,487 images with flip; >= 2,551 for the ensemble).
+# images with flip; >= 2,551 for the ensemble). RUN=runs/cpu-e120 judges the 120-epoch run (rules 13 and 15:
+# >= 2,487 images with flip; >= 2,551 for the ensemble). A run is judged only once it has all the epochs its
+# checkpoint's config planned (rules 9, 12 and 16: no partial run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUN=${RUN:-runs/cpu-e80}
-EPOCHS=${EPOCHS:-80}
+# the planned epoch count, from the run's own checkpoint (safetensors: 8-byte header length, JSON header, metadata.state)
+EPOCHS=$(python3 -c 'import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
+print(json.loads(json.loads(f.read(n))["__metadata__"]["state"])["config"]["epochs"])' "$RUN/last.safetensors")
 test "$(wc -l < "$RUN/epochs.jsonl")" -ge "$EPOCHS" || { echo "$RUN: $(wc -l < "$RUN/epochs.jsonl") of $EPOCHS epochs; finish it first: pnpm fer:train --preset cpu --out $RUN --resume" >&2; exit 2; }
 test -f runs/gpu27/eval4/ens4-tencrop-public-probs.json || tar xzf runs/gpu27/eval4.tgz -C runs/gpu27
 pnpm -s fer:eval --checkpoint "$RUN/best.safetensors" --split public --tta flip --out "$RUN/eval-flip" | tee "$RUN/eval-flip.log"
