@@ -12,10 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUN=${RUN:-runs/cpu-e80}
-# the planned epoch count, from the run's own checkpoint (safetensors: 8-byte header length, JSON header, metadata.state)
-EPOCHS=$(python3 -c 'import json, struct, sys
-f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
-print(json.loads(json.loads(f.read(n))["__metadata__"]["state"])["config"]["epochs"])' "$RUN/last.safetensors")
+# the planned epoch count, from the run's own checkpoint, read by the checkpoint reader training resumes with
+pnpm -s exec tsc -b
+EPOCHS=$(node --input-type=module -e 'import { readCheckpoint } from "./packages/fer/dist/checkpoint.js";
+console.log((await readCheckpoint(process.argv[1])).state.config.epochs)' "$RUN/last.safetensors")
 test "$(wc -l < "$RUN/epochs.jsonl")" -ge "$EPOCHS" || { echo "$RUN: $(wc -l < "$RUN/epochs.jsonl") of $EPOCHS epochs; finish it first: pnpm fer:train --preset cpu --out $RUN --resume" >&2; exit 2; }
 test -f runs/gpu27/eval4/ens4-tencrop-public-probs.json || tar xzf runs/gpu27/eval4.tgz -C runs/gpu27
 pnpm -s fer:eval --checkpoint "$RUN/best.safetensors" --split public --tta flip --out "$RUN/eval-flip" | tee "$RUN/eval-flip.log"
