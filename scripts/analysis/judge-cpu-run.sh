@@ -2,8 +2,8 @@
 # Judges a finished CPU run on PublicTest only, by the rules written before it (docs/results.md):
 #   its best checkpoint with flip and with ten-crop (the single-network rules: 4, 10, 13, 17), and
 #   resvgg + vgg + it, ten-crop, equal weights (the ensemble rules: 5, 11, 15, 18; the shipped three: 2,546).
-# The shipped resvgg's and vgg's ten-crop PublicTest probabilities come from one pass of the shipped model
-# (`fer:eval --save-probs`, ~20 min on 2 cores), cached in runs/shipped-public/, so each later run needs only its
+# The shipped resvgg's and vgg's ten-crop PublicTest probabilities come from one pass over those two
+# (`fer:eval --save-probs`, ~15 min on 2 cores), cached in runs/shipped-public/, so each later run needs only its
 # own ten-crop pass (~3 min). PrivateTest is not read here: a rule reads it once, by hand, only if it allows.
 # A run is judged only once it has all the epochs its checkpoint's config planned (no partial run).
 #   RUN=runs/cpu-e80 bash scripts/analysis/judge-cpu-run.sh     # the default RUN
@@ -16,9 +16,10 @@ pnpm -s exec tsc -b
 EPOCHS=$(node --input-type=module -e 'import { readCheckpoint } from "./packages/fer/dist/checkpoint.js";
 console.log((await readCheckpoint(process.argv[1])).state.config.epochs)' "$RUN/last.safetensors")
 test "$(wc -l < "$RUN/epochs.jsonl")" -ge "$EPOCHS" || { echo "$RUN: $(wc -l < "$RUN/epochs.jsonl") of $EPOCHS epochs; finish it first: pnpm fer:train --out $RUN --resume" >&2; exit 2; }
-# members 0, 1 and 2 of the shipped model (models/default.json): resvgg, vgg, the 30-epoch vgg-lite
-test -f "$SHIPPED" || pnpm -s fer:eval --split public --out runs/shipped-public --save-probs "$SHIPPED" | tee runs/shipped-public.log
+# the shipped model's first two members (models/default.json): resvgg and vgg
+test -f "$SHIPPED" || pnpm -s fer:eval --checkpoint models/res/best.safetensors,models/fer-best.safetensors --split public \
+  --tta tencrop --out runs/shipped-public --save-probs "$SHIPPED" | tee runs/shipped-public.log
 pnpm -s fer:eval --checkpoint "$RUN/best.safetensors" --split public --tta flip --out "$RUN/eval-flip" | tee "$RUN/eval-flip.log"
 pnpm -s fer:eval --checkpoint "$RUN/best.safetensors" --split public --tta tencrop --out "$RUN/eval-tencrop" \
   --save-probs "$RUN/public-tencrop.json" | tee "$RUN/eval-tencrop.log"
-python3 scripts/analysis/combine-probs.py "$SHIPPED:0,1" "$RUN/public-tencrop.json" | tee "$RUN/ensemble-tencrop.log"
+python3 scripts/analysis/combine-probs.py "$SHIPPED" "$RUN/public-tencrop.json" | tee "$RUN/ensemble-tencrop.log"
