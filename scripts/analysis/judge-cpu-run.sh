@@ -16,8 +16,9 @@ pnpm -s exec tsc -b
 EPOCHS=$(node --input-type=module -e 'import { readCheckpoint } from "./packages/fer/dist/checkpoint.js";
 console.log((await readCheckpoint(process.argv[1])).state.config.epochs)' "$RUN/last.safetensors")
 test "$(wc -l < "$RUN/epochs.jsonl")" -ge "$EPOCHS" || { echo "$RUN: $(wc -l < "$RUN/epochs.jsonl") of $EPOCHS epochs; finish it first: pnpm fer:train --out $RUN --resume" >&2; exit 2; }
-# the shipped model's first two members (models/default.json): resvgg and vgg
-test -f "$SHIPPED" || pnpm -s fer:eval --checkpoint models/res/best.safetensors,models/fer-best.safetensors --split public \
+# the shipped model's first two members (models/default.json): resvgg and vgg; redone when either weights file is newer
+MEMBERS=(models/res/best.safetensors models/fer-best.safetensors)
+[ "$SHIPPED" -nt "${MEMBERS[0]}" ] && [ "$SHIPPED" -nt "${MEMBERS[1]}" ] || pnpm -s fer:eval --checkpoint "${MEMBERS[0]},${MEMBERS[1]}" --split public \
   --tta tencrop --out runs/shipped-public --save-probs "$SHIPPED" | tee runs/shipped-public.log
 pnpm -s fer:eval --checkpoint "$RUN/best.safetensors" --split public --tta flip --out "$RUN/eval-flip" | tee "$RUN/eval-flip.log"
 pnpm -s fer:eval --checkpoint "$RUN/best.safetensors" --split public --tta tencrop --out "$RUN/eval-tencrop" \
