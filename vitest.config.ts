@@ -14,8 +14,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
-    // One GPU device per worker; lavapipe shares the 2 cores anyway.
-    maxWorkers: 1,
+    // One GPU device per worker. Two workers: lavapipe runs a process's dispatches on all cores, but
+    // compiles each new pipeline on one, and on a cold shader cache (a fresh machine) compiling is
+    // most of the gradient-check suites' time.
+    maxWorkers: 2,
     testTimeout: 120_000,
     // Kernels are the forced ones of each suite or the defaults: no timing-dependent choices in tests
     // (the tuner's own test turns it on with a temporary cache).

@@ -342,7 +342,9 @@ describe('training loop', () => {
     model.dispose();
   });
 
-  it('evaluate with tune times the kernels of its new shapes once, after the first batch, and predicts the same', async () => {
+  // Tuning compiles every candidate kernel of the model's shapes: ~105 s on a cold shader cache (a
+  // fresh machine; scripts/analysis/compile-times.mjs), a few seconds warm. The limit only catches hangs.
+  it('evaluate with tune times the kernels of its new shapes once, after the first batch, and predicts the same', { timeout: 600_000 }, async () => {
     const model = createModel('test-tiny', { seed: 3 });
     const set = loadSplit(data, 'public', { cacheDir: null });
     const saved = { tune: process.env['FER_TUNE'], cache: process.env['FER_TUNE_CACHE'] };

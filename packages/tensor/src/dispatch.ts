@@ -2,7 +2,7 @@
 //
 // Dispatches are recorded into one open compute pass and submitted in batches (on readback, on
 // upload, or when the uniform ring is full), so a training step costs a few submits, not hundreds.
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { gpu, onRelease, throwDeviceErrors } from './device.js';
 import { destroyPooled, settleFreeLists } from './pool.js';
 
@@ -51,6 +51,14 @@ const pipelines = new Map<string, Compiled>();
 
 // Ops mostly reuse their Kernel objects: an identity lookup skips building the string key.
 let byObject = new WeakMap<Kernel, Compiled>();
+
+/**
+ * FER_KERNEL_LOG=FILE appends each pipeline this process compiles to FILE as one JSON line (shader,
+ * entry, bindings, constants): scripts/analysis/compile-times.mjs times their compilation one by one.
+ * Lavapipe compiles a pipeline on its first dispatch, so a cold shader cache makes a workload's
+ * first run slow in proportion to the pipelines it needs.
+ */
+const kernelLog = typeof process !== 'undefined' ? process.env?.['FER_KERNEL_LOG'] : undefined;
 
 const kernelKey = (k: Kernel): string =>
   `${k.shader}:${k.entry}:${k.bindings.join(',')}:${k.constants ? JSON.stringify(k.constants) : ''}`;
@@ -101,6 +109,7 @@ function compile(k: Kernel): Compiled {
     compute: { module, entryPoint: k.entry, constants: k.constants },
   });
   c = { pipeline, layout };
+  if (kernelLog) appendFileSync(kernelLog, `${JSON.stringify({ shader: k.shader, entry: k.entry, bindings: k.bindings, constants: k.constants ?? {} })}\n`);
   pipelines.set(key, c);
   byObject.set(k, c);
   return c;
