@@ -30,7 +30,6 @@ for (const line of readFileSync(file, 'utf8').split('\n')) {
 await initDevice();
 const { device } = gpu();
 const modules = new Map();
-const scratch = device.createBuffer({ size: 1 << 22, usage: GPUBufferUsage.STORAGE });
 const uniform = device.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM });
 const times = [];
 const wall = performance.now();
@@ -61,7 +60,6 @@ for (const k of seen.values()) {
   for (const b of bufs) b.destroy();
   times.push({ ms, createMs, k, err: err?.message });
 }
-scratch.destroy();
 times.sort((a, b) => b.ms - a.ms);
 const total = times.reduce((s, x) => s + x.ms, 0);
 console.log(`${times.length} pipelines, ${(total / 1000).toFixed(1)} s compiling (wall ${((performance.now() - wall) / 1000).toFixed(1)} s)`);

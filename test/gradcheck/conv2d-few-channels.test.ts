@@ -1,13 +1,10 @@
 import { useGpu } from '../setup-gpu.js';
-import { CASES, kernelSetSuite } from './conv2d-suite.js';
+import { CASES, kernelSetSuite, kernelSetsOf } from './conv2d-suite.js';
 
 useGpu();
 
 // The subgroup kernels for few channels: forward_thin (up to 4 input channels: a first layer),
 // forward_few and forward_few_direct (up to 4 output channels: a first layer's input gradient).
-kernelSetSuite('few forward (up to 4 output channels, all per lane), sgr weight');
-kernelSetSuite('fewd forward (few output channels, unpadded input), sgv4 weight');
-
 // forward_thin unrolls its input-channel loop into every lane's FR x NP x 8-channel block, so each
 // (Cin, KH, KW, NP, FR) it is specialised for takes lavapipe 10-130 s to compile on a cold shader
 // cache: all of CASES took 790 s, half of the subgroup suites. Its own code is the loop over input
@@ -29,4 +26,4 @@ const THIN = new Set([
   'grads N=8, 1 -> 4 channels, 48x48, 3x3 same (first layer, many weight partials, sum_axis sums)',
   'grads N=8, 1 -> 4 channels, 48x48, 3x3 same (first layer, many weight partials, sum_mid sums)',
 ]);
-kernelSetSuite('thin forward (up to 4 input channels: every output channel per lane), sgv8 weight', THIN);
+for (const name of kernelSetsOf('few channels')) kernelSetSuite(name, name.startsWith('thin') ? THIN : undefined);

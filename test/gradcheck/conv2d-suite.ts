@@ -160,6 +160,18 @@ const restoreAuto = (): void => {
 
 export type KernelSetName = keyof typeof KERNEL_SETS;
 
+/** Which conv2d*.test.ts file runs a kernel set: every set in exactly one. */
+export type KernelSetFile = 'rows and gemm' | 'subgroup' | 'few channels' | 'winograd';
+export function kernelSetFile(name: KernelSetName): KernelSetFile {
+  if (name.includes('wino')) return 'winograd';
+  if (name.startsWith('rows') || name.startsWith('gemm')) return 'rows and gemm';
+  if (name.startsWith('thin') || name.startsWith('few')) return 'few channels';
+  return 'subgroup';
+}
+/** The kernel sets of one file, in KERNEL_SETS order. */
+export const kernelSetsOf = (file: KernelSetFile): KernelSetName[] =>
+  (Object.keys(KERNEL_SETS) as KernelSetName[]).filter((name) => kernelSetFile(name) === file);
+
 /**
  * The gradient checks of one kernel set: the cases of CASES, the fused ReLU, and larger shapes; `only`
  * keeps the tests of those titles (every test when absent).

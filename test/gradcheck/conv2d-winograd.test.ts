@@ -3,12 +3,12 @@ import { Rng, conv2d, startProfile, stopProfile, setConvVariant, setConvForwardV
 import { randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu } from '../setup-gpu.js';
-import { checkLarge, kernelSetSuite, size } from './conv2d-suite.js';
+import { checkLarge, kernelSetSuite, kernelSetsOf, size } from './conv2d-suite.js';
 
 useGpu();
 
-for (const name of ['wino forward and weight gradient (Winograd F(2x2, 3x3))', 'wino3 forward and weight gradient (Winograd F(3x3, 3x3))', 'wino4 forward and weight gradient (Winograd F(4x4, 3x3))', 'wino6 forward and weight gradient (Winograd F(6x6, 3x3))', 'wino5 forward and weight gradient (Winograd F(2x2, 5x5); others run rows and cpu)', 'wino45 forward and weight gradient (Winograd F(4x4, 5x5); others run rows and cpu)', 'wino4s forward and weight gradient (a 5x5 kernel as four 3x3 pieces, F(4x4, 3x3); others run rows and cpu)', 'wino6s forward and weight gradient (a 5x5 kernel as four 3x3 pieces, F(6x6, 3x3); others run rows and cpu)', 'rows forward, wino6 weight gradient (its own input tiles)', 'rows forward, wino45 weight gradient (its own input tiles)'] as const)
-  kernelSetSuite(name);
+// The Winograd forms, and the row forward with a Winograd weight gradient.
+for (const name of kernelSetsOf('winograd')) kernelSetSuite(name);
 
 // A batch whose Winograd temporaries would pass the device's largest storage binding is transformed
 // in chunks of images (one bmm each) into the one output; here the limit is lowered so that 5 images

@@ -2,15 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, conv2d, setConvVariant, setConvForwardVariant, setPadKernel, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape4, type Tensor } from '@fer/tensor';
 import { randomArray } from './harness.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
-import { CASES, checkLarge, gradcheckCases, kernelSetSuite } from './conv2d-suite.js';
+import { CASES, checkLarge, gradcheckCases, kernelSetSuite, kernelSetsOf } from './conv2d-suite.js';
 
 useGpu();
 
 // The register-blocked row kernels (any adapter) and the tiled implicit-GEMM forward kernels meant
-// for hardware GPUs; the subgroup and Winograd sets are in conv2d-subgroup.test.ts and
-// conv2d-winograd.test.ts.
-for (const name of ['rows', 'rows_split forward (input channels split into partial sums), gpu weight', 'rows_pf forward (next input row loaded ahead), cpu weight', 'rows_split_pf forward (split, loaded ahead), gpu_k weight (long K chunks)', 'gemm forward (128 channels x 128 pixels), gpu weight', 'gemm64 forward (64 channels x 128 pixels), gpu weight', 'gemm32 forward (32 channels x 256 pixels), gpu weight'] as const)
-  kernelSetSuite(name);
+// for hardware GPUs; the other sets are in conv2d-subgroup, conv2d-few-channels and conv2d-winograd
+// (kernelSetFile in conv2d-suite.ts assigns each set to one file).
+for (const name of kernelSetsOf('rows and gemm')) kernelSetSuite(name);
 
 // The hardware-GPU weight gradient (weight_gemm: tiled GEMM, implicit im2col, split-K), forced on
 // whatever adapter runs the tests; same cases and tolerances (its sums are regrouped, not longer).
