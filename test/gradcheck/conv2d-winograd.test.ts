@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, conv2d, startProfile, stopProfile, setConvVariant, setConvForwardVariant, setWinogradChunkBytes, setWinogradTileMajor, memory, mul, sum, tensor, tidy } from '@fer/tensor';
-import { randomArray } from './harness.js';
+import { disposeWithGrads, randomArray } from './harness.js';
 import { conv2dGradRef, conv2dRef, refGeometry } from './reference/conv2d.js';
 import { useGpu } from '../setup-gpu.js';
 import { checkLarge, kernelSetSuite, kernelSetsOf, size } from './conv2d-suite.js';
@@ -119,10 +119,7 @@ describe('conv2d Winograd weight gradient reusing the forward input tiles', () =
         // Forward (x) and input gradient (gy), plus the weight gradient's own x tiles when there are several chunks.
         expect(inputTransforms).toBe(chunkBytes ? 3 * 3 : 2);
         expect(memory().liveBuffers).toBe(before + 2);
-        for (const t of [x, w]) {
-          t.grad?.dispose();
-          t.dispose();
-        }
+        disposeWithGrads(x, w);
       } finally {
         setWinogradChunkBytes(prevChunk);
         setConvForwardVariant(null);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, conv2d, setConvVariant, setConvForwardVariant, setPadKernel, hasSubgroups8, conv2dOutputShape, memory, mul, sum, tensor, tidy, type Conv2dOptions, type Shape4, type Tensor } from '@fer/tensor';
-import { randomArray } from './harness.js';
+import { disposeWithGrads, randomArray } from './harness.js';
 import { useGpu, withVariant } from '../setup-gpu.js';
 import { CASES, checkLarge, gradcheckCases, kernelSetSuite, kernelSetsOf } from './conv2d-suite.js';
 
@@ -72,10 +72,7 @@ describe('conv2d temporaries', () => {
       tidy(() => sum(conv2d(x, w, b, opts)).backward());
       // Only the three gradients outlive the step.
       expect(memory().liveBuffers).toBe(before + 3);
-      for (const t of [x, w, b]) {
-        t.grad?.dispose();
-        t.dispose();
-      }
+      disposeWithGrads(x, w, b);
     }
   });
 });
@@ -91,10 +88,7 @@ describe('conv2d temporaries, GPU weight-gradient variant', () => {
       const before = memory().liveBuffers;
       tidy(() => sum(conv2d(x, w, null, { padding: 'same' })).backward());
       expect(memory().liveBuffers).toBe(before + 2);
-      for (const t of [x, w]) {
-        t.grad?.dispose();
-        t.dispose();
-      }
+      disposeWithGrads(x, w);
     } finally {
       setConvVariant(prev);
     }

@@ -107,3 +107,11 @@ export async function gradCheck(c: GradCheckCase): Promise<void> {
     x.dispose();
   }
 }
+
+/** Frees leaf tensors and the gradients backward() left on them (for tests that count live buffers). */
+export function disposeWithGrads(...tensors: Tensor<Shape>[]): void {
+  for (const t of tensors) {
+    t.grad?.dispose();
+    t.dispose();
+  }
+}
